@@ -1,0 +1,200 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: homelab.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: audit_policy
+short_description: Validate and write a Kubernetes audit policy file
+version_added: 0.1.0
+description:
+  - Builds an C(audit.k8s.io/v1) C(Policy) from O(rules) (or takes a whole O(policy)), validates it the way
+    kube-apiserver does before anything is written, and writes it atomically.
+  - Validation rejects everything that would stop the apiserver from starting (wrong apiVersion or kind, no rules,
+    bad levels or stages, non-resource URLs without a leading C(/) or with C(*) before the end, rules mixing
+    resources and non-resource URLs, upper-case or versioned API groups, resourceNames without resources).
+  - It is stricter than the apiserver where the apiserver would silently widen or void a rule
+    (unknown fields, unknown verbs, C(*) as a verb). Each message names the rule index, the field and the fix.
+  - A policy change alone does not restart kube-apiserver; see M(homelab.observability.apiserver_manifest)
+    option O(homelab.observability.apiserver_manifest#module:policy_sha256).
+author:
+  - homelab.observability maintainers
+options:
+  path:
+    description: Where the policy is written.
+    type: path
+    default: /etc/kubernetes/audit/audit-policy.yml
+  rules:
+    description:
+      - The policy rules, in order (the first matching rule decides the level).
+      - Defaults to the seed's rules (noise None; secret, RBAC, auth and infrastructure mutations RequestResponse;
+        other mutations and remaining reads Metadata).
+      - Mutually exclusive with O(policy).
+    type: list
+    elements: dict
+  omit_stages:
+    description: Stages no event is written for, policy-wide.
+    type: list
+    elements: str
+    default: [RequestReceived]
+  omit_managed_fields:
+    description: Leave managedFields out of request and response bodies. Unset leaves the apiserver's default (false).
+    type: bool
+  policy:
+    description:
+      - A complete policy object (apiVersion, kind, rules, ...). Mutually exclusive with O(rules) and O(omit_stages).
+    type: dict
+  validate:
+    description:
+      - Validate before writing. Only turn this off to test how the apiserver handles a policy it rejects,
+        or for a policy field newer than this module.
+    type: bool
+    default: true
+  backup_dir:
+    description:
+      - Copy the previous file into this directory before replacing it (never next to the policy).
+      - The copy's path is returned in RV(backup_file).
+    type: path
+  mode:
+    description: File mode of the policy.
+    type: raw
+    default: '0600'
+  owner:
+    description: Owner of the policy file.
+    type: str
+    default: root
+  group:
+    description: Group of the policy file.
+    type: str
+    default: root
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+notes:
+  - RequestResponse on Secrets writes the Secret values into the audit log; Kubernetes does not redact them.
+seealso:
+  - name: Kubernetes auditing
+    description: The audit policy reference.
+    link: https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/
+"""
+
+EXAMPLES = r"""
+- name: Write the seed's default policy
+  homelab.observability.audit_policy:
+    path: /etc/kubernetes/audit/audit-policy.yml
+
+- name: Drop the events of a noisy service account, then the defaults
+  homelab.observability.audit_policy:
+    rules: "{{ [{'level': 'None', 'users': ['system:serviceaccount:monitoring:alloy']}] + apiserver_audit_rules }}"
+    backup_dir: /etc/kubernetes/tmp
+"""
+
+RETURN = r"""
+path:
+  description: The policy file.
+  returned: always
+  type: str
+policy:
+  description: The policy object that was (or would be) written.
+  returned: always
+  type: dict
+content:
+  description: The YAML text of the policy.
+  returned: always
+  type: str
+sha256:
+  description: SHA-256 of RV(content); give it to the manifest module so a policy change restarts the apiserver.
+  returned: always
+  type: str
+  sample: 3f1c...
+backup_file:
+  description: Copy of the previous file, when O(backup_dir) is set and the content changed.
+  returned: when a backup was made
+  type: str
+warnings_list:
+  description: Problems that do not stop the apiserver, e.g. rules after a catch-all rule.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.homelab.observability.plugins.module_utils.audit import files
+from ansible_collections.homelab.observability.plugins.module_utils.audit import policy as audit_policy
+
+HEADER = ("Kubernetes audit policy. Managed by Ansible (homelab.observability.audit_policy);\n"
+          "local edits are overwritten. First matching rule wins.")
+
+
+def argument_spec():
+    return dict(
+        path=dict(type="path", default="/etc/kubernetes/audit/audit-policy.yml"),
+        rules=dict(type="list", elements="dict"),
+        omit_stages=dict(type="list", elements="str", default=["RequestReceived"]),
+        omit_managed_fields=dict(type="bool"),
+        policy=dict(type="dict"),
+        validate=dict(type="bool", default=True),
+        backup_dir=dict(type="path"),
+        mode=dict(type="raw", default="0600"),
+        owner=dict(type="str", default="root"),
+        group=dict(type="str", default="root"),
+    )
+
+
+def _mode(module, value):
+    try:
+        return int(str(value), 8) if not isinstance(value, int) else value
+    except ValueError:
+        module.fail_json(msg="mode: %r is not an octal file mode; write it quoted, e.g. '0600'" % (value,))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("policy", "rules"), ("policy", "omit_managed_fields")],
+        supports_check_mode=True,
+    )
+    if not audit_policy.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
+    p = module.params
+    mode = _mode(module, p["mode"])
+    if p["policy"] is not None:
+        obj = p["policy"]
+    else:
+        obj = audit_policy.default_policy(p["rules"], p["omit_stages"], p["omit_managed_fields"])
+    warnings = []
+    if p["validate"]:
+        try:
+            warnings = audit_policy.validate_policy(obj)
+        except audit_policy.PolicyError as exc:
+            module.fail_json(msg="audit policy for %s rejected, nothing written: %s" % (p["path"], exc),
+                             errors=exc.errors)
+    for warning in warnings:
+        module.warn(warning)
+    content = audit_policy.render_policy(obj, header=HEADER)
+    path = p["path"]
+    before = files.read_text(path)
+    result = dict(changed=False, path=path, policy=audit_policy._clean(obj), content=content,
+                  sha256=audit_policy.policy_sha256(content), warnings_list=warnings)
+    if module._diff:
+        result["diff"] = dict(before=before or "", after=content, before_header=path, after_header=path)
+    created_dir = files.ensure_dir(module, os.path.dirname(path))
+    if before is not None and before != content and p["backup_dir"] and not module.check_mode:
+        result["backup_file"] = files.backup_file(path, p["backup_dir"])
+    if created_dir and module.check_mode:
+        result["changed"] = True
+    else:
+        result["changed"] = files.write_atomic(module, path, content, mode, p["owner"], group=p["group"]) or created_dir
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
