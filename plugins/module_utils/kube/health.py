@@ -1,0 +1,331 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Health of one Kubernetes object, one predicate per kind, with Argo CD's semantics.
+
+Every predicate is a pure function of the object (a dict as the API returns it) and an optional
+``context`` with facts that live in other objects (for a PersistentVolumeClaim: its StorageClass).
+The result is a ``Health``: ``status`` is one of HEALTHY, PROGRESSING, DEGRADED, SUSPENDED,
+MISSING, UNKNOWN; ``message`` says why in words a user can act on; ``final`` is true when waiting
+longer cannot help (a failed Job, a Deployment past its progress deadline, a lost volume).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+HEALTHY = "Healthy"
+PROGRESSING = "Progressing"
+DEGRADED = "Degraded"
+SUSPENDED = "Suspended"
+MISSING = "Missing"
+UNKNOWN = "Unknown"
+
+STATUSES = (HEALTHY, PROGRESSING, DEGRADED, SUSPENDED, MISSING, UNKNOWN)
+# Worst first: the overall health of a set of objects is the worst of its members.
+_SEVERITY = {DEGRADED: 0, MISSING: 1, UNKNOWN: 2, PROGRESSING: 3, SUSPENDED: 4, HEALTHY: 5}
+
+
+class Health:
+    __slots__ = ("status", "message", "final")
+
+    def __init__(self, status, message="", final=False):
+        self.status = status
+        self.message = message
+        self.final = final
+
+    def as_dict(self):
+        return {"status": self.status, "message": self.message}
+
+    def __eq__(self, other):
+        return isinstance(other, Health) and (self.status, self.message) == (other.status, other.message)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "Health(%s, %r)" % (self.status, self.message)
+
+
+def worst(statuses):
+    """The overall status of several objects: the worst one, Healthy when there are none."""
+    statuses = list(statuses)
+    if not statuses:
+        return HEALTHY
+    return min(statuses, key=lambda s: _SEVERITY.get(s, 2))
+
+
+def group_of(api_version):
+    return api_version.split("/", 1)[0] if "/" in (api_version or "") else ""
+
+
+def _condition(obj, ctype):
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == ctype:
+            return cond
+    return None
+
+
+def _generation_pending(obj):
+    """True when the controller has not seen the latest spec yet."""
+    generation = (obj.get("metadata") or {}).get("generation")
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    return generation is not None and (observed is None or observed < generation)
+
+
+def _replicas(obj):
+    replicas = (obj.get("spec") or {}).get("replicas")
+    return 1 if replicas is None else replicas
+
+
+def deployment_health(obj, context=None):
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    if spec.get("paused"):
+        return Health(SUSPENDED, "deployment is paused")
+    if _generation_pending(obj):
+        return Health(PROGRESSING, "waiting for the rollout to be observed by the controller")
+    progressing = _condition(obj, "Progressing")
+    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return Health(DEGRADED, "deployment %r exceeded its progress deadline" % obj["metadata"].get("name"), True)
+    want = _replicas(obj)
+    updated = status.get("updatedReplicas") or 0
+    total = status.get("replicas") or 0
+    available = status.get("availableReplicas") or 0
+    if updated < want:
+        return Health(PROGRESSING, "%d of %d new replicas have been updated" % (updated, want))
+    if total > updated:
+        return Health(PROGRESSING, "%d old replicas are pending termination" % (total - updated))
+    if available < updated:
+        return Health(PROGRESSING, "%d of %d updated replicas are available" % (available, updated))
+    return Health(HEALTHY, "%d/%d replicas available" % (available, want))
+
+
+def statefulset_health(obj, context=None):
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    if _generation_pending(obj):
+        return Health(PROGRESSING, "waiting for the statefulset spec update to be observed")
+    want = _replicas(obj)
+    ready = status.get("readyReplicas") or 0
+    if ready < want:
+        return Health(PROGRESSING, "%d of %d pods are ready" % (ready, want))
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type") == "OnDelete":
+        return Health(HEALTHY, "statefulset has the OnDelete update strategy: %d/%d ready" % (ready, want))
+    partition = (strategy.get("rollingUpdate") or {}).get("partition") or 0
+    if partition:
+        updated = status.get("updatedReplicas") or 0
+        if updated < want - partition:
+            return Health(
+                PROGRESSING, "%d of %d pods updated (partition %d)" % (updated, want - partition, partition)
+            )
+        return Health(HEALTHY, "partitioned roll out complete: %d new pods" % updated)
+    if status.get("updateRevision") and status.get("updateRevision") != status.get("currentRevision"):
+        return Health(
+            PROGRESSING,
+            "waiting for the rolling update: %d of %d pods on the new revision"
+            % (status.get("updatedReplicas") or 0, want),
+        )
+    return Health(HEALTHY, "%d/%d pods ready" % (ready, want))
+
+
+def daemonset_health(obj, context=None):
+    """Reads only the DaemonSet's status: the cost does not grow with the number of nodes."""
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    if _generation_pending(obj):
+        return Health(PROGRESSING, "waiting for the daemonset spec update to be observed")
+    desired = status.get("desiredNumberScheduled") or 0
+    if (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
+        return Health(HEALTHY, "daemonset has the OnDelete update strategy")
+    updated = status.get("updatedNumberScheduled") or 0
+    available = status.get("numberAvailable") or 0
+    if updated < desired:
+        return Health(PROGRESSING, "%d of %d pods updated" % (updated, desired))
+    if available < desired:
+        return Health(PROGRESSING, "%d of %d updated pods are available" % (available, desired))
+    return Health(HEALTHY, "%d/%d pods available" % (available, desired))
+
+
+def job_health(obj, context=None):
+    spec = obj.get("spec") or {}
+    for ctype in ("Failed", "FailureTarget"):
+        cond = _condition(obj, ctype)
+        if cond and cond.get("status") == "True":
+            return Health(DEGRADED, "job failed: %s" % (cond.get("message") or cond.get("reason") or ctype), True)
+    for ctype in ("Complete", "SuccessCriteriaMet"):
+        cond = _condition(obj, ctype)
+        if cond and cond.get("status") == "True":
+            return Health(HEALTHY, "job complete")
+    if spec.get("suspend"):
+        return Health(SUSPENDED, "job is suspended")
+    status = obj.get("status") or {}
+    return Health(
+        PROGRESSING,
+        "job running: %d active, %d succeeded, %d failed"
+        % (status.get("active") or 0, status.get("succeeded") or 0, status.get("failed") or 0),
+    )
+
+
+def cronjob_health(obj, context=None):
+    if (obj.get("spec") or {}).get("suspend"):
+        return Health(SUSPENDED, "cronjob is suspended")
+    return Health(HEALTHY, "cronjob scheduled")
+
+
+def pvc_health(obj, context=None):
+    """``context['storage_class']``: the claim's StorageClass (a dict), or None when it does not exist."""
+    context = context or {}
+    phase = (obj.get("status") or {}).get("phase")
+    if phase == "Bound":
+        return Health(HEALTHY, "claim is bound")
+    if phase == "Lost":
+        return Health(DEGRADED, "claim lost its volume", True)
+    storage_class = context.get("storage_class")
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if (
+        storage_class
+        and storage_class.get("volumeBindingMode") == "WaitForFirstConsumer"
+        and not annotations.get("volume.kubernetes.io/selected-node")
+    ):
+        # Nothing asks for the volume yet: binding waits for a pod by design.
+        return Health(HEALTHY, "waiting for the first consumer (StorageClass %s)" % storage_class["metadata"]["name"])
+    return Health(PROGRESSING, "claim is %s" % (phase or "Pending"))
+
+
+def service_health(obj, context=None):
+    spec = obj.get("spec") or {}
+    if spec.get("type") != "LoadBalancer":
+        return Health(HEALTHY, "")
+    if ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+        return Health(HEALTHY, "load balancer address assigned")
+    return Health(PROGRESSING, "waiting for a load balancer address")
+
+
+def ingress_health(obj, context=None):
+    if ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+        return Health(HEALTHY, "ingress address assigned")
+    return Health(PROGRESSING, "waiting for the ingress controller to assign an address")
+
+
+def crd_health(obj, context=None):
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return Health(PROGRESSING, "CRD is being deleted")
+    names = _condition(obj, "NamesAccepted")
+    if names and names.get("status") == "False":
+        return Health(DEGRADED, "CRD names not accepted: %s" % (names.get("message") or names.get("reason")), True)
+    established = _condition(obj, "Established")
+    if established and established.get("status") == "True" and (not names or names.get("status") == "True"):
+        return Health(HEALTHY, "CRD established")
+    return Health(PROGRESSING, "waiting for the CRD to be established")
+
+
+def apiservice_health(obj, context=None):
+    cond = _condition(obj, "Available")
+    if cond and cond.get("status") == "True":
+        return Health(HEALTHY, "API service available")
+    if cond:
+        return Health(PROGRESSING, "API service not available: %s" % (cond.get("message") or cond.get("reason") or ""))
+    return Health(PROGRESSING, "waiting for the API service to report availability")
+
+
+_POD_FATAL_WAITING = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName",
+                      "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
+
+
+def pod_health(obj, context=None):
+    status = obj.get("status") or {}
+    phase = status.get("phase")
+    if phase == "Succeeded":
+        return Health(HEALTHY, "pod completed")
+    if phase == "Failed":
+        return Health(DEGRADED, status.get("message") or status.get("reason") or "pod failed", True)
+    for cstatus in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (cstatus.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in _POD_FATAL_WAITING:
+            return Health(
+                DEGRADED,
+                "container %s: %s %s" % (cstatus.get("name"), waiting["reason"], waiting.get("message") or ""),
+            )
+    ready = _condition(obj, "Ready")
+    if phase == "Running" and ready and ready.get("status") == "True":
+        return Health(HEALTHY, "pod running and ready")
+    if (obj.get("spec") or {}).get("restartPolicy") in ("OnFailure", "Never") and phase == "Running":
+        return Health(PROGRESSING, "pod running")
+    scheduled = _condition(obj, "PodScheduled")
+    if scheduled and scheduled.get("status") == "False":
+        return Health(PROGRESSING, "pod not scheduled: %s" % (scheduled.get("message") or scheduled.get("reason")))
+    return Health(PROGRESSING, "pod %s, not ready" % (phase or "Pending"))
+
+
+def hpa_health(obj, context=None):
+    for ctype in ("AbleToScale", "ScalingActive"):
+        cond = _condition(obj, ctype)
+        if cond and cond.get("status") == "False" and cond.get("reason") not in ("ScalingDisabled",):
+            return Health(DEGRADED, cond.get("message") or cond.get("reason"))
+    return Health(HEALTHY, "")
+
+
+def generic_health(obj, context=None):
+    """Custom resources and every other kind: a Ready or Available condition decides, when there is one.
+
+    Objects without such a condition (ConfigMap, Secret, ServiceMonitor, ...) have nothing to wait
+    for and count as healthy, as in Argo CD.
+    """
+    status = obj.get("status") or {}
+    for ctype in ("Ready", "Available"):
+        cond = _condition(obj, ctype)
+        if cond is None:
+            continue
+        if cond.get("observedGeneration") is not None and _cond_stale(obj, cond):
+            return Health(PROGRESSING, "waiting for the %s condition to observe the latest spec" % ctype)
+        if cond.get("status") == "True":
+            return Health(HEALTHY, cond.get("message") or "%s" % ctype)
+        reason = cond.get("reason") or ""
+        text = "%s=%s %s %s" % (ctype, cond.get("status"), reason, cond.get("message") or "")
+        if cond.get("status") == "False" and any(w in reason.lower() for w in ("fail", "error", "invalid")):
+            return Health(DEGRADED, text.strip())
+        return Health(PROGRESSING, text.strip())
+    if isinstance(status.get("phase"), str) and status["phase"].lower() in ("failed", "error"):
+        return Health(DEGRADED, "phase %s" % status["phase"])
+    return Health(HEALTHY, "")
+
+
+def _cond_stale(obj, cond):
+    generation = (obj.get("metadata") or {}).get("generation")
+    return generation is not None and cond.get("observedGeneration") < generation
+
+
+# (group, kind) -> predicate
+PREDICATES = {
+    ("apps", "Deployment"): deployment_health,
+    ("apps", "StatefulSet"): statefulset_health,
+    ("apps", "DaemonSet"): daemonset_health,
+    ("batch", "Job"): job_health,
+    ("batch", "CronJob"): cronjob_health,
+    ("", "PersistentVolumeClaim"): pvc_health,
+    ("", "Service"): service_health,
+    ("", "Pod"): pod_health,
+    ("networking.k8s.io", "Ingress"): ingress_health,
+    ("extensions", "Ingress"): ingress_health,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): crd_health,
+    ("apiregistration.k8s.io", "APIService"): apiservice_health,
+    ("autoscaling", "HorizontalPodAutoscaler"): hpa_health,
+}
+
+
+def health(obj, context=None):
+    """The Health of ``obj``; ``None`` stands for an object that does not exist."""
+    if obj is None:
+        return Health(MISSING, "object does not exist")
+    try:
+        predicate = PREDICATES.get((group_of(obj.get("apiVersion")), obj.get("kind")), generic_health)
+        return predicate(obj, context)
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        return Health(UNKNOWN, "cannot assess %s: %s" % (obj.get("kind"), exc))
+
+
+def needs_context(obj):
+    """Names of the context facts the predicate of ``obj`` uses (the waiter fetches them)."""
+    if obj and obj.get("kind") == "PersistentVolumeClaim" and group_of(obj.get("apiVersion")) == "":
+        return ("storage_class",)
+    return ()
