@@ -1,0 +1,109 @@
+# The Makefile is the project's interface: every command the README and CI use is a target here.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Everything built or downloaded lives outside the checkout, keyed by content, so a fresh
+# clone finds it warm.
+CACHE ?= $(HOME)/.cache/homelab-observability
+export LAB_CACHE := $(CACHE)
+REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-12)
+VENV ?= $(CACHE)/venv-$(REQ_HASH)
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# The collection is the repository root; Ansible finds it through this link.
+COLLECTIONS := $(CURDIR)/.build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/homelab/observability
+SANITY_ROOT := $(CURDIR)/.build/sanity/ansible_collections/homelab/observability
+# The pip version ansible-test (of the pinned ansible-core) bootstraps into its venvs.
+SANITY_PIP_VERSION := 24.2
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export NO_COLOR := 1
+export ANSIBLE_NOCOLOR := 1
+
+.PHONY: help venv collection-link test lint unit integration molecule lab lab-build lab-up lab-down \
+        lab-status bench docs build sanity clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11+" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the virtual environment with the pinned Python dependencies
+	@echo "venv: $(VENV)"
+
+collection-link:
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+test: lint unit integration molecule ## everything: lint, unit, integration (lab), molecule
+
+lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argument specs, ansible-test sanity
+	$(BIN)/yamllint --strict .
+	$(BIN)/ruff check .
+	$(BIN)/python tools/check_argument_specs.py
+	$(BIN)/python tools/gen_role_docs.py --check
+	$(BIN)/ansible-lint --profile production --offline
+	$(MAKE) --no-print-directory sanity
+
+sanity: venv ## ansible-test sanity on a copy of the collection under ansible_collections/homelab/observability
+	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	@# The copy holds what a release would: the lab tools, stand-in charts and CI are not collection content.
+	@git ls-files -z --cached --others --exclude-standard | grep -zvE '^(tools|tests/charts|tests/fakes|\.ci)/' \
+	  | xargs -0 -r cp --parents -t $(SANITY_ROOT)/
+	@# ansible-test bootstraps pip in its venvs with a script from a host we cannot reach; give it ours.
+	@mkdir -p $(HOME)/.ansible/test/cache && \
+	  cp tools/sanity/get_pip_bootstrap.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(SANITY_PIP_VERSION)).py
+	cd $(SANITY_ROOT) && git init -q && git add -A && \
+	  $(BIN)/ansible-test sanity --python $$($(BIN)/python -c 'import sys;print("%d.%d"%sys.version_info[:2])') \
+	  --venv --requirements --color no
+
+unit: venv collection-link ## pure-logic tests on fixtures
+	$(BIN)/pytest -q tests/unit
+
+lab-build: ## build or reuse the lab binaries (pinned in tools/lab/versions.env)
+	bash tools/lab/build.sh all
+
+integration: venv collection-link lab-build ## tests against the lab control plane and real binaries
+	$(BIN)/pytest -q tests/integration
+
+molecule: venv collection-link ## molecule scenarios (real host roots)
+	@scenarios=$$(ls molecule/*/molecule.yml 2>/dev/null | xargs -r -n1 dirname | xargs -r -n1 basename); \
+	if [ -z "$$scenarios" ]; then echo "molecule: no scenarios exist yet: nothing ran"; exit 0; fi; \
+	for s in $$scenarios; do $(BIN)/molecule test -s $$s || exit 1; done
+
+lab-up: venv collection-link lab-build ## start the local control plane (state in .lab/, kubeconfig .lab/kubeconfig)
+	$(BIN)/python tools/lab/lab.py up
+
+lab-down: venv ## stop the lab processes this checkout started
+	$(BIN)/python tools/lab/lab.py down
+
+lab-status: venv ## show the lab processes, nodes and paths
+	$(BIN)/python tools/lab/lab.py status
+
+lab: lab-up ## start the lab and run the main job (playbooks/site.yml) against it
+	@if [ -f playbooks/site.yml ]; then \
+	  $(BIN)/ansible-playbook -i inventory/lab playbooks/site.yml; \
+	else $(BIN)/python tools/lab/lab.py status; fi
+
+bench: venv collection-link lab-build ## benchmarks; prints tables (see docs/benchmarks.md)
+	@if ls tests/bench/bench_*.py >/dev/null 2>&1; then \
+	  for b in tests/bench/bench_*.py; do $(BIN)/python $$b; done; \
+	else echo "bench: no benchmarks exist yet: nothing measured"; fi
+
+docs: venv ## regenerate the role README variable tables from meta/argument_specs.yml
+	$(BIN)/python tools/gen_role_docs.py
+
+build: venv ## build the collection tarball into .build/
+	$(BIN)/ansible-galaxy collection build --force --output-path .build/
+
+clean: ## remove build output in the checkout (not the cache)
+	rm -rf .build .pytest_cache .ruff_cache

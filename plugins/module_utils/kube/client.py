@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Builds a kubernetes ``ApiClient`` from module options, K8S_AUTH_* variables or a kubeconfig.
+
+Order of precedence, as in kubernetes.core: an option set on the task, then its K8S_AUTH_*
+environment variable, then the kubeconfig (``KUBECONFIG`` or ``~/.kube/config``), then the
+in-cluster service account.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.homelab.observability.plugins.module_utils.kube.args import AUTH_ENV
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError
+
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - depends on the controller's Python
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = exc
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def resolve_auth(params, environ=None):
+    """Merge task options with their K8S_AUTH_* variables; task options win."""
+    environ = os.environ if environ is None else environ
+    merged = {}
+    for name, var in AUTH_ENV.items():
+        value = params.get(name)
+        if value is None and environ.get(var) not in (None, ""):
+            value = environ[var]
+            if name == "validate_certs":
+                value = value.strip().lower() in _TRUE
+        merged[name] = value
+    if merged["validate_certs"] is None:
+        merged["validate_certs"] = True
+    return merged
+
+
+def build_configuration(params, environ=None):
+    """A ``kubernetes.client.Configuration`` for the resolved options."""
+    if not HAS_KUBERNETES:
+        raise KubeConfigError(
+            "the Python 'kubernetes' library is required on the controller "
+            "(pip install kubernetes): %s" % KUBERNETES_IMPORT_ERROR
+        )
+    auth = resolve_auth(params, environ)
+    configuration = k8s_client.Configuration()
+    if auth["host"]:
+        configuration.host = auth["host"]
+        if auth["api_key"]:
+            configuration.api_key = {"authorization": "Bearer %s" % auth["api_key"]}
+    else:
+        kubeconfig = auth["kubeconfig"]
+        if kubeconfig and not os.path.exists(kubeconfig):
+            raise KubeConfigError(
+                "kubeconfig %s does not exist: set 'kubeconfig' (or K8S_AUTH_KUBECONFIG) to a readable file"
+                % kubeconfig
+            )
+        has_file = kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config"))
+        try:
+            if has_file:
+                k8s_config.load_kube_config(
+                    config_file=kubeconfig, context=auth["context"], client_configuration=configuration
+                )
+            else:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+        except Exception as exc:  # the library raises several unrelated types here
+            raise KubeConfigError(
+                "cannot load Kubernetes credentials (%s): pass 'kubeconfig', or 'host' with 'api_key'" % exc
+            ) from exc
+        if auth["api_key"]:
+            configuration.api_key = {"authorization": "Bearer %s" % auth["api_key"]}
+    if auth["ca_cert"]:
+        configuration.ssl_ca_cert = auth["ca_cert"]
+    if auth["client_cert"]:
+        configuration.cert_file = auth["client_cert"]
+    if auth["client_key"]:
+        configuration.key_file = auth["client_key"]
+    configuration.verify_ssl = bool(auth["validate_certs"])
+    return configuration
+
+
+def api_client(params, environ=None):
+    """A ready ``ApiClient``; callers share one per module run."""
+    return k8s_client.ApiClient(build_configuration(params, environ))

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Builds (or reuses) every lab binary at the versions pinned in versions.env.
+# Each binary lands in $LAB_CACHE/bin/<name>-<version>/, so a version bump rebuilds
+# and an unchanged pin costs nothing. A binary of the pinned version named by an
+# environment variable (e.g. KUBE_APISERVER_BIN) or found on PATH is used instead.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+LAB_CACHE=${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homelab-observability}
+bin_root="$LAB_CACHE/bin"
+work_root="$LAB_CACHE/src"
+mkdir -p "$bin_root" "$work_root"
+
+command -v go >/dev/null || { echo "build: the Go toolchain is missing (install Go >= 1.24 and put it on PATH)" >&2; exit 2; }
+export GOFLAGS="${GOFLAGS:--trimpath}"
+export CGO_ENABLED=0
+
+fail() { echo "build: FAILED building $1 at $2: $3" >&2; exit 3; }
+say() { echo "build: $*" >&2; }
+
+# use_existing NAME VERSION ENVVAR VERSION_ARGS... : link a user-provided binary of the pinned version.
+use_existing() {
+  local name=$1 version=$2 envvar=$3 dest=$4; shift 4
+  local candidate=${!envvar:-}
+  [ -n "$candidate" ] || candidate=$(command -v "$name" 2>/dev/null || true)
+  [ -n "$candidate" ] && [ -x "$candidate" ] || return 1
+  if "$candidate" "$@" 2>&1 | grep -q -- "${version#v}"; then
+    mkdir -p "$dest"; ln -sf "$candidate" "$dest/$name"; say "using $candidate for $name $version"; return 0
+  fi
+  [ -n "${!envvar:-}" ] && say "ignoring $envvar=$candidate: it is not version $version"
+  return 1
+}
+
+build_kubernetes() {
+  local v=$KUBERNETES_VERSION dest="$bin_root/kubernetes-$KUBERNETES_VERSION"
+  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local missing=()
+  for n in "${names[@]}"; do
+    [ -x "$dest/$n" ] && continue
+    local ev; ev=$(echo "${n}_BIN" | tr 'a-z-' 'A-Z_')
+    use_existing "$n" "$v" "$ev" "$dest" --version && continue
+    missing+=("$n")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "building ${missing[*]} from k8s.io/kubernetes $v (several minutes cold)"
+  local w="$work_root/kubernetes-$v"; mkdir -p "$w"
+  # k8s.io/kubernetes points its staging modules at ./staging; a wrapper module
+  # replaces each with the published k8s.io/X v0.<minor>.<patch>.
+  local staging="v0${v#v1}"
+  (
+    cd "$w"
+    [ -f go.mod ] || go mod init lab.local/kubernetes >/dev/null 2>&1
+    go mod edit -require="k8s.io/kubernetes@$v"
+    local gomod
+    gomod=$(go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    [ -n "$gomod" ] || fail k8s.io/kubernetes "$v" "module download failed (is the Go module proxy reachable?)"
+    grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}' | while read -r m; do
+      go mod edit -replace="$m=$m@$staging"
+    done
+    cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+GO
+    go mod tidy >/dev/null 2>&1 || go mod tidy || fail k8s.io/kubernetes "$v" "go mod tidy"
+    local minor=${v#v1.}; minor=${minor%%.*}
+    local ld="-s -w"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+    done
+    mkdir -p "$dest"
+    for n in "${missing[@]}"; do
+      go build -ldflags "$ld" -o "$dest/$n.tmp" "k8s.io/kubernetes/cmd/$n" || fail "k8s.io/kubernetes/cmd/$n" "$v" "go build"
+      mv "$dest/$n.tmp" "$dest/$n"
+    done
+  )
+}
+
+build_etcd() {
+  local v=$ETCD_VERSION dest="$bin_root/etcd-$ETCD_VERSION"
+  [ -x "$dest/etcd" ] && return 0
+  use_existing etcd "$v" ETCD_BIN "$dest" --version && return 0
+  say "building etcd $v from go.etcd.io/etcd/server/v3"
+  local w="$work_root/etcd-$v"; mkdir -p "$w"
+  (
+    cd "$w"
+    [ -f go.mod ] || go mod init lab.local/etcd >/dev/null 2>&1
+    cat > main.go <<'GO'
+// Command etcd is the upstream etcd server entry point, built from the published module.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+    go get "go.etcd.io/etcd/server/v3@$v" >/dev/null 2>&1 || fail go.etcd.io/etcd/server/v3 "$v" "go get"
+    go mod tidy >/dev/null 2>&1 || fail go.etcd.io/etcd/server/v3 "$v" "go mod tidy"
+    mkdir -p "$dest"
+    go build -ldflags "-s -w" -o "$dest/etcd.tmp" . || fail go.etcd.io/etcd/server/v3 "$v" "go build"
+    mv "$dest/etcd.tmp" "$dest/etcd"
+  )
+}
+
+# go_install NAME MODULE/PKG VERSION DEST VERSION_ARG [LDFLAGS]
+go_install() {
+  local name=$1 pkg=$2 v=$3 dest=$4 varg=$5 ld=${6:-}
+  [ -x "$dest/$name" ] && return 0
+  local ev; ev=$(echo "${name}_BIN" | tr 'a-z-' 'A-Z_')
+  use_existing "$name" "$v" "$ev" "$dest" "$varg" && return 0
+  say "building $name $v from $pkg"
+  mkdir -p "$dest"
+  GOBIN="$dest" go install -ldflags "-s -w $ld" "$pkg@$v" || fail "$pkg" "$v" "go install"
+}
+
+build_all() {
+  build_kubernetes
+  build_etcd
+  go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "$bin_root/kwok-$KWOK_VERSION" --version \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+  go_install helm helm.sh/helm/v3/cmd/helm "$HELM3_VERSION" "$bin_root/helm-$HELM3_VERSION" version \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION"
+  go_install helm helm.sh/helm/v4/cmd/helm "$HELM4_VERSION" "$bin_root/helm-$HELM4_VERSION" version \
+    "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
+  go_install kube-state-metrics k8s.io/kube-state-metrics/v2 "$KSM_VERSION" "$bin_root/kube-state-metrics-$KSM_VERSION" --version \
+    "-X github.com/prometheus/common/version.Version=${KSM_VERSION#v}"
+}
+
+case "${1:-all}" in
+  all) build_all ;;
+  kubernetes) build_kubernetes ;;
+  etcd) build_etcd ;;
+  print-bin-root) echo "$bin_root" ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|print-bin-root]" >&2; exit 2 ;;
+esac
+say "binaries under $bin_root"
