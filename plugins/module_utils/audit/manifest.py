@@ -1,0 +1,493 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Structural edits of a kubeadm kube-apiserver static pod manifest that keep everything else.
+
+PyYAML drops comments and reformats on dump, and ruamel.yaml is not on the managed hosts. So the
+manifest is parsed twice: ``yaml.compose`` gives the node tree with the exact character positions
+of every scalar, ``yaml.safe_load`` gives the data. The editor then changes only the text of the
+nodes it owns (flag items of the container's ``command``, the audit volumes and mounts, one
+annotation), inserts new items with the indentation of their neighbours (in kubeadm's sorted
+position when the list is sorted), and leaves every other byte alone. The result is parsed again
+and compared with the same change applied to the data; any difference stops the edit before it
+is written.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import os
+import re
+
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:  # pragma: no cover - reported by the module
+    HAS_YAML = False
+
+KUBEADM_MANIFESTS = ("etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml")
+POLICY_ANNOTATION = "audit.homelab.observability/policy-sha256"
+POLICY_VOLUME = "audit-policy"
+LOG_VOLUME = "audit-log"
+_DASH_PREFIX = re.compile(r"^[ ]*-[ ]+$")
+
+
+class ManifestError(ValueError):
+    pass
+
+
+def audit_flags(policy_file, log_path, log_format="json", *, maxage=7, maxbackup=3, maxsize=100, extra=None):
+    """The apiserver flags, in the order kubeadm would sort them."""
+    flags = {
+        "--audit-log-format": log_format,
+        "--audit-log-maxage": str(maxage),
+        "--audit-log-maxbackup": str(maxbackup),
+        "--audit-log-maxsize": str(maxsize),
+        "--audit-log-path": log_path,
+        "--audit-policy-file": policy_file,
+    }
+    for name, value in (extra or {}).items():
+        key = "--" + name.lstrip("-")
+        flags[key] = _flag_value(value)
+    return dict(sorted(flags.items()))
+
+
+def _flag_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def audit_volumes(policy_file, log_path):
+    """(volume, mount) pairs: the policy file read-only, the log directory DirectoryOrCreate."""
+    log_dir = os.path.dirname(log_path.rstrip("/")) or "/"
+    return [
+        ({"hostPath": {"path": log_dir, "type": "DirectoryOrCreate"}, "name": LOG_VOLUME},
+         {"mountPath": log_dir, "name": LOG_VOLUME}),
+        ({"hostPath": {"path": policy_file, "type": "File"}, "name": POLICY_VOLUME},
+         {"mountPath": policy_file, "name": POLICY_VOLUME, "readOnly": True}),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# node helpers
+
+
+def _mapping_get(node, key):
+    if not isinstance(node, yaml.MappingNode):
+        return None, None
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return k, v
+    return None, None
+
+
+def _line_start(text, index):
+    return text.rfind("\n", 0, index) + 1
+
+
+def _line_end(text, index):
+    """Index just past the newline ending the line that holds ``index - 1`` (the node's last char)."""
+    nl = text.find("\n", max(index - 1, 0))
+    return len(text) if nl < 0 else nl + 1
+
+
+def _last_index(node):
+    """End index of the last scalar inside ``node`` (block collections' own end marks overshoot)."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.end_mark.index
+    if isinstance(node, yaml.SequenceNode):
+        if node.flow_style:
+            return node.end_mark.index
+        return max([_last_index(n) for n in node.value] or [node.start_mark.index])
+    if isinstance(node, yaml.MappingNode):
+        if node.flow_style:
+            return node.end_mark.index
+        ends = [max(_last_index(k), _last_index(v)) for k, v in node.value]
+        return max(ends or [node.start_mark.index])
+    return node.end_mark.index
+
+
+def _item_extent(text, item, what):
+    """(start, end) of a block sequence item: from its dash line to the end of its last line."""
+    start = _line_start(text, item.start_mark.index)
+    prefix = text[start:item.start_mark.index]
+    if not _DASH_PREFIX.match(prefix):
+        raise ManifestError("%s: unsupported layout at line %d (expected '- ' before the item on the same line); "
+                            "reformat the list in block style, one '- item' per line"
+                            % (what, item.start_mark.line + 1))
+    return start, _line_end(text, _last_index(item)), prefix
+
+
+def _block_sequence(node, what):
+    if not isinstance(node, yaml.SequenceNode):
+        raise ManifestError("%s: expected a list" % what)
+    if node.flow_style:
+        raise ManifestError("%s: is a flow list [...]; rewrite it in block style (one '- item' per line)" % what)
+    return node
+
+
+def format_scalar(value):
+    """A YAML scalar that loads back as exactly ``value`` (plain when safe, else double-quoted)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    plain_ok = (
+        text
+        and text == text.strip()
+        and "\n" not in text
+        and ": " not in text
+        and " #" not in text
+        and not text.endswith(":")
+        and text[0] not in "!&*[]{}|>'\"%@`#,?:-" + "\t"
+    )
+    if text.startswith("--") or text.startswith("-"):
+        # flags such as --audit-log-path=/x are plain in kubeadm manifests
+        plain_ok = bool(text) and "\n" not in text and ": " not in text and " #" not in text and text == text.strip()
+    if plain_ok:
+        try:
+            if yaml.safe_load(text) == text:
+                return text
+        except yaml.YAMLError:
+            pass
+    return json.dumps(text)
+
+
+def _render_mapping(data, indent):
+    """Lines of a block mapping with sorted keys (kubeadm's JSON-to-YAML style)."""
+    lines = []
+    for key in sorted(data):
+        value = data[key]
+        if isinstance(value, dict):
+            lines.append("%s%s:" % (" " * indent, key))
+            lines.extend(_render_mapping(value, indent + 2))
+        else:
+            lines.append("%s%s: %s" % (" " * indent, key, format_scalar(value)))
+    return lines
+
+
+def _render_item(data, prefix):
+    lines = _render_mapping(data, len(prefix))
+    lines[0] = prefix + lines[0][len(prefix):]
+    return "\n".join(lines) + "\n"
+
+
+def _normalize_mount(mount):
+    out = dict(mount)
+    if not out.get("readOnly"):
+        out.pop("readOnly", None)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the editor
+
+
+class _Edits:
+    def __init__(self, text):
+        self.text = text
+        self.edits = []  # (start, end, replacement, order)
+
+    def add(self, start, end, replacement):
+        self.edits.append((start, end, replacement, len(self.edits)))
+
+    def apply(self):
+        out = self.text
+        last_start = None
+        for start, end, replacement, _ in sorted(self.edits, key=lambda e: (e[0], e[1], e[3]), reverse=True):
+            if last_start is not None and end > last_start:
+                raise ManifestError("internal: overlapping edits at %d-%d; nothing written" % (start, end))
+            out = out[:start] + replacement + out[end:]
+            last_start = start
+        return out
+
+
+def _find_container(text, root, data, name):
+    _, spec = _mapping_get(root, "spec")
+    _, containers = _mapping_get(spec, "containers")
+    if containers is None:
+        raise ManifestError("spec.containers: not found; is this a Pod manifest?")
+    _block_sequence(containers, "spec.containers")
+    found = [i for i, c in enumerate(data["spec"]["containers"]) if isinstance(c, dict) and c.get("name") == name]
+    if not found:
+        if len(containers.value) == 1:
+            found = [0]
+        else:
+            raise ManifestError("spec.containers: no container named %r; set container_name" % name)
+    return spec, containers.value[found[0]], found[0]
+
+
+def _sorted_insert_before(names, new_name):
+    """Index of the first existing name after ``new_name`` when ``names`` is sorted, else None (append)."""
+    if list(names) != sorted(names):
+        return None
+    for i, existing in enumerate(names):
+        if existing > new_name:
+            return i
+    return None
+
+
+def _edit_flags(text, edits, seq_node, seq_data, *, flags, state, what):
+    """Set (state=present) or remove (absent) ``--flag=value`` items of the command list."""
+    items = seq_node.value
+    if not items:
+        raise ManifestError("%s: is empty; expected kube-apiserver and its flags" % what)
+    for i, item in enumerate(items):
+        if not isinstance(item, yaml.ScalarNode):
+            raise ManifestError("%s[%d]: expected a string" % (what, i))
+    names = []
+    seen = set()
+    new_data = []
+    for i, item in enumerate(items):
+        value = str(seq_data[i])
+        name = value.split("=", 1)[0] if value.startswith("--") else None
+        names.append(name)
+        if name in flags and "=" not in value:
+            raise ManifestError("%s[%d]: %r has no '=value'; write it as %s=<value>" % (what, i, value, name))
+        if name not in flags:
+            new_data.append(value)
+            continue
+        start, end, _ = _item_extent(text, item, "%s[%d]" % (what, i))
+        if state == "absent" or name in seen:
+            edits.add(start, end, "")  # removed, or a duplicate of a flag already set above
+            continue
+        seen.add(name)
+        wanted = "%s=%s" % (name, flags[name])
+        new_data.append(wanted)
+        if value != wanted:
+            edits.add(item.start_mark.index, item.end_mark.index, format_scalar(wanted))
+    if state == "absent":
+        return new_data
+    missing = [n for n in flags if n not in seen]
+    if not missing:
+        return new_data
+    _, _, prefix = _item_extent(text, items[-1], "%s[%d]" % (what, len(items) - 1))
+    flag_positions = [(i, n) for i, n in enumerate(names) if n is not None]
+    existing = [n for _, n in flag_positions]
+    for name in sorted(missing):
+        line = prefix + format_scalar("%s=%s" % (name, flags[name])) + "\n"
+        before = _sorted_insert_before(existing, name)
+        wanted = "%s=%s" % (name, flags[name])
+        if before is None:
+            edits.add(_line_end(text, _last_index(items[-1])), _line_end(text, _last_index(items[-1])), line)
+            new_data.append(wanted)
+        else:
+            idx = flag_positions[before][0]
+            at = _line_start(text, items[idx].start_mark.index)
+            edits.add(at, at, line)
+            # position in new_data: before the first kept item with that value
+            anchor = str(seq_data[idx])
+            pos = new_data.index(anchor) if anchor in new_data else len(new_data)
+            new_data.insert(pos, wanted)
+    return new_data
+
+
+def _edit_named_items(text, edits, parent_node, parent_data, *, key, wanted, state, what, normalize=lambda x: x):
+    """Make the list ``parent[key]`` hold each mapping of ``wanted`` (by name) exactly once."""
+    _, seq = _mapping_get(parent_node, key)
+    current = list(parent_data.get(key) or [])
+    wanted_names = [w["name"] for w in wanted]
+    if seq is None or (isinstance(seq, yaml.ScalarNode) and not current):
+        if state == "absent":
+            return current
+        # no list yet: add "key:" with the items at the mapping's own key column
+        kcol = parent_node.value[0][0].start_mark.column
+        at = _line_end(text, _last_index(parent_node))
+        body = "".join(_render_item(w, " " * kcol + "- ") for w in sorted(wanted, key=lambda w: w["name"]))
+        if seq is not None:
+            key_node, _ = _mapping_get(parent_node, key)
+            start = _line_start(text, key_node.start_mark.index)
+            edits.add(start, _line_end(text, _last_index(seq)), "%s%s:\n%s" % (" " * kcol, key, body))
+        else:
+            edits.add(at, at, "%s%s:\n%s" % (" " * kcol, key, body))
+        return sorted(wanted, key=lambda w: w["name"])
+    _block_sequence(seq, what)
+    names = []
+    new_data = []
+    done = set()
+    for i, item in enumerate(seq.value):
+        value = current[i]
+        name = value.get("name") if isinstance(value, dict) else None
+        names.append(name)
+        if name not in wanted_names:
+            new_data.append(value)
+            continue
+        start, end, prefix = _item_extent(text, item, "%s[%d]" % (what, i))
+        want = wanted[wanted_names.index(name)]
+        if state == "absent" or name in done:
+            edits.add(start, end, "")
+            continue
+        done.add(name)
+        new_data.append(want)
+        if normalize(value) != normalize(want):
+            edits.add(start, end, _render_item(want, prefix))
+    if state == "absent":
+        return new_data
+    missing = [w for w in wanted if w["name"] not in done]
+    if not missing:
+        return new_data
+    if not seq.value:
+        raise ManifestError("%s: is an empty list; remove the empty '%s: []' or add one entry by hand" % (what, key))
+    _, _, prefix = _item_extent(text, seq.value[-1], "%s[%d]" % (what, len(seq.value) - 1))
+    existing = [n for n in names if n is not None]
+    for want in sorted(missing, key=lambda w: w["name"]):
+        body = _render_item(want, prefix)
+        before = _sorted_insert_before(existing, want["name"]) if len(existing) == len(names) else None
+        if before is None:
+            at = _line_end(text, _last_index(seq.value[-1]))
+            new_data.append(want)
+        else:
+            at = _line_start(text, seq.value[before].start_mark.index)
+            anchor = current[before]
+            pos = next((k for k, v in enumerate(new_data) if v is anchor), len(new_data))
+            new_data.insert(pos, want)
+        edits.add(at, at, body)
+    return new_data
+
+
+def _edit_annotation(text, edits, root, data, *, key, value, state):
+    _, meta = _mapping_get(root, "metadata")
+    if not isinstance(meta, yaml.MappingNode) or meta.flow_style:
+        raise ManifestError("metadata: expected a block mapping")
+    ann_key, ann = _mapping_get(meta, "annotations")
+    annotations = dict(data.get("metadata", {}).get("annotations") or {})
+    if state == "absent" or value is None:
+        if not isinstance(ann, yaml.MappingNode) or key not in annotations:
+            return annotations, False
+        k, v = _mapping_get(ann, key)
+        start = _line_start(text, k.start_mark.index)
+        if len(annotations) == 1:
+            start = _line_start(text, ann_key.start_mark.index)
+        edits.add(start, _line_end(text, _last_index(v)), "")
+        annotations.pop(key)
+        return annotations, not annotations
+    annotations[key] = value
+    if ann is None or (isinstance(ann, yaml.ScalarNode) and ann.value in ("", "null", "~")):
+        kcol = meta.value[0][0].start_mark.column
+        lines = "%sannotations:\n%s%s: %s\n" % (" " * kcol, " " * (kcol + 2), key, format_scalar(value))
+        if ann is not None:
+            edits.add(_line_start(text, ann_key.start_mark.index), _line_end(text, ann.end_mark.index), lines)
+        else:
+            at = _line_start(text, meta.value[0][0].start_mark.index)
+            edits.add(at, at, lines)
+        return annotations, False
+    if not isinstance(ann, yaml.MappingNode) or ann.flow_style:
+        raise ManifestError("metadata.annotations: expected a block mapping; rewrite it in block style")
+    k, v = _mapping_get(ann, key)
+    if k is not None:
+        if v.value != value:
+            edits.add(v.start_mark.index, v.end_mark.index, format_scalar(value))
+        return annotations, False
+    kcol = ann.value[0][0].start_mark.column
+    at = _line_end(text, _last_index(ann))
+    edits.add(at, at, "%s%s: %s\n" % (" " * kcol, key, format_scalar(value)))
+    return annotations, False
+
+
+def edit_manifest(text, flags, volumes, annotation=None, *, state="present", container_name="kube-apiserver"):
+    """Return the manifest text with the audit flags, volumes/mounts and annotation applied.
+
+    ``flags``: {"--name": "value"}; ``volumes``: [(volume, mount)] as from audit_volumes();
+    ``annotation``: (key, value) or None. ``state=absent`` removes them. Raises ManifestError,
+    naming the field and the fix, when the manifest has a layout this editor does not change safely.
+    """
+    if not HAS_YAML:  # pragma: no cover
+        raise ManifestError("PyYAML is required on the managed host (python3-yaml)")
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ManifestError("the manifest is not valid YAML (%s); fix it or restore it from a backup" % exc) from exc
+    if not isinstance(data, dict) or data.get("kind") != "Pod":
+        raise ManifestError("the manifest is not a Pod (kind: %r)" % (data or {}).get("kind"))
+    if "\r\n" in text:
+        raise ManifestError("the manifest uses CRLF line ends; convert it to LF (dos2unix) first")
+    spec_node, container_node, cidx = _find_container(text, root, data, container_name)
+    container = data["spec"]["containers"][cidx]
+    expected = copy.deepcopy(data)
+    edits = _Edits(text)
+
+    seq_key = "command" if "command" in container else "args" if "args" in container else None
+    if seq_key is None:
+        raise ManifestError("spec.containers[%d]: has neither command nor args" % cidx)
+    what = "spec.containers[%d].%s" % (cidx, seq_key)
+    _, seq_node = _mapping_get(container_node, seq_key)
+    _block_sequence(seq_node, what)
+    expected["spec"]["containers"][cidx][seq_key] = _edit_flags(
+        text, edits, seq_node, container[seq_key], flags=flags, state=state, what=what)
+
+    wanted_mounts = [m for _, m in volumes]
+    wanted_volumes = [v for v, _ in volumes]
+    new_mounts = _edit_named_items(
+        text, edits, container_node, container, key="volumeMounts", wanted=wanted_mounts, state=state,
+        what="spec.containers[%d].volumeMounts" % cidx, normalize=_normalize_mount)
+    new_volumes = _edit_named_items(
+        text, edits, spec_node, data["spec"], key="volumes", wanted=wanted_volumes, state=state, what="spec.volumes")
+    _set_or_drop(expected["spec"]["containers"][cidx], "volumeMounts", new_mounts, container)
+    _set_or_drop(expected["spec"], "volumes", new_volumes, data["spec"])
+
+    if annotation is not None or state == "absent":
+        key, value = annotation if annotation is not None else (POLICY_ANNOTATION, None)
+        original = (data.get("metadata") or {}).get("annotations")
+        anns, dropped = _edit_annotation(text, edits, root, data, key=key, value=value, state=state)
+        if dropped:
+            expected["metadata"].pop("annotations", None)
+        elif anns != (original or {}):
+            expected["metadata"]["annotations"] = anns
+
+    new_text = edits.apply()
+    _verify(new_text, expected)
+    return new_text
+
+
+def _set_or_drop(target, key, value, original):
+    if value or key in original:
+        target[key] = value
+
+
+def _normalized(data):
+    """Compare manifests with false readOnly and missing readOnly as equal."""
+    data = copy.deepcopy(data)
+    for c in (data.get("spec") or {}).get("containers") or []:
+        if isinstance(c, dict) and isinstance(c.get("volumeMounts"), list):
+            c["volumeMounts"] = [_normalize_mount(m) if isinstance(m, dict) else m for m in c["volumeMounts"]]
+    return data
+
+
+def _verify(new_text, expected):
+    try:
+        got = yaml.safe_load(new_text)
+    except yaml.YAMLError as exc:
+        raise ManifestError("internal: the edited manifest does not parse (%s); nothing written" % exc) from exc
+    if _normalized(got) != _normalized(expected):
+        raise ManifestError("internal: the edited manifest differs from the intended change; nothing written. "
+                            "Please report this with the manifest's layout")
+
+
+def current_flags(text, container_name="kube-apiserver"):
+    """{--flag: value} of the container's command (last occurrence wins, like the apiserver)."""
+    data = yaml.safe_load(text) or {}
+    for c in (data.get("spec") or {}).get("containers") or []:
+        if c.get("name") == container_name or len(data["spec"]["containers"]) == 1:
+            out = {}
+            for entry in (c.get("command") or []) + (c.get("args") or []):
+                if str(entry).startswith("--"):
+                    name, _, value = str(entry).partition("=")
+                    out[name] = value
+            return out
+    return {}
+
+
+def stale_files(manifests_dir, allowed=KUBEADM_MANIFESTS):
+    """Files the kubelet would run that are not known manifests (backups, editor files, copies)."""
+    try:
+        names = sorted(os.listdir(manifests_dir))
+    except OSError:
+        return []
+    return [n for n in names if not n.startswith(".") and n not in allowed]

@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: homelab.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: apiserver_manifest
+short_description: Enable audit logging in a kubeadm kube-apiserver static pod manifest
+version_added: 0.1.0
+description:
+  - Sets the C(--audit-*) flags of the kube-apiserver container, adds the hostPath volumes and mounts for the
+    policy (C(File), read-only) and the log directory (C(DirectoryOrCreate)), and stamps the policy's checksum
+    into an annotation, so that a policy-only change also makes the kubelet recreate the static pod.
+  - Edits the manifest structurally, item by item, and keeps comments and every unrelated byte. Flags already
+    present are replaced, never duplicated; volumes and mounts are added once. Idempotent.
+  - Refuses to work while the manifests directory holds a file the kubelet would run that is not a known manifest
+    (a backup such as C(kube-apiserver.yaml.bak), an editor file), because that file is a second apiserver.
+  - Backs the previous manifest up into O(backup_dir), outside the manifests directory.
+author:
+  - homelab.observability maintainers
+extends_documentation_fragment:
+  - homelab.observability.audit_log
+options:
+  path:
+    description: The kube-apiserver static pod manifest.
+    type: path
+    default: /etc/kubernetes/manifests/kube-apiserver.yaml
+  state:
+    description: V(present) configures audit logging; V(absent) removes the flags, volumes and annotation it manages.
+    type: str
+    choices: [present, absent]
+    default: present
+  policy_sha256:
+    description:
+      - Checksum of the policy file (RV(homelab.observability.audit_policy#module:sha256)), written into the
+        annotation C(audit.homelab.observability/policy-sha256). The kubelet recreates a static pod whose
+        manifest changed, so this is how a policy-only change restarts the apiserver on kubeadm.
+      - Unset leaves the annotation as it is.
+    type: str
+  backup_dir:
+    description:
+      - Where the previous manifest is copied before a change (created 0700). Never inside the manifests directory.
+    type: path
+    default: /etc/kubernetes/tmp
+  allowed_manifests:
+    description:
+      - File names that may be in the manifests directory. Any other name that does not start with a dot stops the
+        module before it changes anything.
+    type: list
+    elements: str
+    default: [etcd.yaml, kube-apiserver.yaml, kube-controller-manager.yaml, kube-scheduler.yaml]
+  container_name:
+    description: Name of the apiserver container in the pod.
+    type: str
+    default: kube-apiserver
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+requirements:
+  - PyYAML on the managed host (python3-yaml).
+notes:
+  - C(kubeadm upgrade) regenerates the manifest; carry the same flags and volumes in the kubeadm-config
+    ClusterConfiguration (C(apiServer.extraArgs), C(apiServer.extraVolumes)) or run the role after an upgrade.
+seealso:
+  - module: homelab.observability.audit_policy
+  - module: homelab.observability.apiserver_wait
+"""
+
+EXAMPLES = r"""
+- name: Write the policy
+  homelab.observability.audit_policy:
+    backup_dir: /etc/kubernetes/tmp
+  register: policy
+
+- name: Enable audit logging with the CIS rotation values
+  homelab.observability.apiserver_manifest:
+    policy_sha256: "{{ policy.sha256 }}"
+    log_maxage: 30
+    log_maxbackup: 10
+    log_maxsize: 100
+  register: manifest
+"""
+
+RETURN = r"""
+path:
+  description: The manifest.
+  returned: always
+  type: str
+backup_file:
+  description: Copy of the previous manifest in O(backup_dir).
+  returned: when the manifest changed (not in check mode)
+  type: str
+flags:
+  description: The audit flags the apiserver runs with after this change.
+  returned: always
+  type: dict
+  sample: {"--audit-log-maxbackup": "3", "--audit-log-path": "/var/log/kubernetes/audit/audit.log"}
+changed_at:
+  description: Time of the write on the host (seconds since the epoch); an apiserver started before it is stale.
+  returned: always
+  type: float
+disk:
+  description: The free-disk preflight (path, free, required, existing bytes, message).
+  returned: when the check ran
+  type: dict
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.homelab.observability.plugins.module_utils.audit import disk, files
+from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
+from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
+    audit_log_argument_spec,
+    on_host,
+)
+
+
+def argument_spec():
+    spec = audit_log_argument_spec()
+    spec.update(
+        path=dict(type="path", default="/etc/kubernetes/manifests/kube-apiserver.yaml"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        policy_sha256=dict(type="str"),
+        backup_dir=dict(type="path", default="/etc/kubernetes/tmp"),
+        allowed_manifests=dict(type="list", elements="str", default=list(mf.KUBEADM_MANIFESTS)),
+        container_name=dict(type="str", default="kube-apiserver"),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if not mf.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"))
+    p = module.params
+    path = p["path"]
+    manifests_dir = os.path.dirname(path)
+    present = p["state"] == "present"
+
+    errors = disk.rotation_errors(p["log_maxage"], p["log_maxbackup"], p["log_maxsize"]) if present else []
+    if errors:
+        module.fail_json(msg="; ".join(errors) + "; nothing changed")
+    backup_dir = os.path.abspath(p["backup_dir"])
+    if os.path.abspath(manifests_dir) == backup_dir or backup_dir.startswith(os.path.abspath(manifests_dir) + "/"):
+        module.fail_json(msg="backup_dir %s is inside the manifests directory, where the kubelet would run the "
+                             "backup as a second apiserver; use e.g. /etc/kubernetes/tmp" % backup_dir)
+    stale = mf.stale_files(manifests_dir, p["allowed_manifests"])
+    if stale:
+        module.fail_json(
+            msg="%s holds %s: the kubelet runs every file there whose name does not start with a dot, so a stale "
+                "backup or editor file is a second static pod. Move it out (e.g. to /etc/kubernetes/tmp/) or "
+                "delete it, or list a legitimate static pod in allowed_manifests; nothing changed"
+                % (manifests_dir, ", ".join(stale)), stale_files=stale)
+    before = files.read_text(path)
+    if before is None:
+        module.fail_json(msg="%s does not exist: this host does not look like a kubeadm control plane node; "
+                             "check the path or use the k3s/rke2 drop-in (apiserver_k3s_config)" % path)
+
+    flags = mf.audit_flags(p["policy_file"], p["log_path"], p["log_format"], maxage=p["log_maxage"],
+                           maxbackup=p["log_maxbackup"], maxsize=p["log_maxsize"], extra=p["extra_args"])
+    volumes = mf.audit_volumes(p["policy_file"], p["log_path"])
+    annotation = (mf.POLICY_ANNOTATION, p["policy_sha256"]) if p["policy_sha256"] and present else None
+    try:
+        after = mf.edit_manifest(before, flags, volumes, annotation, state=p["state"],
+                                 container_name=p["container_name"])
+    except mf.ManifestError as exc:
+        module.fail_json(msg="%s: %s" % (path, exc))
+
+    result = dict(changed=before != after, path=path, changed_at=time.time())
+    result["flags"] = {k: v for k, v in mf.current_flags(after, p["container_name"]).items()
+                       if k.startswith("--audit-") or k in flags}
+    if module._diff:
+        result["diff"] = dict(before=before, after=after, before_header=path, after_header=path)
+
+    if result["changed"] and present:
+        policy_on_host = on_host(p["host_root"], p["policy_file"])
+        if not os.path.isfile(policy_on_host):
+            msg = ("%s does not exist; the apiserver would not start (hostPath type File). Write it first with "
+                   "homelab.observability.audit_policy" % policy_on_host)
+            if not module.check_mode:
+                module.fail_json(msg=msg + "; nothing changed")
+            module.warn(msg)
+        if p["disk_check"]:
+            result["disk"] = disk.check_free_space(on_host(p["host_root"], p["log_path"]),
+                                                   p["log_maxbackup"], p["log_maxsize"])
+            if not result["disk"]["ok"]:
+                module.fail_json(msg="not enough disk for the audit log: %s; nothing changed" % result["disk"]["msg"],
+                                 disk=result["disk"])
+
+    if result["changed"] and not module.check_mode:
+        result["backup_file"] = files.backup_file(path, backup_dir)
+        mode = os.stat(path).st_mode & 0o7777
+        files.write_atomic(module, path, after, mode)
+        result["changed_at"] = time.time()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
