@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""The lab: a real Kubernetes control plane as local processes. See tools/lab/README.md.
+
+    lab.py up                  start (or reuse) the lab; LAB_NODES=N for N simulated nodes
+    lab.py down [--purge]      stop what `up` started (--purge also deletes .lab/)
+    lab.py status [--json]     processes, memory, nodes and paths
+    lab.py env                 shell exports (KUBECONFIG, PATH with kubectl, helm paths)
+    lab.py restart-apiserver   restart the apiserver without changing its manifest
+    lab.py reset-apiserver     put back the lab's apiserver manifest and audit policy
+    lab.py smoke               time a 3-replica Deployment until Ready
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from labctl import storage, supervisor  # noqa: E402
+from labctl.control import Lab  # noqa: E402
+from labctl.paths import LabError  # noqa: E402
+from labctl.smoke import deployment_ready_seconds  # noqa: E402
+
+
+def cmd_up(lab: Lab, _args) -> int:
+    info = lab.up()
+    verb = "reused" if info["reused"] else "started"
+    print(f"lab: {verb} in {info['timings'].get('default service account', 0):.1f}s "
+          f"({', '.join(f'{k} {v:.1f}s' for k, v in info['timings'].items())})")
+    for key in ("kubeconfig", "apiserver_url", "host_root", "apiserver_manifest", "audit_policy", "audit_log",
+                "apiserver_status"):
+        print(f"  {key:19} {info[key]}")
+    print(f"  {'nodes':19} {lab.node_count()} (created {info['nodes_created']}, deleted {info['nodes_deleted']})")
+    return 0
+
+
+def cmd_down(lab: Lab, args) -> int:
+    stopped = lab.down(purge=args.purge)
+    print(f"lab: stopped {', '.join(stopped) if stopped else 'nothing (not running)'}"
+          + (f"; deleted {lab.paths.root}" if args.purge else ""))
+    return 0
+
+
+def cmd_status(lab: Lab, args) -> int:
+    st = lab.status()
+    if args.json:
+        print(json.dumps(st, indent=1))
+        return 0
+    for name, p in st["processes"].items():
+        state = "running" if p["running"] else "stopped"
+        extra = ""
+        if name == "kube-apiserver":
+            extra = f" ready={p['ready']} phase={p['phase']} restarts={p['restart_count']}"
+            if p.get("error"):
+                extra += f" error={p['error']}"
+        ports = " ".join(f"{k}:{v}" for k, v in (p.get("ports") or {}).items())
+        print(f"  {name:24} {state:8} pid={p['pid']!s:8} rss={p['rss_kib'] / 1024:7.1f}MiB {ports}{extra}")
+    print(f"  {'total rss':24} {st['rss_total_mib']} MiB")
+    if "nodes" in st:
+        print(f"  {'nodes':24} {st['nodes']['ready']}/{st['nodes']['total']} Ready")
+    for key, value in st["paths"].items():
+        print(f"  {key:24} {value}")
+    return 0 if st["processes"]["kube-apiserver"]["running"] else 3
+
+
+def cmd_env(lab: Lab, _args) -> int:
+    b = lab.bins
+    print(f"export KUBECONFIG={lab.paths.kubeconfig}")
+    print(f"export LAB_DIR={lab.paths.root}")
+    print(f"export PATH={b.kubectl.parent}:$PATH")
+    print(f"export LAB_HELM3={b.helm3}")
+    print(f"export LAB_HELM4={b.helm4}")
+    print(f"export LAB_KUBE_STATE_METRICS={b.kube_state_metrics}")
+    return 0
+
+
+def cmd_restart_apiserver(lab: Lab, args) -> int:
+    before = lab.apiserver_status() or {}
+    t0 = time.monotonic()
+    after = lab.restart_apiserver(wait=not args.no_wait)
+    if not args.no_wait:
+        print(f"lab: kube-apiserver restarted: pid {before.get('pid')} -> {after['pid']}, ready after "
+              f"{time.monotonic() - t0:.1f}s")
+    return 0
+
+
+def cmd_reset_apiserver(lab: Lab, _args) -> int:
+    after = lab.reset_apiserver()
+    print(f"lab: kube-apiserver runs the lab's manifest again (pid {after['pid']})")
+    return 0
+
+
+def cmd_smoke(lab: Lab, args) -> int:
+    print(f"lab: {args.replicas}-replica Deployment Ready in {deployment_ready_seconds(lab, args.replicas):.1f}s")
+    return 0
+
+
+def cmd_supervise(_lab: Lab, _args) -> int:
+    return supervisor.main()
+
+
+def cmd_provision(_lab: Lab, _args) -> int:
+    return storage.main()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="lab.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start or reuse the lab").set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop the lab's processes")
+    p.add_argument("--purge", action="store_true", help="also delete the lab directory (certs, etcd data)")
+    p.set_defaults(func=cmd_down)
+    p = sub.add_parser("status", help="processes, nodes, paths")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+    sub.add_parser("env", help="shell exports").set_defaults(func=cmd_env)
+    p = sub.add_parser("restart-apiserver", help="restart the apiserver (manifest unchanged)")
+    p.add_argument("--no-wait", action="store_true")
+    p.set_defaults(func=cmd_restart_apiserver)
+    sub.add_parser("reset-apiserver", help="restore the lab's manifest and audit policy").set_defaults(
+        func=cmd_reset_apiserver)
+    p = sub.add_parser("smoke", help="time a Deployment until Ready")
+    p.add_argument("--replicas", type=int, default=3)
+    p.set_defaults(func=cmd_smoke)
+    sub.add_parser("supervise", help=argparse.SUPPRESS).set_defaults(func=cmd_supervise)
+    sub.add_parser("provision", help=argparse.SUPPRESS).set_defaults(func=cmd_provision)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(Lab.discover(), args)
+    except LabError as exc:
+        print(f"lab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The lab: a real Kubernetes control plane run as local processes (see tools/lab/README.md)."""

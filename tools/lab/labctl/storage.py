@@ -1,0 +1,129 @@
+"""StorageClasses ``local-path`` and ``nfs-client`` and the provisioner behind them.
+
+The StorageClasses name external provisioners (the ones a homelab runs: rancher's local-path
+provisioner and nfs-subdir-external-provisioner). The real PV controller in
+kube-controller-manager marks each claim for its provisioner
+(``volume.kubernetes.io/storage-provisioner``); for ``WaitForFirstConsumer`` the real scheduler
+picks the node (``volume.kubernetes.io/selected-node``). This provisioner then creates the
+PersistentVolume, a hostPath directory under ``.lab/storage/<class>/``, pre-bound to the claim, and
+the PV controller binds the two. Released volumes of reclaim policy Delete are deleted with their
+directory, as the real provisioners do.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .kubeapi import ApiError, KubeApi
+from .paths import LabPaths
+
+LOCAL_PATH = "rancher.io/local-path"
+NFS = "cluster.local/nfs-subdir-external-provisioner"
+PROVISIONERS = {LOCAL_PATH, NFS}
+ANN_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
+ANN_PROVISIONER_BETA = "volume.beta.kubernetes.io/storage-provisioner"
+ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
+ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+
+
+def storage_classes() -> list[dict]:
+    def sc(name, provisioner, mode, default, params=None):
+        meta = {"name": name, "labels": {"app.kubernetes.io/managed-by": "homelab-observability-lab"}}
+        if default:
+            meta["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
+        return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": meta,
+                "provisioner": provisioner, "reclaimPolicy": "Delete", "volumeBindingMode": mode,
+                "allowVolumeExpansion": name == "nfs-client", "parameters": params or {}}
+    return [
+        sc("local-path", LOCAL_PATH, "WaitForFirstConsumer", True),
+        sc("nfs-client", NFS, "Immediate", False, {"archiveOnDelete": "false"}),
+    ]
+
+
+def ensure_storage_classes(api: KubeApi) -> None:
+    for obj in storage_classes():
+        api.create_or_exists("/apis/storage.k8s.io/v1/storageclasses", obj)
+
+
+class Provisioner:
+    def __init__(self, api: KubeApi, storage_root: Path):
+        self.api, self.root = api, storage_root
+
+    def classes(self) -> dict:
+        items = self.api.get("/apis/storage.k8s.io/v1/storageclasses")["items"]
+        return {sc["metadata"]["name"]: sc for sc in items if sc.get("provisioner") in PROVISIONERS}
+
+    def provision(self, pvc: dict, sc: dict) -> None:
+        meta, spec = pvc["metadata"], pvc["spec"]
+        ann = meta.get("annotations") or {}
+        if (ann.get(ANN_PROVISIONER) or ann.get(ANN_PROVISIONER_BETA)) != sc["provisioner"]:
+            return  # the PV controller has not handed this claim to a provisioner yet
+        node = ann.get(ANN_SELECTED_NODE)
+        if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and not node:
+            return  # the scheduler picks the node first
+        pv_name = f"pvc-{meta['uid']}"
+        directory = self.root / sc["metadata"]["name"] / f"{meta['namespace']}_{meta['name']}_{pv_name}"
+        directory.mkdir(parents=True, exist_ok=True)
+        pv_spec = {
+            "capacity": {"storage": spec["resources"]["requests"]["storage"]},
+            "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": sc.get("reclaimPolicy", "Delete"),
+            "storageClassName": sc["metadata"]["name"],
+            "volumeMode": spec.get("volumeMode", "Filesystem"),
+            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": meta["namespace"],
+                         "name": meta["name"], "uid": meta["uid"], "resourceVersion": meta["resourceVersion"]},
+            "hostPath": {"path": str(directory), "type": "DirectoryOrCreate"},
+        }
+        if sc["provisioner"] == LOCAL_PATH and node:
+            pv_spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}
+        pv = {"apiVersion": "v1", "kind": "PersistentVolume",
+              "metadata": {"name": pv_name, "annotations": {ANN_PROVISIONED_BY: sc["provisioner"]}},
+              "spec": pv_spec}
+        if self.api.create_or_exists("/api/v1/persistentvolumes", pv):
+            print(f"provisioner: {pv_name} for {meta['namespace']}/{meta['name']} ({sc['metadata']['name']})",
+                  flush=True)
+
+    def reclaim(self, pv: dict) -> None:
+        meta, spec = pv["metadata"], pv["spec"]
+        if (meta.get("annotations") or {}).get(ANN_PROVISIONED_BY) not in PROVISIONERS:
+            return
+        if pv.get("status", {}).get("phase") != "Released" or spec.get("persistentVolumeReclaimPolicy") != "Delete":
+            return
+        path = Path(spec.get("hostPath", {}).get("path", ""))
+        if path.is_relative_to(self.root):
+            shutil.rmtree(path, ignore_errors=True)
+        self.api.delete(f"/api/v1/persistentvolumes/{meta['name']}")
+        print(f"provisioner: deleted {meta['name']}", flush=True)
+
+    def once(self) -> None:
+        classes = self.classes()
+        existing_pvs = self.api.get("/api/v1/persistentvolumes")["items"]
+        pv_names = {pv["metadata"]["name"] for pv in existing_pvs}
+        for pvc in self.api.get("/api/v1/persistentvolumeclaims")["items"]:
+            sc = classes.get(pvc["spec"].get("storageClassName") or "")
+            if sc is None or pvc["spec"].get("volumeName") or pvc.get("status", {}).get("phase") != "Pending":
+                continue
+            if pvc["metadata"].get("deletionTimestamp") or f"pvc-{pvc['metadata']['uid']}" in pv_names:
+                continue
+            self.provision(pvc, sc)
+        for pv in existing_pvs:
+            self.reclaim(pv)
+
+    def run(self, interval: float = 1.0) -> int:
+        print(f"provisioner: serving {', '.join(sorted(PROVISIONERS))} under {self.root}", flush=True)
+        while True:
+            try:
+                self.once()
+            except (OSError, ApiError, KeyError) as exc:
+                print(f"provisioner: {exc!r}", file=sys.stderr, flush=True)
+            time.sleep(interval)
+
+
+def main() -> int:
+    paths = LabPaths.discover()
+    api = KubeApi.from_kubeconfig(paths.component_kubeconfig("provisioner"), timeout=10)
+    return Provisioner(api, paths.storage).run()
