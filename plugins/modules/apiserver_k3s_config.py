@@ -1,0 +1,185 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: homelab.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: apiserver_k3s_config
+short_description: Enable kube-apiserver audit logging on k3s or rke2 with a config.yaml.d drop-in
+version_added: 0.1.0
+description:
+  - Writes C(/etc/rancher/<flavor>/config.yaml.d/90-homelab-observability-audit.yaml) with the audit flags under
+    C(kube-apiserver-arg+). The C(+) appends to the args of earlier config files; without it the drop-in would
+    replace them.
+  - On rke2, where the apiserver is a static pod, the policy file (read-only) and the log directory are also
+    mounted with C(kube-apiserver-extra-mount+).
+  - Warns when another config file would override or duplicate these flags.
+  - The service (C(k3s) or C(rke2-server)) has to be restarted afterwards; the role's handler does it.
+author:
+  - homelab.observability maintainers
+extends_documentation_fragment:
+  - homelab.observability.audit_log
+options:
+  flavor:
+    description: The distribution.
+    type: str
+    choices: [k3s, rke2]
+    default: k3s
+  path:
+    description: The drop-in file. Defaults to C(<host_root>/etc/rancher/<flavor>/config.yaml.d/90-homelab-observability-audit.yaml).
+    type: path
+  state:
+    description: V(absent) removes the drop-in.
+    type: str
+    choices: [present, absent]
+    default: present
+  policy_sha256:
+    description: Checksum of the policy, recorded in a comment so that a policy change shows as a change here too.
+    type: str
+  backup_dir:
+    description: Where the previous drop-in is copied before a change (outside C(config.yaml.d), which is read whole).
+    type: path
+  mode:
+    description: File mode of the drop-in.
+    type: raw
+    default: '0600'
+  owner:
+    description: Owner of the drop-in.
+    type: str
+    default: root
+  group:
+    description: Group of the drop-in.
+    type: str
+    default: root
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+seealso:
+  - name: k3s configuration file
+    description: Multiple config files and the '+' suffix.
+    link: https://docs.k3s.io/installation/configuration#configuration-file
+"""
+
+EXAMPLES = r"""
+- name: Audit logging on a k3s server
+  homelab.observability.apiserver_k3s_config:
+    flavor: k3s
+    policy_file: /etc/rancher/k3s/audit-policy.yml
+    policy_sha256: "{{ policy.sha256 }}"
+  notify: Restart kube-apiserver
+"""
+
+RETURN = r"""
+path:
+  description: The drop-in file.
+  returned: always
+  type: str
+content:
+  description: The drop-in's text.
+  returned: when state is present
+  type: str
+service:
+  description: The systemd unit to restart for the change to apply.
+  returned: always
+  type: str
+  sample: k3s
+backup_file:
+  description: Copy of the previous drop-in.
+  returned: when O(backup_dir) is set and the file changed
+  type: str
+disk:
+  description: The free-disk preflight.
+  returned: when the check ran
+  type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.homelab.observability.plugins.module_utils.audit import disk, files, k3s
+from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
+from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
+    audit_log_argument_spec,
+    on_host,
+)
+
+
+def argument_spec():
+    spec = audit_log_argument_spec()
+    spec.update(
+        flavor=dict(type="str", default="k3s", choices=list(k3s.FLAVORS)),
+        path=dict(type="path"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        policy_sha256=dict(type="str"),
+        backup_dir=dict(type="path"),
+        mode=dict(type="raw", default="0600"),
+        owner=dict(type="str", default="root"),
+        group=dict(type="str", default="root"),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if not k3s.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"))
+    p = module.params
+    flavor = p["flavor"]
+    path = p["path"] or on_host(p["host_root"], os.path.join(k3s.config_dir(flavor), k3s.DROPIN_NAME))
+    result = dict(changed=False, path=path, service=k3s.SERVICES[flavor])
+    before = files.read_text(path)
+
+    if p["state"] == "absent":
+        result["changed"] = before is not None
+        if module._diff:
+            result["diff"] = dict(before=before or "", after="", before_header=path, after_header=path)
+        if before is not None and not module.check_mode:
+            if p["backup_dir"]:
+                result["backup_file"] = files.backup_file(path, p["backup_dir"])
+            os.unlink(path)
+        module.exit_json(**result)
+
+    errors = disk.rotation_errors(p["log_maxage"], p["log_maxbackup"], p["log_maxsize"])
+    if errors:
+        module.fail_json(msg="; ".join(errors) + "; nothing changed")
+    try:
+        mode = int(str(p["mode"]), 8)
+    except ValueError:
+        module.fail_json(msg="mode: %r is not an octal file mode; write it quoted, e.g. '0600'" % (p["mode"],))
+    flags = mf.audit_flags(p["policy_file"], p["log_path"], p["log_format"], maxage=p["log_maxage"],
+                           maxbackup=p["log_maxbackup"], maxsize=p["log_maxsize"], extra=p["extra_args"])
+    content = k3s.render_dropin(flavor, flags, p["policy_file"], p["log_path"], p["policy_sha256"])
+    result["content"] = content
+    result["changed"] = before != content
+    if module._diff:
+        result["diff"] = dict(before=before or "", after=content, before_header=path, after_header=path)
+    for warning in k3s.conflicts(flavor, path, p["host_root"]):
+        module.warn(warning)
+    if result["changed"]:
+        policy_on_host = on_host(p["host_root"], p["policy_file"])
+        if not os.path.isfile(policy_on_host):
+            msg = "%s does not exist; write it first with homelab.observability.audit_policy" % policy_on_host
+            if not module.check_mode:
+                module.fail_json(msg=msg + "; nothing changed")
+            module.warn(msg)
+        if p["disk_check"]:
+            result["disk"] = disk.check_free_space(on_host(p["host_root"], p["log_path"]),
+                                                   p["log_maxbackup"], p["log_maxsize"])
+            if not result["disk"]["ok"]:
+                module.fail_json(msg="not enough disk for the audit log: %s; nothing changed" % result["disk"]["msg"],
+                                 disk=result["disk"])
+        if not module.check_mode and before is not None and p["backup_dir"]:
+            result["backup_file"] = files.backup_file(path, p["backup_dir"])
+    files.ensure_dir(module, os.path.dirname(path), 0o755)
+    result["changed"] = files.write_atomic(module, path, content, mode, p["owner"], group=p["group"]) or result["changed"]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
