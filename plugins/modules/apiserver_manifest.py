@@ -41,6 +41,13 @@ options:
         manifest changed, so this is how a policy-only change restarts the apiserver on kubeadm.
       - Unset leaves the annotation as it is.
     type: str
+  restart:
+    description:
+      - Restart the apiserver although nothing else changed, by writing the current time into the annotation
+        C(audit.homelab.observability/restarted-at) (what C(kubectl rollout restart) does for a Deployment). Not
+        idempotent by design; the role's C(Restart kube-apiserver) handler uses it.
+    type: bool
+    default: false
   backup_dir:
     description:
       - Where the previous manifest is copied before a change (created 0700). Never inside the manifests directory.
@@ -129,6 +136,7 @@ def argument_spec():
         path=dict(type="path", default="/etc/kubernetes/manifests/kube-apiserver.yaml"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         policy_sha256=dict(type="str"),
+        restart=dict(type="bool", default=False),
         backup_dir=dict(type="path", default="/etc/kubernetes/tmp"),
         allowed_manifests=dict(type="list", elements="str", default=list(mf.KUBEADM_MANIFESTS)),
         container_name=dict(type="str", default="kube-apiserver"),
@@ -137,7 +145,8 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("restart", "policy_sha256")])
     if not mf.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"))
     p = module.params
@@ -168,6 +177,10 @@ def main():
                            maxbackup=p["log_maxbackup"], maxsize=p["log_maxsize"], extra=p["extra_args"])
     volumes = mf.audit_volumes(p["policy_file"], p["log_path"])
     annotation = (mf.POLICY_ANNOTATION, p["policy_sha256"]) if p["policy_sha256"] and present else None
+    if p["restart"]:
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%06dZ" % int((now % 1) * 1e6)
+        annotation = (mf.RESTART_ANNOTATION, stamp)
     try:
         after = mf.edit_manifest(before, flags, volumes, annotation, state=p["state"],
                                  container_name=p["container_name"])

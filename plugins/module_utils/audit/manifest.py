@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - reported by the module
 
 KUBEADM_MANIFESTS = ("etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml")
 POLICY_ANNOTATION = "audit.homelab.observability/policy-sha256"
+RESTART_ANNOTATION = "audit.homelab.observability/restarted-at"
 POLICY_VOLUME = "audit-policy"
 LOG_VOLUME = "audit-log"
 _DASH_PREFIX = re.compile(r"^[ ]*-[ ]+$")

@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright: homelab.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Waiting for the restarted kube-apiserver: the new process, with the new flags, and ready.
+
+``/readyz`` alone cannot tell the old apiserver from the new one: after a manifest change the
+kubelet needs a few seconds to notice, and until then the old process answers ``ok``. So the
+waiter finds the process that listens on the URL's port (``/proc/net/tcp*`` and the socket
+inodes in ``/proc/<pid>/fd``), requires it to have started after the change and, when asked, to
+carry the expected flags, and only then trusts ``/readyz``. When the listener cannot be found
+(not Linux, not root, a remote URL) it falls back to ``/readyz`` after a grace period.
+
+On timeout the error names what was last seen and the apiserver's last log lines (the kubelet's
+``/var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/<n>.log``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import os
+import ssl
+import time
+
+try:
+    from urllib.error import HTTPError, URLError
+    from urllib.parse import urlparse
+    from urllib.request import urlopen
+except ImportError:  # pragma: no cover - Python 2
+    pass
+
+LISTEN = "0A"
+DEFAULT_LOG_GLOB = "/var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log"
+ERROR_MARKERS = ("E0", "E1", "F0", "F1", "Error", "error:", "failed", "invalid")
+
+
+def _listening_inodes(port, proc="/proc"):
+    inodes = set()
+    for name in ("net/tcp", "net/tcp6"):
+        try:
+            with open(os.path.join(proc, name)) as handle:
+                lines = handle.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 10 or parts[3] != LISTEN:
+                continue
+            if int(parts[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(parts[9])
+    return inodes
+
+
+def listener_pid(port, proc="/proc"):
+    """Pid of the process listening on TCP ``port``, or None when it cannot be seen."""
+    inodes = _listening_inodes(port, proc)
+    if not inodes:
+        return None
+    wanted = set("socket:[%s]" % i for i in inodes)
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        fd_dir = os.path.join(proc, pid, "fd")
+        try:
+            for fd in os.listdir(fd_dir):
+                try:
+                    if os.readlink(os.path.join(fd_dir, fd)) in wanted:
+                        return int(pid)
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return None
+
+
+def process_start_time(pid, proc="/proc"):
+    """Start of ``pid`` in seconds since the epoch (boot time + start ticks)."""
+    with open(os.path.join(proc, str(pid), "stat")) as handle:
+        stat = handle.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    ticks = int(fields[19])
+    with open(os.path.join(proc, "stat")) as handle:
+        btime = next(int(line.split()[1]) for line in handle if line.startswith("btime"))
+    return btime + ticks / float(os.sysconf("SC_CLK_TCK"))
+
+
+def process_argv(pid, proc="/proc"):
+    with open(os.path.join(proc, str(pid), "cmdline"), "rb") as handle:
+        return [a.decode("utf-8", "replace") for a in handle.read().split(b"\0") if a]
+
+
+def missing_flags(argv, expected):
+    """Expected ``--flag=value`` pairs not in ``argv``.
+
+    A path value also matches when the process sees it under a host-root prefix (a test harness
+    that maps hostPaths, like the lab, passes ``<root>/etc/kubernetes/...``).
+    """
+    have = {}
+    for arg in argv:
+        if arg.startswith("--") and "=" in arg:
+            name, value = arg.split("=", 1)
+            have[name] = value
+    missing = []
+    for name, value in expected.items():
+        got = have.get(name)
+        if got == value or (got is not None and value.startswith("/") and got.endswith(value)):
+            continue
+        missing.append("%s=%s" % (name, value))
+    return missing
+
+
+def probe(url, ca_path=None, validate_certs=True, timeout=5):
+    """(ok, detail) of one GET of ``url``."""
+    if url.startswith("https"):
+        ctx = ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
+        if not validate_certs:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx = None
+    try:
+        resp = urlopen(url, timeout=timeout, context=ctx)
+        body = resp.read(2000).decode("utf-8", "replace")
+        return resp.getcode() == 200, "HTTP %d %s" % (resp.getcode(), body.strip()[:300])
+    except HTTPError as exc:
+        body = exc.read(2000).decode("utf-8", "replace")
+        return False, "HTTP %d %s" % (exc.code, body.strip()[:600])
+    except (URLError, OSError, ValueError) as exc:
+        return False, "%s: %s" % (url, getattr(exc, "reason", exc))
+
+
+def last_log_lines(log_glob, lines=20, since=None):
+    """Tail of the newest apiserver log, error lines preferred."""
+    files = [f for f in glob.glob(log_glob) if os.path.isfile(f)]
+    if since is not None:
+        files = [f for f in files if os.path.getmtime(f) >= since - 1] or files
+    if not files:
+        return None, []
+    newest = max(files, key=os.path.getmtime)
+    try:
+        with open(newest, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(size - 65536, 0))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return newest, []
+    all_lines = [line for line in text.splitlines() if line.strip()]
+    errors = [line for line in all_lines if any(m in line for m in ERROR_MARKERS)]
+    return newest, (errors or all_lines)[-lines:]
+
+
+def wait_ready(url, timeout, *, ca_path=None, validate_certs=True, started_after=None, expected_flags=None,
+               interval=1.0, grace=20.0, clock=time.monotonic, sleep=time.sleep, proc="/proc"):
+    """Wait until the apiserver behind ``url`` is new enough, has the flags, and is ready.
+
+    Returns dict(ok, elapsed, pid, detail, checks). ``grace``: seconds after which a listener that
+    cannot be found no longer blocks (readyz alone decides).
+    """
+    port = urlparse(url).port or (443 if url.startswith("https") else 80)
+    start = clock()
+    deadline = start + timeout
+    detail = "not probed yet"
+    pid = None
+    while True:
+        now = clock()
+        pid = listener_pid(port, proc)
+        blocker = None
+        if pid is None:
+            if started_after is not None and now - start < grace:
+                blocker = "no process listens on port %d yet" % port
+        else:
+            try:
+                if started_after is not None and process_start_time(pid, proc) < started_after:
+                    blocker = "the apiserver on port %d (pid %d) predates the change; waiting for the restart" % (
+                        port, pid)
+                elif expected_flags:
+                    missing = missing_flags(process_argv(pid, proc), expected_flags)
+                    if missing:
+                        blocker = "the apiserver on port %d (pid %d) runs without %s" % (port, pid, ", ".join(missing))
+            except (OSError, ValueError, StopIteration):
+                blocker = None if now - start >= grace else "pid %d went away" % pid
+        if blocker is None:
+            ok, detail = probe(url, ca_path, validate_certs)
+            if ok:
+                return dict(ok=True, elapsed=round(clock() - start, 1), pid=pid, detail=detail)
+        else:
+            detail = blocker
+        if clock() >= deadline:
+            return dict(ok=False, elapsed=round(clock() - start, 1), pid=pid, detail=detail)
+        sleep(interval)

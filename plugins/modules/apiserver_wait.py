@@ -1,0 +1,131 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: homelab.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: apiserver_wait
+short_description: Wait, bounded, for a restarted kube-apiserver to be ready with the new settings
+version_added: 0.1.0
+description:
+  - Polls O(url) (C(/readyz)) until it answers C(ok), within O(timeout) seconds.
+  - With O(started_after), the process listening on the URL's port must have started after that time, so the old
+    apiserver, still answering while the kubelet has not yet replaced it, does not count. With O(expected_flags),
+    that process must also run with those flags.
+  - On timeout it fails with the last probe result and the apiserver's last log lines (from O(log_glob)).
+  - In check mode it does nothing (nothing was restarted).
+author:
+  - homelab.observability maintainers
+options:
+  url:
+    description: The readiness endpoint. C(/readyz) is readable without credentials (system:public-info-viewer).
+    type: str
+    default: https://127.0.0.1:6443/readyz
+  ca_path:
+    description: CA bundle for the apiserver's serving certificate.
+    type: path
+    default: /etc/kubernetes/pki/ca.crt
+  validate_certs:
+    description: Verify the serving certificate.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait at most.
+    type: int
+    default: 180
+  started_after:
+    description: Time of the change (seconds since the epoch, on this host), e.g. RV(homelab.observability.apiserver_manifest#module:changed_at).
+    type: float
+  expected_flags:
+    description: Flags (C(--name) to value) the running apiserver must have.
+    type: dict
+  log_glob:
+    description: Where the apiserver's container logs are, for the error message.
+    type: path
+    default: /var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Wait for the apiserver that runs the new manifest
+  homelab.observability.apiserver_wait:
+    started_after: "{{ manifest.changed_at }}"
+    expected_flags: "{{ manifest.flags }}"
+    timeout: 180
+"""
+
+RETURN = r"""
+elapsed:
+  description: Seconds waited.
+  returned: always
+  type: float
+pid:
+  description: The apiserver process that answered.
+  returned: when found
+  type: int
+detail:
+  description: The last probe result (C(HTTP 200 ok) on success).
+  returned: always
+  type: str
+log_file:
+  description: The apiserver log the error lines come from.
+  returned: on failure
+  type: str
+log_tail:
+  description: The apiserver's last (error) log lines.
+  returned: on failure
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.observability.plugins.module_utils.audit import health
+
+
+def argument_spec():
+    return dict(
+        url=dict(type="str", default="https://127.0.0.1:6443/readyz"),
+        ca_path=dict(type="path", default="/etc/kubernetes/pki/ca.crt"),
+        validate_certs=dict(type="bool", default=True),
+        timeout=dict(type="int", default=180),
+        started_after=dict(type="float"),
+        expected_flags=dict(type="dict"),
+        log_glob=dict(type="path", default=health.DEFAULT_LOG_GLOB),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    p = module.params
+    if module.check_mode:
+        module.exit_json(changed=False, elapsed=0.0, detail="check mode: nothing was restarted, nothing to wait for")
+    if p["timeout"] < 1:
+        module.fail_json(msg="timeout=%d: give the apiserver at least a few seconds, e.g. 180" % p["timeout"])
+    ca_path = p["ca_path"] if p["ca_path"] and os.path.exists(p["ca_path"]) else None
+    if p["validate_certs"] and p["ca_path"] and ca_path is None:
+        module.fail_json(msg="ca_path %s does not exist; point it at the cluster CA (kubeadm: /etc/kubernetes/pki/ca.crt)"
+                             % p["ca_path"])
+    expected = {k: str(v) for k, v in (p["expected_flags"] or {}).items()}
+    res = health.wait_ready(p["url"], p["timeout"], ca_path=ca_path, validate_certs=p["validate_certs"],
+                            started_after=p["started_after"], expected_flags=expected)
+    if res["ok"]:
+        module.exit_json(changed=False, **res)
+    log_file, lines = health.last_log_lines(p["log_glob"], since=p["started_after"])
+    msg = "kube-apiserver not ready at %s after %ss: %s" % (p["url"], res["elapsed"], res["detail"])
+    if lines:
+        msg += "; its last log lines (%s): %s" % (log_file, " | ".join(lines[-5:]))
+    module.fail_json(msg=msg, log_file=log_file, log_tail=lines, **res)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The apiserver waiter: listener discovery in /proc, process age and flags, readyz, error lines."""
+
+import http.server
+import os
+import socket
+import threading
+import time
+
+import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.audit import health
+
+
+@pytest.fixture
+def readyz():
+    """A local HTTP server answering /readyz like the apiserver: 'ok' or 500 with the failing check."""
+    state = {"code": 200, "body": b"ok"}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(state["code"])
+            self.end_headers()
+            self.wfile.write(state["body"])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d/readyz" % server.server_port, state
+    server.shutdown()
+    server.server_close()
+
+
+def test_listener_pid_finds_this_process():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    try:
+        assert health.listener_pid(sock.getsockname()[1]) == os.getpid()
+    finally:
+        sock.close()
+    assert health.listener_pid(1) is None
+
+
+def test_process_start_time_and_argv():
+    started = health.process_start_time(os.getpid())
+    assert time.time() - 86400 < started <= time.time()
+    assert health.process_argv(os.getpid())
+
+
+def test_missing_flags_accepts_host_root_prefixed_paths():
+    argv = ["kube-apiserver", "--audit-log-maxbackup=3", "--audit-policy-file=/lab/host/etc/kubernetes/audit/p.yml"]
+    assert health.missing_flags(argv, {"--audit-log-maxbackup": "3",
+                                       "--audit-policy-file": "/etc/kubernetes/audit/p.yml"}) == []
+    assert health.missing_flags(argv, {"--audit-log-maxbackup": "10", "--audit-log-path": "/x"}) == [
+        "--audit-log-maxbackup=10", "--audit-log-path=/x"]
+
+
+def test_ready(readyz):
+    url, _ = readyz
+    res = health.wait_ready(url, 5, started_after=0, expected_flags={})
+    assert res["ok"] and res["pid"] == os.getpid() and res["detail"] == "HTTP 200 ok"
+
+
+def test_old_process_does_not_count(readyz):
+    url, _ = readyz
+    res = health.wait_ready(url, 0.3, started_after=time.time() + 60, interval=0.05)
+    assert not res["ok"] and "predates the change" in res["detail"]
+
+
+def test_process_without_the_flags_does_not_count(readyz):
+    url, _ = readyz
+    res = health.wait_ready(url, 0.3, started_after=0, expected_flags={"--audit-log-maxbackup": "3"}, interval=0.05)
+    assert not res["ok"] and "runs without --audit-log-maxbackup=3" in res["detail"]
+
+
+def test_not_ready_reports_the_failing_check(readyz):
+    url, state = readyz
+    state.update(code=500, body=b"[-]etcd failed: reason withheld\nreadyz check failed")
+    res = health.wait_ready(url, 0.3, interval=0.05)
+    assert not res["ok"] and res["detail"].startswith("HTTP 500 [-]etcd failed")
+
+
+def test_nobody_listening():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    res = health.wait_ready("http://127.0.0.1:%d/readyz" % port, 0.3, started_after=0, interval=0.05, grace=0.1)
+    assert not res["ok"]
+
+
+def test_last_log_lines_prefers_errors(tmp_path):
+    pod = tmp_path / "kube-system_kube-apiserver-cp_1234" / "kube-apiserver"
+    pod.mkdir(parents=True)
+    (pod / "0.log").write_text("I0101 old run\n")
+    os.utime(pod / "0.log", (1, 1))
+    (pod / "1.log").write_text("I1125 starting\nE1125 run.go:72] \"command failed\" err=\"failed to load audit "
+                               "policy: no kind \\\"Policy\\\" is registered for version audit.k8s.io/v1beta1\"\n"
+                               "I1125 exiting\n")
+    path, lines = health.last_log_lines(str(tmp_path / "kube-system_kube-apiserver-*/kube-apiserver/*.log"))
+    assert path.endswith("1.log")
+    assert lines == [l for l in (pod / "1.log").read_text().splitlines() if l.startswith("E")]  # noqa: E741
+    assert health.last_log_lines(str(tmp_path / "none/*.log")) == (None, [])
