@@ -1,0 +1,215 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The helm CLI (v3 and v4): status, history, values, dry-run renders, upgrade --install, rollback.
+
+Only the commands and JSON shapes both major versions share are used. The connection comes from
+the same options as every other module (kube/args.py): a kubeconfig and context are passed
+through; a host with a token or client certificate becomes a private kubeconfig file for the run.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import yaml
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import resolve_auth
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+
+
+class HelmError(KubeError):
+    def __init__(self, message, stderr="", cmd=None):
+        self.stderr = stderr
+        self.cmd = cmd
+        super().__init__(message)
+
+
+class ReleaseNotFound(HelmError):
+    pass
+
+
+def _release_not_found(stderr):
+    return "release: not found" in stderr or re.search(r"release\S*:? not found", stderr) is not None
+
+
+class Helm:
+    def __init__(self, binary="helm", auth=None, environ=None, runner=None):
+        self.binary = binary
+        self.auth = resolve_auth(auth or {}, environ)
+        self.environ = dict(os.environ if environ is None else environ)
+        self.runner = runner or subprocess.run
+        self._tmp = None
+        self._conn = None
+        self._major = None
+        self.calls = []
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def close(self):
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def tmpdir(self):
+        if self._tmp is None:
+            self._tmp = tempfile.mkdtemp(prefix="homelab-helm-")
+            os.chmod(self._tmp, 0o700)
+        return self._tmp
+
+    def connection_args(self):
+        if self._conn is not None:
+            return self._conn
+        auth = self.auth
+        args = []
+        if auth.get("host"):
+            cluster = {"server": auth["host"]}
+            if auth.get("ca_cert"):
+                cluster["certificate-authority"] = auth["ca_cert"]
+            if not auth.get("validate_certs"):
+                cluster["insecure-skip-tls-verify"] = True
+            user = {}
+            if auth.get("api_key"):
+                user["token"] = auth["api_key"]
+            if auth.get("client_cert"):
+                user["client-certificate"] = auth["client_cert"]
+            if auth.get("client_key"):
+                user["client-key"] = auth["client_key"]
+            config = {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "target", "cluster": cluster}],
+                "users": [{"name": "target", "user": user}],
+                "contexts": [{"name": "target", "context": {"cluster": "target", "user": "target"}}],
+                "current-context": "target",
+            }
+            path = os.path.join(self.tmpdir(), "kubeconfig")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                yaml.safe_dump(config, handle)
+            args += ["--kubeconfig", path]
+        else:
+            if auth.get("kubeconfig"):
+                args += ["--kubeconfig", auth["kubeconfig"]]
+            if auth.get("context"):
+                args += ["--kube-context", auth["context"]]
+        self._conn = args
+        return args
+
+    def run(self, args, connect=True):
+        cmd = [self.binary] + list(args) + (self.connection_args() if connect else [])
+        self.calls.append(args[0] if args else "")
+        try:
+            proc = self.runner(cmd, capture_output=True, text=True, env=self.environ, check=False)
+        except OSError as exc:
+            raise HelmError(
+                "cannot run helm (%s): install helm v3 or v4, or set binary_path to its location" % exc, cmd=cmd
+            ) from exc
+        if proc.returncode != 0:
+            stderr = (proc.stderr or "").strip()
+            if _release_not_found(stderr):
+                raise ReleaseNotFound(stderr, stderr, cmd)
+            raise HelmError("helm %s failed: %s" % (" ".join(args[:2]), stderr or proc.stdout), stderr, cmd)
+        return proc.stdout
+
+    def major(self):
+        if self._major is None:
+            out = self.run(["version", "--short"], connect=False).strip()
+            match = re.search(r"v(\d+)\.", out)
+            if not match:
+                raise HelmError("cannot tell the helm version from %r" % out)
+            self._major = int(match.group(1))
+            if self._major not in (3, 4):
+                raise HelmError("helm %s is not supported: use helm v3 or v4" % out)
+        return self._major
+
+    # -- queries (read only) ---------------------------------------------------------------------
+    def status(self, name, namespace):
+        """The stored release (dict with info, chart, config, manifest, version) or None."""
+        try:
+            return json.loads(self.run(["status", name, "-n", namespace, "-o", "json"]))
+        except ReleaseNotFound:
+            return None
+
+    def history(self, name, namespace, limit=256):
+        try:
+            return json.loads(self.run(["history", name, "-n", namespace, "-o", "json", "--max", str(limit)]))
+        except ReleaseNotFound:
+            return []
+
+    def get_values(self, name, namespace):
+        out = self.run(["get", "values", name, "-n", namespace, "-o", "json"])
+        return json.loads(out) or {}
+
+    def get_manifest(self, name, namespace):
+        return self.run(["get", "manifest", name, "-n", namespace])
+
+    # -- render and change -----------------------------------------------------------------------
+    def values_file(self, values):
+        path = os.path.join(self.tmpdir(), "values-%d.yaml" % len(os.listdir(self.tmpdir())))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(values or {}, handle)
+        return path
+
+    @staticmethod
+    def chart_args(chart):
+        args = [chart["ref"]]
+        if chart.get("repo_url"):
+            args += ["--repo", chart["repo_url"]]
+        if chart.get("version"):
+            args += ["--version", str(chart["version"])]
+        return args
+
+    def upgrade(self, name, namespace, chart, values, *, create_namespace=False, dry_run=None, extra=None):
+        """helm upgrade --install; returns the release JSON (the would-be release when dry_run)."""
+        args = ["upgrade", name] + self.chart_args(chart) + ["--install", "-n", namespace, "--reset-values"]
+        args += ["-f", self.values_file(values), "-o", "json"]
+        if create_namespace:
+            args.append("--create-namespace")
+        if dry_run:
+            args.append("--dry-run=%s" % dry_run)
+        args += list(extra or [])
+        return _json_tail(self.run(args))
+
+    def template(self, name, namespace, chart, values):
+        args = ["template", name] + self.chart_args(chart) + ["-n", namespace, "-f", self.values_file(values)]
+        return self.run(args, connect=False)
+
+    def rollback(self, name, namespace, revision):
+        self.run(["rollback", name, str(revision), "-n", namespace])
+
+    def uninstall(self, name, namespace, wait=False):
+        args = ["uninstall", name, "-n", namespace]
+        if wait:
+            args.append("--wait")
+        try:
+            self.run(args)
+            return True
+        except ReleaseNotFound:
+            return False
+
+
+def _json_tail(out):
+    """The JSON document of helm's output (v3 may print warnings or notes before it)."""
+    start = out.find("{")
+    if start < 0:
+        raise HelmError("helm printed no JSON: %s" % out[:500])
+    return json.loads(out[start:])
+
+
+def last_deployed(history, before=None):
+    """The newest revision whose status is deployed or superseded, older than ``before``."""
+    candidates = [
+        r for r in history
+        if r.get("status") in ("deployed", "superseded") and (before is None or r.get("revision", 0) < before)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda r: r.get("revision", 0))

@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan and apply one Helm release without writing when nothing changed.
+
+The plan compares the stored release (``helm status -o json``: chart, user values, manifest,
+status) with what an upgrade would produce (``helm upgrade --install --dry-run=server -o json``,
+which renders against the cluster's real capabilities and lookups, exactly as the upgrade will).
+Only a difference in chart, values or rendered objects, or a release not in ``deployed`` state,
+leads to ``helm upgrade``; then kube/waiter.py decides health (never helm's own ``--wait``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+import yaml
+from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import (
+    PENDING,
+    HelmError,
+    last_deployed,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.kube.apply import install_order, redact
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+
+
+class PendingRelease(KubeError):
+    pass
+
+
+def deep_merge(base, override):
+    """Helm's coalescing of values files: maps merge, everything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def merged_values(values_files, values):
+    merged = {}
+    for path in values_files or []:
+        try:
+            with open(path) as handle:
+                doc = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise KubeError("values file %s cannot be read: %s" % (path, exc)) from exc
+        if not isinstance(doc, dict):
+            raise KubeError("values file %s must hold a mapping at the top level" % path)
+        merged = deep_merge(merged, doc)
+    return deep_merge(merged, values or {})
+
+
+def parse_manifest(text):
+    objs = []
+    for doc in yaml.safe_load_all(text or ""):
+        if isinstance(doc, dict) and doc.get("kind"):
+            objs.append(doc)
+    return objs
+
+
+def _index(objs, namespace):
+    return {Ref.of(o, namespace).key(): o for o in objs}
+
+
+def manifest_changes(before_objs, after_objs, namespace):
+    """Per-object diff items between two renders; cluster-scoped objects keep the release namespace
+    in their key on both sides, which is harmless for the comparison."""
+    before = _index(before_objs, namespace)
+    after = _index(after_objs, namespace)
+    items = []
+    for key in list(after) + [k for k in before if k not in after]:
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            action = "none"
+        elif old is None:
+            action = "create"
+        elif new is None:
+            action = "delete"
+        else:
+            action = "update"
+        ref = Ref.of(new or old, namespace)
+        items.append(
+            {
+                "kind": ref.kind,
+                "namespace": (new or old).get("metadata", {}).get("namespace") or namespace,
+                "name": ref.name,
+                "action": action,
+                "before_header": "%s (release)" % ref,
+                "after_header": "%s (planned)" % ref,
+                "before": redact(old, new) if old is not None else {},
+                "after": redact(new, old) if new is not None else {},
+            }
+        )
+    return items
+
+
+def chart_id(release):
+    meta = ((release or {}).get("chart") or {}).get("metadata") or {}
+    return (meta.get("name"), meta.get("version"))
+
+
+class HelmPlan:
+    """What a helm release would do; built by ``plan_release``."""
+
+    def __init__(self):
+        self.action = "none"  # install, upgrade, recover+upgrade, none
+        self.reasons = []
+        self.current = None
+        self.planned = None
+        self.planned_objects = []
+        self.diff = []
+        self.recover = None  # ("rollback", revision) or ("uninstall", None)
+        self.history = []
+        self.note = None
+
+
+def plan_release(helm, name, namespace, chart, values, *, create_namespace, recover_pending, check_mode):
+    """Read-only: the stored release, the dry-run render, and the verdict."""
+    plan = HelmPlan()
+    current = helm.status(name, namespace)
+    plan.current = current
+    status = ((current or {}).get("info") or {}).get("status")
+    history = helm.history(name, namespace) if current else []
+    plan.history = history
+    if status in PENDING:
+        target = last_deployed(history, before=current.get("version"))
+        if not recover_pending:
+            hint = (
+                "roll back with recover_pending=true (to revision %d) or `helm rollback %s %d -n %s`"
+                % (target["revision"], name, target["revision"], namespace)
+                if target
+                else "no deployed revision exists to roll back to: set recover_pending=true to uninstall and install "
+                "again, or run `helm uninstall %s -n %s`" % (name, namespace)
+            )
+            raise PendingRelease(
+                "release %s in namespace %s is stuck in %s (revision %s): an earlier helm operation was interrupted "
+                "or is still running. Make sure no other deploy is in progress, then %s"
+                % (name, namespace, status, current.get("version"), hint)
+            )
+        plan.recover = ("rollback", target["revision"]) if target else ("uninstall", None)
+        plan.reasons.append("release was %s: %s" % (status, "rollback to revision %d" % target["revision"]
+                                                    if target else "uninstall"))
+        if not target:
+            current = None
+    try:
+        planned = helm.upgrade(name, namespace, chart, values, create_namespace=create_namespace,
+                               dry_run="server")
+    except HelmError as exc:
+        # In check mode an earlier wave (CRDs, the namespace) may not exist yet: render client-side.
+        if not check_mode or "render" in exc.stderr or "parse error" in exc.stderr or "template:" in exc.stderr:
+            raise
+        text = helm.template(name, namespace, chart, values)
+        planned = {"manifest": text, "config": values, "chart": {"metadata": {}}}
+        plan.note = "planned from a client-side render: %s" % exc.stderr.splitlines()[-1] if exc.stderr else None
+    plan.planned = planned
+    plan.planned_objects = install_order(parse_manifest(planned.get("manifest")))
+    current_objs = parse_manifest((current or {}).get("manifest")) if current else []
+    plan.diff = manifest_changes(current_objs, plan.planned_objects, namespace)
+    if current is None:
+        plan.action = "install"
+        plan.reasons.append("release does not exist")
+        return plan
+    if status not in ("deployed",) and not plan.recover:
+        plan.reasons.append("release status is %s" % status)
+    stored_chart = next((r.get("chart") for r in history if r.get("revision") == current.get("version")), None)
+    planned_chart = "%s-%s" % chart_id(planned)
+    if chart_id(planned)[0] and stored_chart != planned_chart:
+        plan.reasons.append("chart %s -> %s" % (stored_chart, planned_chart))
+    if (current.get("config") or {}) != (planned.get("config") or {}):
+        plan.reasons.append("values differ")
+    if any(item["action"] != "none" for item in plan.diff):
+        plan.reasons.append("rendered objects differ")
+    if plan.reasons:
+        plan.action = "upgrade"
+    return plan
+
+
+_SECRET_WORDS = ("password", "secret", "token", "apikey", "api_key", "privatekey")
+
+
+def redact_values(values):
+    """Values with anything named like a credential replaced (values files often carry them)."""
+    if isinstance(values, dict):
+        return {
+            k: ("<redacted>" if isinstance(v, (str, int)) and any(w in k.lower() for w in _SECRET_WORDS)
+                else redact_values(v))
+            for k, v in values.items()
+        }
+    if isinstance(values, list):
+        return [redact_values(v) for v in values]
+    return values
+
+
+def values_diff(plan):
+    before = (plan.current or {}).get("config") or {}
+    after = (plan.planned or {}).get("config") or {}
+    if before == after:
+        return None
+    return {
+        "kind": "HelmValues",
+        "namespace": None,
+        "name": "values",
+        "action": "update" if plan.current else "create",
+        "before_header": "user-supplied values (release)",
+        "after_header": "user-supplied values (planned)",
+        "before": redact_values(before),
+        "after": redact_values(after),
+    }

@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Why an object is not healthy: the object, its pods, their events, their volume claims.
+
+The ``explain_*`` functions are pure (they read dicts); ``diagnose`` fetches what they need, with
+a bounded number of requests (a few pods per workload, never every pod of a DaemonSet).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+
+MAX_PODS = 3
+MAX_POD_LIST = 50
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+
+
+def _cond(obj, ctype):
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == ctype:
+            return cond
+    return None
+
+
+def explain_pod(pod):
+    """Reasons a pod is not ready, most telling first."""
+    name = pod["metadata"]["name"]
+    reasons = []
+    scheduled = _cond(pod, "PodScheduled")
+    if scheduled and scheduled.get("status") == "False":
+        why = scheduled.get("message") or scheduled.get("reason") or "no reason given"
+        reasons.append("pod %s is unschedulable: %s" % (name, why))
+    status = pod.get("status") or {}
+    for cstatus in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        cname = cstatus.get("name")
+        waiting = (cstatus.get("state") or {}).get("waiting") or {}
+        last = (cstatus.get("lastState") or {}).get("terminated") or {}
+        reason = waiting.get("reason")
+        if reason == "CrashLoopBackOff":
+            restarts = cstatus.get("restartCount") or 0
+            text = "pod %s container %s is crash looping (%d restarts)" % (name, cname, restarts)
+            if last:
+                text += "; last exit code %s (%s)" % (last.get("exitCode"), last.get("reason") or "Error")
+                if last.get("message"):
+                    text += ": %s" % last["message"].strip()
+            reasons.append(text)
+        elif reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
+            reasons.append(
+                "pod %s container %s cannot pull its image %s: %s"
+                % (name, cname, cstatus.get("image") or "", waiting.get("message") or reason)
+            )
+        elif reason and reason not in ("ContainerCreating", "PodInitializing"):
+            detail = waiting.get("message") or ""
+            reasons.append("pod %s container %s is waiting: %s %s" % (name, cname, reason, detail))
+        elif (cstatus.get("state") or {}).get("running") and not cstatus.get("ready"):
+            reasons.append("pod %s container %s is running but not ready (readiness probe)" % (name, cname))
+    if status.get("phase") == "Failed":
+        reasons.append("pod %s failed: %s" % (name, status.get("message") or status.get("reason") or ""))
+    return [r.strip() for r in reasons]
+
+
+def explain_events(events, subject):
+    """Warning events, newest last, deduplicated by reason and message."""
+    seen = set()
+    out = []
+    for ev in sorted(events, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or ""):
+        if ev.get("type") != "Warning":
+            continue
+        key = (ev.get("reason"), ev.get("message"))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append("%s: event %s: %s" % (subject, ev.get("reason"), (ev.get("message") or "").strip()))
+    return out
+
+
+def explain_pvc(pvc, storage_class, default_class=None):
+    """Why a claim stays Pending; ``storage_class`` is the named class or None when it does not exist."""
+    name = "PersistentVolumeClaim %s/%s" % (pvc["metadata"].get("namespace"), pvc["metadata"]["name"])
+    phase = (pvc.get("status") or {}).get("phase") or "Pending"
+    if phase == "Bound":
+        return []
+    class_name = (pvc.get("spec") or {}).get("storageClassName")
+    if class_name is None:
+        if default_class is None:
+            return ["%s is %s: it names no StorageClass and the cluster has no default StorageClass" % (name, phase)]
+        return ["%s is %s (default StorageClass %s)" % (name, phase, default_class["metadata"]["name"])]
+    if class_name == "":
+        return ['%s is %s: it waits for a PersistentVolume created by hand (storageClassName "")' % (name, phase)]
+    if storage_class is None:
+        return ["%s is %s: StorageClass %r does not exist" % (name, phase, class_name)]
+    return ["%s is %s (StorageClass %s, provisioner %s)" % (name, phase, class_name, storage_class.get("provisioner"))]
+
+
+def _selector(obj):
+    labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join("%s=%s" % kv for kv in sorted(labels.items()))
+
+
+def _pod_is_ready(pod):
+    if (pod.get("status") or {}).get("phase") == "Succeeded":
+        return True
+    ready = _cond(pod, "Ready")
+    return bool(ready and ready.get("status") == "True")
+
+
+class Diagnoser:
+    def __init__(self, api):
+        self.api = api
+
+    def events(self, kind, namespace, name):
+        selector = "involvedObject.kind=%s,involvedObject.name=%s" % (kind, name)
+        return self.api.list("v1", "Event", namespace=namespace, field_selector=selector)
+
+    def pvc(self, namespace, name):
+        pvc = self.api.get(Ref("v1", "PersistentVolumeClaim", namespace, name))
+        if pvc is None:
+            return ["PersistentVolumeClaim %s/%s does not exist" % (namespace, name)]
+        return self._pvc_lines(pvc)
+
+    def _pvc_lines(self, pvc):
+        if (pvc.get("status") or {}).get("phase") == "Bound":
+            return []
+        class_name = (pvc.get("spec") or {}).get("storageClassName")
+        storage_class = default = None
+        if class_name:
+            storage_class = self.api.get(Ref("storage.k8s.io/v1", "StorageClass", None, class_name))
+        elif class_name is None:
+            for sc in self.api.list("storage.k8s.io/v1", "StorageClass"):
+                annotations = (sc.get("metadata") or {}).get("annotations") or {}
+                if annotations.get("storageclass.kubernetes.io/is-default-class") == "true":
+                    default = sc
+        meta = pvc["metadata"]
+        subject = "PersistentVolumeClaim %s/%s" % (meta.get("namespace"), meta["name"])
+        return explain_pvc(pvc, storage_class, default) + explain_events(
+            self.events("PersistentVolumeClaim", meta.get("namespace"), meta["name"]), subject
+        )
+
+    def pods(self, obj):
+        meta = obj["metadata"]
+        selector = _selector(obj)
+        if not selector:
+            return []
+        pods = self.api.list("v1", "Pod", namespace=meta.get("namespace"), label_selector=selector, limit=MAX_POD_LIST)
+        lines = []
+        if not pods:
+            lines.append("%s %s/%s has no pods yet" % (obj["kind"], meta.get("namespace"), meta["name"]))
+        claims_seen = set()
+        for pod in [p for p in pods if not _pod_is_ready(p)][:MAX_PODS]:
+            pod_lines = explain_pod(pod)
+            pname = pod["metadata"]["name"]
+            pod_lines += explain_events(self.events("Pod", meta.get("namespace"), pname), "pod %s" % pname)
+            for volume in (pod.get("spec") or {}).get("volumes") or []:
+                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+                if claim and claim not in claims_seen:
+                    claims_seen.add(claim)
+                    pod_lines += self.pvc(meta.get("namespace"), claim)
+            lines.extend(pod_lines or ["pod %s is not ready" % pname])
+        return lines
+
+    def diagnose(self, observations):
+        """Strings naming each object that is not healthy and the cause found."""
+        out = []
+        for obs in observations:
+            if obs.health.status == h.HEALTHY:
+                continue
+            out.append("%s is %s: %s" % (obs.ref, obs.health.status, obs.health.message))
+            if obs.obj is None:
+                continue
+            try:
+                if obs.ref.kind in WORKLOADS:
+                    out.extend(explain_events(self.events(obs.ref.kind, obs.ref.namespace, obs.ref.name), str(obs.ref)))
+                    out.extend(self.pods(obs.obj))
+                elif obs.ref.kind == "PersistentVolumeClaim":
+                    out.extend(self._pvc_lines(obs.obj))
+                elif obs.ref.kind == "Pod":
+                    out.extend(explain_pod(obs.obj))
+                    out.extend(explain_events(self.events("Pod", obs.ref.namespace, obs.ref.name), str(obs.ref)))
+                else:
+                    out.extend(explain_events(self.events(obs.ref.kind, obs.ref.namespace, obs.ref.name), str(obs.ref)))
+            except KubeError as exc:
+                out.append("%s: diagnosis incomplete: %s" % (obs.ref, exc))
+        return out

@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A set of manifests as one unit: load, plan (CRDs first), apply changed objects, delete.
+
+CustomResourceDefinitions are planned and applied before everything else and must be Established
+before the custom resources that use them are planned (their kinds are unknown until then).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import yaml
+from ansible_collections.homelab.observability.plugins.module_utils.kube import apply as ap
+from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+
+CRD = "CustomResourceDefinition"
+CRD_TIMEOUT = 60
+
+
+def load(manifests, manifest_files):
+    docs = list(manifests or [])
+    for path in manifest_files or []:
+        try:
+            with open(path) as handle:
+                docs.extend(yaml.safe_load_all(handle))
+        except (OSError, yaml.YAMLError) as exc:
+            raise KubeError("manifest file %s cannot be read: %s" % (path, exc)) from exc
+    return ap.parse_documents(docs)
+
+
+def namespace_object(name):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def refs_of(api, objs, namespace):
+    out = []
+    for obj in objs:
+        ref = Ref.of(obj, namespace)
+        try:
+            if not api.namespaced(ref.api_version, ref.kind):
+                ref.namespace = None
+        except KubeError:
+            pass
+        out.append(ref)
+    return out
+
+
+def converge(api, waiter, objs, namespace, *, create_namespace, check_mode):
+    """Plan and (unless check mode) apply; returns the list of Changes in apply order."""
+    changes = []
+    head = []
+    if create_namespace and not any(o["kind"] == "Namespace" and o["metadata"]["name"] == namespace for o in objs):
+        head.append(namespace_object(namespace))
+    crds = [o for o in objs if o["kind"] == CRD]
+    rest = [o for o in objs if o["kind"] != CRD]
+    first = ap.plan(api, head + [o for o in rest if o["kind"] == "Namespace"] + crds, namespace)
+    changes.extend(first)
+    if not check_mode:
+        for change in first:
+            ap.execute(api, change)
+        changed_crds = [c.ref for c in first if c.ref.kind == CRD and c.action != "none"]
+        if changed_crds:
+            observations, done = waiter.wait(changed_crds, CRD_TIMEOUT)
+            if not done:
+                raise KubeError(
+                    "CRDs not established within %ds: %s"
+                    % (CRD_TIMEOUT, "; ".join("%s: %s" % (o.ref, o.health.message) for o in observations
+                                              if o.health.status != h.HEALTHY))
+                )
+            api.forget()
+    second = ap.plan(api, [o for o in rest if o["kind"] != "Namespace"], namespace)
+    changes.extend(second)
+    if not check_mode:
+        for change in second:
+            ap.execute(api, change)
+    return changes
+
+
+def remove(api, objs, namespace, check_mode):
+    """Delete the objects (reverse install order); returns Changes for those that existed."""
+    changes = []
+    for obj in reversed(ap.install_order(objs)):
+        ref = refs_of(api, [obj], namespace)[0]
+        try:
+            live = api.get(ref)
+        except KubeError:
+            live = None
+        if live is None:
+            continue
+        change = ap.Change(ref, "delete", None, live, None)
+        changes.append(change)
+        if not check_mode:
+            ap.execute(api, change)
+    return changes

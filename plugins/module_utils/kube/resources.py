@@ -1,0 +1,248 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small REST layer over the ``ApiClient`` from kube/client.py.
+
+Objects travel as plain dicts (what the API returns), which keeps predicates and diffs simple and
+avoids the typed models' cost. Kinds map to URLs through a built-in table for the core kinds and
+discovery of one group/version at a time for everything else (never the whole API), so an idle
+run costs one GET per object. Every request is counted by verb (``KubeApi.counts``): the
+benchmarks and tests read it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import threading
+from collections import Counter
+
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+
+FIELD_MANAGER = "homelab.observability"
+
+# (apiVersion, kind) -> (plural, namespaced): kinds every cluster has, so no discovery is needed.
+BUILTIN = {
+    ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "ConfigMap"): ("configmaps", True),
+    ("v1", "Secret"): ("secrets", True),
+    ("v1", "Service"): ("services", True),
+    ("v1", "ServiceAccount"): ("serviceaccounts", True),
+    ("v1", "Pod"): ("pods", True),
+    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
+    ("v1", "PersistentVolume"): ("persistentvolumes", False),
+    ("v1", "Event"): ("events", True),
+    ("v1", "Node"): ("nodes", False),
+    ("v1", "Endpoints"): ("endpoints", True),
+    ("v1", "LimitRange"): ("limitranges", True),
+    ("v1", "ResourceQuota"): ("resourcequotas", True),
+    ("apps/v1", "Deployment"): ("deployments", True),
+    ("apps/v1", "StatefulSet"): ("statefulsets", True),
+    ("apps/v1", "DaemonSet"): ("daemonsets", True),
+    ("apps/v1", "ReplicaSet"): ("replicasets", True),
+    ("batch/v1", "Job"): ("jobs", True),
+    ("batch/v1", "CronJob"): ("cronjobs", True),
+    ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
+    ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
+    ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ("clusterroles", False),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ("clusterrolebindings", False),
+    ("storage.k8s.io/v1", "StorageClass"): ("storageclasses", False),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): ("customresourcedefinitions", False),
+    ("apiregistration.k8s.io/v1", "APIService"): ("apiservices", False),
+    ("policy/v1", "PodDisruptionBudget"): ("poddisruptionbudgets", True),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): ("validatingwebhookconfigurations", False),
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"): ("mutatingwebhookconfigurations", False),
+    ("scheduling.k8s.io/v1", "PriorityClass"): ("priorityclasses", False),
+}
+
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class KubeApiError(KubeError):
+    def __init__(self, status, reason, message, method=None, path=None):
+        self.status = status
+        self.reason = reason
+        self.api_message = message
+        self.method = method
+        self.path = path
+        super().__init__("%s %s: %s %s: %s" % (method, path, status, reason, message))
+
+
+class UnknownKind(KubeError):
+    """The API server does not serve this apiVersion/kind (for example: its CRD is not installed yet)."""
+
+
+class Ref:
+    """Identity of one object: apiVersion, kind, namespace (None when cluster-scoped), name."""
+
+    __slots__ = ("api_version", "kind", "namespace", "name")
+
+    def __init__(self, api_version, kind, namespace, name):
+        self.api_version = api_version
+        self.kind = kind
+        self.namespace = namespace or None
+        self.name = name
+
+    @classmethod
+    def of(cls, obj, default_namespace=None):
+        meta = obj.get("metadata") or {}
+        return cls(obj.get("apiVersion"), obj.get("kind"), meta.get("namespace") or default_namespace, meta.get("name"))
+
+    @property
+    def group(self):
+        return self.api_version.split("/", 1)[0] if "/" in self.api_version else ""
+
+    def key(self):
+        return (self.group, self.kind, self.namespace or "", self.name)
+
+    def __eq__(self, other):
+        return isinstance(other, Ref) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __str__(self):
+        if self.namespace:
+            return "%s %s/%s" % (self.kind, self.namespace, self.name)
+        return "%s %s" % (self.kind, self.name)
+
+    __repr__ = __str__
+
+
+class KubeApi:
+    """Thread-safe enough for the waves module: discovery cache under a lock, counters under a lock."""
+
+    def __init__(self, api_client):
+        self.client = api_client
+        self.counts = Counter()
+        self._lock = threading.Lock()
+        self._discovery = {}
+
+    # -- transport -------------------------------------------------------------------------------
+    def request(self, method, path, query=None, body=None, *, content_type=None, accept_404=False):
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            # a dict: the client serialises it as JSON, which is also valid YAML for apply patches
+            headers["Content-Type"] = content_type or "application/json"
+        query = [(k, v) for k, v in (query or {}).items() if v is not None]
+        method_, url, headers, _unused, _ = self.client.param_serialize(
+            method, path, query_params=query, header_params=headers, body=None, auth_settings=["BearerToken"]
+        )
+        with self._lock:
+            self.counts[method] += 1
+        try:
+            response = self.client.call_api(method_, url, header_params=headers, body=body)
+            data = response.read() if hasattr(response, "read") else response.data
+        except KubeError:
+            raise
+        except Exception as exc:  # urllib3 and ApiException: connection refused, TLS, timeouts
+            status = getattr(exc, "status", None)
+            if status == 404 and accept_404:
+                return None
+            if status:
+                raise _api_error(status, getattr(exc, "body", "") or "", method, path) from exc
+            raise KubeError("%s %s failed: %s" % (method, path, exc)) from exc
+        status = response.status
+        if status == 404 and accept_404:
+            return None
+        if not 200 <= status <= 299:
+            raise _api_error(status, data, method, path)
+        return json.loads(data) if data else None
+
+    # -- discovery -------------------------------------------------------------------------------
+    def resource(self, api_version, kind):
+        """(plural, namespaced) for apiVersion/kind; raises UnknownKind."""
+        builtin = BUILTIN.get((api_version, kind))
+        if builtin:
+            return builtin
+        with self._lock:
+            table = self._discovery.get(api_version)
+        if table is None or kind not in table:
+            table = self._discover(api_version)
+        if kind not in table:
+            raise UnknownKind(
+                "the API server does not serve kind %s in %s: install its CRD first (or check the apiVersion)"
+                % (kind, api_version)
+            )
+        return table[kind]
+
+    def _discover(self, api_version):
+        path = "/api/v1" if api_version == "v1" else "/apis/%s" % api_version
+        doc = self.request("GET", path, accept_404=True) or {}
+        table = {}
+        for res in doc.get("resources") or []:
+            if "/" in res.get("name", ""):
+                continue
+            table[res["kind"]] = (res["name"], bool(res.get("namespaced")))
+        with self._lock:
+            self._discovery[api_version] = table
+        return table
+
+    def forget(self, api_version=None):
+        with self._lock:
+            if api_version:
+                self._discovery.pop(api_version, None)
+            else:
+                self._discovery.clear()
+
+    def path(self, ref, name=True):
+        plural, namespaced = self.resource(ref.api_version, ref.kind)
+        base = "/api/v1" if ref.api_version == "v1" else "/apis/%s" % ref.api_version
+        if namespaced:
+            if not ref.namespace:
+                raise KubeError("%s is namespaced: give it a namespace" % ref)
+            base += "/namespaces/%s" % ref.namespace
+        base += "/" + plural
+        if name:
+            base += "/" + ref.name
+        return base
+
+    def namespaced(self, api_version, kind):
+        return self.resource(api_version, kind)[1]
+
+    # -- verbs -----------------------------------------------------------------------------------
+    def get(self, ref):
+        """The live object, or None when it does not exist."""
+        return self.request("GET", self.path(ref), accept_404=True)
+
+    def list(self, api_version, kind, namespace=None, *, label_selector=None, field_selector=None, limit=None):
+        plural, namespaced = self.resource(api_version, kind)
+        base = "/api/v1" if api_version == "v1" else "/apis/%s" % api_version
+        if namespaced and namespace:
+            base += "/namespaces/%s" % namespace
+        query = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit}
+        return (self.request("GET", base + "/" + plural, query=query) or {}).get("items") or []
+
+    def apply(self, obj, dry_run=False, force=True, field_manager=FIELD_MANAGER, default_namespace=None):
+        """Server-side apply of ``obj``; returns the object the server stored (or would store)."""
+        ref = Ref.of(obj, default_namespace)
+        if ref.namespace and self.namespaced(ref.api_version, ref.kind):
+            obj = dict(obj, metadata=dict(obj.get("metadata") or {}, namespace=ref.namespace))
+        query = {
+            "fieldManager": field_manager,
+            "force": "true" if force else None,
+            "dryRun": "All" if dry_run else None,
+        }
+        return self.request("PATCH", self.path(ref), query=query, body=obj, content_type="application/apply-patch+yaml")
+
+    def delete(self, ref, propagation="Background"):
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        return self.request("DELETE", self.path(ref), body=body, accept_404=True)
+
+    def writes(self):
+        return sum(self.counts[v] for v in WRITE_VERBS)
+
+
+def _api_error(status, data, method, path):
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    reason, message = "", data
+    try:
+        doc = json.loads(data)
+        reason, message = doc.get("reason", ""), doc.get("message", data)
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return KubeApiError(status, reason, message, method, path)

@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: homelab.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: release
+short_description: Deploy one component (a Helm chart or manifests) and wait until it is really healthy
+version_added: 0.1.0
+description:
+  - Installs or upgrades a Helm release, or applies a set of Kubernetes manifests with server-side apply
+    (field manager C(homelab.observability)), then waits until every object it owns is healthy.
+  - Idempotent without writing. For a chart, the stored release (status, chart, user values, manifest) is
+    compared with a server-side dry-run render; C(helm upgrade) only runs when something differs or the release
+    is not C(deployed). For manifests, each live object is read and compared with the desired one (and, when in
+    doubt, with a server-side dry-run apply); only objects that would change are applied. An unchanged run
+    sends no write request to the API server.
+  - Check mode plans only; with C(--diff) the plan comes back as one structured entry per object, Secret data
+    redacted.
+  - Custom resource definitions are applied and Established before the custom resources that use them.
+  - When the objects are not healthy by O(wait_timeout), the task fails and RV(diagnosis) names each object
+    and the cause found (scheduler messages, image pull errors, crash loops with the last container message,
+    claims waiting for a missing StorageClass, warning events).
+author:
+  - homelab.observability maintainers
+options:
+  name:
+    description:
+      - Name of the Helm release, or of the component when deploying manifests (used in messages).
+    type: str
+    required: true
+  namespace:
+    description:
+      - Namespace of the release, and of every namespaced manifest that names none.
+    type: str
+    required: true
+  create_namespace:
+    description:
+      - Create O(namespace) when it does not exist.
+    type: bool
+    default: true
+  state:
+    description:
+      - V(present) installs or upgrades; V(absent) uninstalls the release or deletes the manifests' objects.
+    type: str
+    default: present
+    choices: [present, absent]
+  manifests:
+    description:
+      - Kubernetes objects to apply (each a complete object with apiVersion, kind and metadata.name).
+      - May be combined with O(manifest_files); mutually exclusive with O(chart).
+    type: list
+    elements: dict
+  manifest_files:
+    description:
+      - Files on the controller holding multi-document YAML manifests. Mutually exclusive with O(chart).
+    type: list
+    elements: path
+extends_documentation_fragment:
+  - homelab.observability.helm
+  - homelab.observability.wait
+  - homelab.observability.k8s_auth
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+notes:
+  - Exactly one of O(chart), or O(manifests) and/or O(manifest_files), must be given.
+  - A chart whose templates produce random output (for example a generated password without an existing
+    Secret) differs on every render and is upgraded on every run; give it fixed values.
+  - Objects removed from O(manifests) are not pruned from the cluster; delete them with O(state=absent) first.
+seealso:
+  - module: homelab.observability.waves
+"""
+
+EXAMPLES = r"""
+- name: Loki from its Helm repository, pinned
+  homelab.observability.release:
+    name: loki
+    namespace: monitoring
+    chart:
+      ref: loki
+      repo_url: https://grafana.github.io/helm-charts
+      version: "6.24.0"
+    values:
+      deploymentMode: SingleBinary
+    wait_timeout: 900
+
+- name: Exportarr for Sonarr as plain manifests
+  homelab.observability.release:
+    name: exportarr-sonarr
+    namespace: monitoring
+    manifest_files:
+      - files/exportarr-sonarr.yml
+
+- name: Recover a release stuck in pending-upgrade, then upgrade it
+  homelab.observability.release:
+    name: kube-prometheus-stack
+    namespace: monitoring
+    chart:
+      ref: oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack
+      version: "68.2.1"
+    recover_pending: true
+    rollback_on_failure: true
+
+- name: Plan only
+  homelab.observability.release:
+    name: alloy
+    namespace: monitoring
+    chart:
+      ref: ./charts/alloy
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether anything was (or, in check mode, would be) written.
+  returned: always
+  type: bool
+diff:
+  description:
+    - One entry per object that changes (and, for charts, one for the user-supplied values), with C(before) and
+      C(after) as objects; Secret values read C(<redacted>) or C(<redacted, changed>).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Object kind (C(HelmValues) for the values entry).
+      type: str
+    namespace:
+      description: Object namespace.
+      type: str
+    name:
+      description: Object name.
+      type: str
+    action:
+      description: create, update, delete.
+      type: str
+    before:
+      description: The live object (manifests) or the one stored in the release (charts).
+      type: dict
+    after:
+      description: The object as planned.
+      type: dict
+  sample:
+    - {kind: ConfigMap, namespace: monitoring, name: dashboards, action: update, before: {}, after: {}}
+resources:
+  description: Every object the release owns and its health.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - kind: StatefulSet
+      namespace: monitoring
+      name: loki
+      health: {status: Healthy, message: 1/1 pods ready}
+health:
+  description: Overall health, the worst of RV(resources) (Healthy, Progressing, Degraded, Suspended, Missing, Unknown).
+  returned: always
+  type: str
+  sample: Healthy
+diagnosis:
+  description: When not healthy, why, one line per finding, naming the object.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "StatefulSet monitoring/loki is Progressing: 0 of 1 pods are ready"
+    - "pod loki-0 is unschedulable: 0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims."
+    - "PersistentVolumeClaim monitoring/storage-loki-0 is Pending: StorageClass 'nfs' does not exist"
+revision:
+  description: The Helm release revision after the run (null for manifests).
+  returned: always
+  type: int
+  sample: 3
+plan:
+  description: For charts, what the run decided and why.
+  returned: when a chart is deployed with state present
+  type: dict
+  sample: {action: upgrade, reasons: [values differ]}
+timing:
+  description: Start and end (UTC), total seconds and seconds per phase (plan, apply, wait).
+  returned: always
+  type: dict
+  sample: {started_at: "2026-01-01T10:00:00.000000Z", finished_at: "2026-01-01T10:00:04.100000Z", duration: 4.1, plan: 0.3, apply: 0.5, wait: 3.3}
+api_requests:
+  description: API requests this run sent, by HTTP method (helm's own requests are not included).
+  returned: always
+  type: dict
+  sample: {GET: 12}
+rolled_back_to:
+  description: The revision a failed upgrade was rolled back to (0 when a failed install was uninstalled).
+  returned: when O(rollback_on_failure) acted
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
+from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
+    RELEASE_MUTUALLY_EXCLUSIVE,
+    RELEASE_REQUIRED_ONE_OF,
+    release_argument_spec,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.waves.component import deploy
+
+
+def argument_spec():
+    return release_argument_spec()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=RELEASE_MUTUALLY_EXCLUSIVE,
+        required_one_of=RELEASE_REQUIRED_ONE_OF,
+        supports_check_mode=True,
+    )
+    try:
+        api = KubeApi(api_client(module.params))
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    result = deploy(module.params, api, check_mode=module.check_mode)
+    result["api_requests"] = dict(api.counts)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
