@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Prometheus and Alertmanager HTTP API clients (the documented v1/v2 JSON shapes)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import ProbeError, expect_ok
+
+
+class PrometheusClient:
+    """``/-/ready`` and the ``/api/v1`` endpoints the checks read."""
+
+    name = "Prometheus"
+
+    def __init__(self, transport):
+        self.transport = transport
+
+    def ready(self):
+        resp = self.transport.request("GET", "/-/ready")
+        if resp.status != 200:
+            raise ProbeError("%s at %s is not ready: HTTP %d %s" % (self.name, self.transport.describe(), resp.status,
+                                                                     resp.snippet()))
+        return resp.snippet()
+
+    def _api(self, path, params=None):
+        resp = expect_ok(self.transport.request("GET", path, params), "%s %s" % (self.name, path))
+        body = resp.json()
+        if not isinstance(body, dict) or body.get("status") != "success":
+            error = body.get("error") if isinstance(body, dict) else None
+            raise ProbeError("%s %s did not succeed: %s" % (self.name, path, error or resp.snippet()))
+        return body.get("data")
+
+    def active_targets(self):
+        return (self._api("/api/v1/targets", {"state": "active"}) or {}).get("activeTargets") or []
+
+    def flags(self):
+        return self._api("/api/v1/status/flags") or {}
+
+    def runtime_info(self):
+        return self._api("/api/v1/status/runtimeinfo") or {}
+
+    def rule_groups(self):
+        return (self._api("/api/v1/rules") or {}).get("groups") or []
+
+    def query(self, expr):
+        return self._api("/api/v1/query", {"query": expr}) or {}
+
+    def alertmanagers(self):
+        return self._api("/api/v1/alertmanagers") or {}
+
+
+class AlertmanagerClient:
+    """``/-/ready``, ``/api/v2/status`` and the ``/metrics`` text exposition."""
+
+    name = "Alertmanager"
+
+    def __init__(self, transport):
+        self.transport = transport
+
+    def ready(self):
+        resp = self.transport.request("GET", "/-/ready")
+        if resp.status != 200:
+            raise ProbeError("%s at %s is not ready: HTTP %d %s" % (self.name, self.transport.describe(), resp.status,
+                                                                     resp.snippet()))
+        return resp.snippet()
+
+    def status(self):
+        return expect_ok(self.transport.request("GET", "/api/v2/status"), "Alertmanager /api/v2/status").json()
+
+    def metrics(self):
+        return parse_metrics(expect_ok(self.transport.request("GET", "/metrics"), "Alertmanager /metrics").text)
+
+
+def parse_metrics(text):
+    """``{metric name: [value, ...]}`` from the Prometheus text format (labels ignored)."""
+    samples = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name_part, _, rest = line.partition(" ") if "{" not in line.split(" ", 1)[0] else line.partition("} ")
+        name = name_part.split("{", 1)[0]
+        value = rest.strip().split(" ")[0] if rest else ""
+        try:
+            samples.setdefault(name, []).append(float(value))
+        except ValueError:
+            continue
+    return samples

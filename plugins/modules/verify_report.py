@@ -1,0 +1,154 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: verify_report
+short_description: Write the stack report (report.md and report.json) from verify_* check results
+version_added: 0.1.0
+description:
+  - Renders the results of the C(homelab.observability.verify_*) modules as a console table, a Markdown
+    report and a JSON report, and writes C(report.md) and C(report.json) into O(dest).
+  - Never fails because a check failed; the caller decides (the P(homelab.observability.verify#role) role fails
+    the play after the report is written).
+author:
+  - homelab.observability maintainers
+options:
+  checks:
+    description:
+      - Check results, each with C(name), C(result) (V(passed), V(failed) or V(skipped)), C(duration) and C(reason),
+        as the C(checks) return value of the verify_* modules.
+    type: list
+    elements: dict
+    required: true
+  dest:
+    description:
+      - Directory for C(report.md) and C(report.json); created when missing.
+    type: path
+    required: true
+  title:
+    description:
+      - Title of the report.
+    type: str
+    default: Stack verification report
+  context:
+    description:
+      - Extra facts printed at the top of the report and stored in the JSON, for example the cluster name.
+    type: dict
+    default: {}
+attributes:
+  check_mode:
+    support: full
+    description: In check mode nothing is written; the table and the paths are returned all the same.
+  diff_mode:
+    support: full
+    description: Shows the change of C(report.md).
+"""
+
+EXAMPLES = r"""
+- name: Write the report of the checks registered earlier
+  homelab.observability.verify_report:
+    checks: "{{ prometheus_checks.checks + grafana_checks.checks }}"
+    dest: "{{ playbook_dir }}/../.lab/report"
+  register: report
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ report.table.splitlines() }}"
+"""
+
+RETURN = r"""
+table:
+  description: The summary table (check, result, time, reason) as text, with a closing summary line.
+  returned: always
+  type: str
+markdown:
+  description: Path of the Markdown report.
+  returned: always
+  type: str
+  sample: /srv/homelab/.lab/report/report.md
+json:
+  description: Path of the JSON report.
+  returned: always
+  type: str
+  sample: /srv/homelab/.lab/report/report.json
+summary:
+  description: Counts of passed, failed and skipped checks, their total and the seconds spent in checks.
+  returned: always
+  type: dict
+  sample: {passed: 12, failed: 1, skipped: 6, total: 19, duration: 2.3}
+passed:
+  description: True when no check failed.
+  returned: always
+  type: bool
+failures:
+  description: The failed checks, each as C(<name>) colon C(<reason>).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.observability.plugins.module_utils.verify.report import (
+    planned_files,
+    render_json,
+    render_markdown,
+    render_table,
+    validate_checks,
+    write_report,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.verify.result import FAILED, summarize
+
+
+def argument_spec():
+    return dict(
+        checks=dict(type="list", elements="dict", required=True),
+        dest=dict(type="path", required=True),
+        title=dict(type="str", default="Stack verification report"),
+        context=dict(type="dict", default={}),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    p = module.params
+    checks = p["checks"]
+    problems = validate_checks(checks)
+    if problems:
+        module.fail_json(msg="checks must be the 'checks' lists the verify_* modules return: %s" % "; ".join(problems))
+    now = datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017 (modules run on Python < 3.11 too)
+    generated = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    paths = planned_files(p["dest"])
+    md = render_markdown(checks, p["title"], generated, p["context"])
+    files = {paths["markdown"]: md, paths["json"]: render_json(checks, p["title"], generated, p["context"])}
+    before = ""
+    try:
+        with open(paths["markdown"]) as handle:
+            before = handle.read()
+    except OSError:
+        pass
+    changed = True
+    if not module.check_mode:
+        try:
+            changed = bool(write_report(p["dest"], files))
+        except OSError as exc:
+            module.fail_json(msg="cannot write the report into %s: %s (set dest to a writable directory)"
+                                 % (p["dest"], exc))
+    result = dict(
+        changed=changed, table=render_table(checks), markdown=paths["markdown"], json=paths["json"],
+        summary=summarize(checks), passed=not any(c["result"] == FAILED for c in checks),
+        failures=["%s: %s" % (c["name"], c.get("reason", "")) for c in checks if c["result"] == FAILED],
+    )
+    if module._diff:
+        result["diff"] = dict(before=before, after=md, before_header=paths["markdown"], after_header=paths["markdown"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

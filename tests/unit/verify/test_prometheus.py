@@ -1,0 +1,208 @@
+"""Prometheus and Alertmanager check logic on answers recorded from the real Debian binaries."""
+
+import copy
+
+import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.probes.prometheus import (
+    AlertmanagerClient,
+    PrometheusClient,
+    parse_metrics,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.verify.prometheus import (
+    evaluate_job,
+    parse_duration,
+    run_alertmanager,
+    run_prometheus,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckFailed, CheckRunner
+
+from .conftest import FIXTURES, FakeTransport, fixture_json
+
+TARGETS = fixture_json("prometheus_targets_one_down.json")["data"]["activeTargets"]
+
+
+def prometheus(fake, targets=None, flags="prometheus_flags_retention_10d.json"):
+    fake.set("/-/ready", "Prometheus Server is Ready.\n")
+    fake.set("/api/v1/targets", {"status": "success", "data": {"activeTargets": targets if targets is not None
+                                                                   else TARGETS, "droppedTargets": []}})
+    fake.set("/api/v1/status/flags", fixture_json(flags))
+    fake.set("/api/v1/status/runtimeinfo", fixture_json("prometheus_runtimeinfo.json"))
+    fake.set("/api/v1/rules", fixture_json("prometheus_rules.json"))
+    fake.set("/api/v1/alertmanagers", fixture_json("prometheus_alertmanagers.json"))
+    fake.set("/api/v1/query", lambda params, body, headers: (200, fixture_json(
+        "prometheus_query_watchdog.json" if "ALERTS" in params["query"] else "prometheus_query_empty.json"), {}))
+    return PrometheusClient(fake)
+
+
+def results(runner):
+    return {c["name"]: (c["result"], c["reason"]) for c in runner.results}
+
+
+@pytest.mark.parametrize("text,seconds", [
+    ("15d", 15 * 86400), ("360h", 15 * 86400), ("1d12h", 36 * 3600), ("2w", 14 * 86400), ("500ms", 0.5),
+    ("", None), ("15 days", None), ("d15", None),
+])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_a_target_down_fails_with_prometheus_last_error(fake, clock):
+    runner = CheckRunner(clock=clock)
+    run_prometheus(runner, prometheus(fake), [
+        {"name": "node-exporter", "job": "node-exporter"},
+        {"name": "kube-state-metrics", "job": "kube-state-metrics"},
+    ], retention=None, min_rule_groups=None, clock=clock, sleep=clock.sleep)
+    got = results(runner)
+    assert got["prometheus.targets.node-exporter"] == ("passed", "1/1 targets up")
+    result, reason = got["prometheus.targets.kube-state-metrics"]
+    assert result == "failed"
+    assert reason.startswith('1 of 1 targets of {job="kube-state-metrics"} are not up: http://127.0.0.1:')
+    assert "connect: connection refused" in reason
+
+
+def test_a_missing_job_names_the_jobs_present_after_waiting(fake, clock):
+    runner = CheckRunner(clock=clock)
+    run_prometheus(runner, prometheus(fake), [{"name": "kubelet", "job": "kubelet"}], min_rule_groups=None,
+                   wait_timeout=5, clock=clock, sleep=clock.sleep)
+    result, reason = results(runner)["prometheus.targets.kubelet"]
+    assert result == "failed"
+    assert 'no active target {job="kubelet"}' in reason
+    assert "jobs present: alertmanager, kube-state-metrics, node-exporter and 1 more" in reason
+    assert len([r for r in fake.requests if r[1] == "/api/v1/targets"]) == 6  # once a second for 5 s
+
+
+def test_targets_not_scraped_yet_are_waited_for(fake, clock):
+    unknown = copy.deepcopy(TARGETS)
+    for t in unknown:
+        t["health"] = "unknown"
+    answers = [unknown, unknown, TARGETS]
+
+    def targets(params, body, headers):
+        current = answers.pop(0) if len(answers) > 1 else answers[0]
+        return 200, {"status": "success", "data": {"activeTargets": current}}, {}
+
+    prom = prometheus(fake)
+    fake.set("/api/v1/targets", targets)
+    runner = CheckRunner(clock=clock)
+    run_prometheus(runner, prom, [{"name": "ne", "job": "node-exporter"}], min_rule_groups=None,
+                   clock=clock, sleep=clock.sleep)
+    assert results(runner)["prometheus.targets.ne"] == ("passed", "1/1 targets up")
+    assert clock.now == 2.0
+
+
+def test_one_target_per_node_names_the_nodes_without_one():
+    targets = [{"labels": {"job": "node-exporter", "node": "n1"}, "health": "up"},
+               {"labels": {"job": "node-exporter", "node": "n2"}, "health": "up"}]
+    spec = {"name": "ne", "job": "node-exporter", "per_node": True, "node_label": "node"}
+    assert evaluate_job(targets, spec, ["n1", "n2"]) == "2/2 targets up"
+    with pytest.raises(CheckFailed, match=r"2 targets .* expected one on each of the 3 nodes; missing on n3"):
+        evaluate_job(targets, spec, ["n1", "n2", "n3"])
+    spec_match = {"name": "cadvisor", "job": "node-exporter", "match": {"node": "n2"}}
+    assert evaluate_job(targets, spec_match, []) == "1/1 targets up"
+
+
+def test_wrong_retention_fails_with_both_values(fake):
+    runner = CheckRunner()
+    run_prometheus(runner, prometheus(fake), [], retention="15d", min_rule_groups=None)
+    assert results(runner)["prometheus.retention"] == (
+        "failed", "--storage.tsdb.retention.time is 10d, expected 15d")
+    runner = CheckRunner()
+    run_prometheus(runner, prometheus(fake), [], retention="240h", min_rule_groups=None)
+    assert results(runner)["prometheus.retention"][0] == "passed"
+
+
+def test_unset_retention_flag_falls_back_to_the_effective_retention(fake):
+    prom = prometheus(fake)
+    flags = fixture_json("prometheus_flags_retention_10d.json")
+    flags["data"]["storage.tsdb.retention.time"] = "0s"
+    fake.set("/api/v1/status/flags", flags)
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], retention="15d", min_rule_groups=None)
+    assert results(runner)["prometheus.retention"] == (
+        "failed", "effective retention (the flag is unset) is 10d, expected 15d")
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], retention="10d", min_rule_groups=None)
+    assert results(runner)["prometheus.retention"] == ("passed", "effective retention (the flag is unset) = 10d")
+
+
+def test_rules_loaded_and_evaluation_errors_reported(fake):
+    prom = prometheus(fake)
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], min_rule_groups=1)
+    assert results(runner)["prometheus.rules"] == ("passed", "1 groups, 2 rules, no evaluation errors")
+    broken = fixture_json("prometheus_rules.json")
+    broken["data"]["groups"][0]["rules"][1].update(health="err", lastError="many-to-many matching not allowed")
+    fake.set("/api/v1/rules", broken)
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], min_rule_groups=2)
+    result, reason = results(runner)["prometheus.rules"]
+    assert (result, reason) == ("failed", "1 rule groups loaded, expected at least 2")
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], min_rule_groups=1)
+    assert results(runner)["prometheus.rules"] == (
+        "failed", "1 of 2 rules fail to evaluate: homelab-lab/job:up:sum: many-to-many matching not allowed")
+
+
+def test_promql_conditions(fake):
+    runner = CheckRunner()
+    run_prometheus(runner, prometheus(fake), [], min_rule_groups=None, queries=[
+        {"name": "watchdog", "expr": "ALERTS", "expect": "non_empty"},
+        {"name": "none-firing", "expr": "ALERTS", "expect": "empty"},
+        {"name": "absent", "expr": "up == 2", "expect": "non_empty"},
+        {"name": "absent-ok", "expr": "up == 2", "expect": "empty"},
+    ])
+    got = results(runner)
+    assert got["prometheus.query.watchdog"] == ("passed", "1 series")
+    assert got["prometheus.query.none-firing"][0] == "failed"
+    assert "alertname" in got["prometheus.query.none-firing"][1]
+    assert got["prometheus.query.absent"] == ("failed", "up == 2 returned no series; expected at least one")
+    assert got["prometheus.query.absent-ok"] == ("passed", "0 series")
+
+
+def test_prometheus_down_fails_every_check_with_the_cause(fake):
+    runner = CheckRunner()
+    run_prometheus(runner, PrometheusClient(fake), [{"name": "ne", "job": "node-exporter"}], retention="15d")
+    got = results(runner)
+    assert got["prometheus.ready"] == ("failed", "fake: connection refused (GET /-/ready)")
+    assert got["prometheus.targets.ne"][1].startswith("not checked: prometheus.ready failed")
+    assert got["prometheus.retention"][0] == "failed"
+
+
+def alertmanager(fake):
+    fake.set("/-/ready", "OK")
+    fake.set("/api/v2/status", fixture_json("alertmanager_status.json"))
+    fake.set("/metrics", (FIXTURES / "alertmanager_metrics.txt").read_text())
+    return AlertmanagerClient(fake)
+
+
+def test_alertmanager_ready_configured_and_seen_by_prometheus(fake):
+    prom_fake = FakeTransport(name="prom")
+    runner = CheckRunner()
+    run_alertmanager(runner, alertmanager(fake), prometheus(prom_fake))
+    got = results(runner)
+    assert got["alertmanager.ready"] == ("passed", "OK")
+    assert got["alertmanager.config"][0] == "passed"
+    assert got["alertmanager.discovered"][0] == "passed"
+    runner = CheckRunner()
+    run_alertmanager(runner, alertmanager(fake), prometheus(prom_fake), url_pattern=":9093/")
+    assert got["alertmanager.discovered"][0] == "passed"
+    assert results(runner)["alertmanager.discovered"][1].startswith(
+        "Prometheus has 0 active Alertmanager(s) matching ':9093/', expected at least 1; active: http://127.0.0.1:")
+
+
+def test_alertmanager_failed_reload_and_empty_config(fake):
+    am = alertmanager(fake)
+    fake.set("/metrics", "alertmanager_config_last_reload_successful 0\n")
+    runner = CheckRunner()
+    run_alertmanager(runner, am)
+    assert "last configuration reload failed" in results(runner)["alertmanager.config"][1]
+    fake.set("/api/v2/status", {"config": {"original": ""}})
+    runner = CheckRunner()
+    run_alertmanager(runner, am)
+    assert "no loaded configuration" in results(runner)["alertmanager.config"][1]
+
+
+def test_parse_metrics_reads_the_text_format():
+    samples = parse_metrics((FIXTURES / "alertmanager_metrics.txt").read_text())
+    assert samples["alertmanager_config_last_reload_successful"] == [1.0]
+    assert parse_metrics('a{x="y z"} 2\n# HELP b\nb 3 1700000000\n') == {"a": [2.0], "b": [3.0]}

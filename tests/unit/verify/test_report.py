@@ -1,0 +1,70 @@
+"""Report rendering: console table, report.md, report.json, and writing them."""
+
+import json
+
+from ansible_collections.homelab.observability.plugins.module_utils.verify.report import (
+    render_json,
+    render_markdown,
+    render_table,
+    validate_checks,
+    write_report,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.verify.result import check_result
+
+CHECKS = [
+    check_result("prometheus.ready", "passed", 0.012, "Prometheus Server is Ready."),
+    check_result("prometheus.retention", "failed", 0.034, "--storage.tsdb.retention.time is 10d, expected 15d"),
+    check_result("loki.ready", "skipped", 0, "the lab simulates Loki's pods | nothing serves its API"),
+]
+
+
+def test_table_has_a_header_one_row_per_check_and_a_summary():
+    lines = render_table(CHECKS).splitlines()
+    assert lines[0].split() == ["CHECK", "RESULT", "TIME", "REASON"]
+    assert set(lines[1]) == {"-"}
+    assert lines[2].split()[:3] == ["prometheus.ready", "passed", "0.01s"]
+    assert lines[3].split()[:3] == ["prometheus.retention", "failed", "0.03s"]
+    assert lines[-1] == "3 checks: 1 passed, 1 failed, 1 skipped (0.05s in checks)"
+    # columns line up
+    assert lines[2].index("passed") == lines[3].index("failed") == lines[4].index("skipped")
+
+
+def test_table_clips_long_reasons_but_the_files_keep_them():
+    long = [check_result("x", "failed", 0, "word " * 100)]
+    assert render_table(long, reason_width=40).splitlines()[2].endswith("...")
+    assert ("word " * 100).strip() in render_markdown(long)
+
+
+def test_markdown_escapes_pipes_lists_failures_and_explains_skips():
+    md = render_markdown(CHECKS, generated="2026-01-01T00:00:00Z", context={"cluster": "lab"})
+    assert md.startswith("# Stack verification report\n")
+    assert "Cluster: lab" in md
+    assert "**FAILED** — 3 checks: 1 passed, 1 failed, 1 skipped" in md
+    assert "simulates Loki's pods \\| nothing" in md
+    assert "- `prometheus.retention`: --storage.tsdb.retention.time is 10d, expected 15d" in md
+    assert "Skipped checks were not run and prove nothing" in md
+    assert "**PASSED**" in render_markdown(CHECKS[:1])
+
+
+def test_json_carries_every_check_and_the_verdict():
+    doc = json.loads(render_json(CHECKS, generated="t"))
+    assert doc["passed"] is False
+    assert doc["summary"]["failed"] == 1
+    assert [c["result"] for c in doc["checks"]] == ["passed", "failed", "skipped"]
+    assert set(doc["checks"][0]) == {"name", "result", "duration", "reason"}
+
+
+def test_validate_checks_names_bad_items():
+    assert validate_checks(CHECKS) == []
+    problems = validate_checks([{"name": "a", "result": "ok"}, {"result": "passed"}, "x"])
+    assert "item 0 (a) has result 'ok'" in problems[0]
+    assert "item 1 has no 'name'" in problems[1]
+    assert "item 2 is not a dict" in problems[2]
+
+
+def test_write_report_creates_the_directory_and_reports_changes_only(tmp_path):
+    dest = tmp_path / "a" / "report"
+    files = {str(dest / "report.md"): "x\n", str(dest / "report.json"): "{}\n"}
+    assert sorted(write_report(str(dest), files)) == sorted(files)
+    assert write_report(str(dest), files) == []
+    assert (dest / "report.md").read_text() == "x\n"

@@ -1,0 +1,7 @@
+"""The lab's real metrics path: Debian Prometheus, Alertmanager and node-exporter (and optionally
+kube-state-metrics) as local processes. See README.md for the API."""
+
+from .config import ApiserverScrape
+from .stack import MonitoringError, MonitoringStack, find_binaries, start, status, stop
+
+__all__ = ["ApiserverScrape", "MonitoringError", "MonitoringStack", "find_binaries", "start", "status", "stop"]
