@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Waves: components grouped by wave number, waves in ascending order, a wave's components in
+parallel threads, and a stop at the first wave that does not become healthy.
+
+``deploy_one`` is injected (waves/component.py ``deploy`` in the module), which keeps this file
+pure enough to test ordering, parallelism and the stop rule without a cluster.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.waves.component import iso, utcnow
+
+NOT_STARTED = "not_started"
+
+
+def group_waves(components):
+    """[(wave, [component, ...]), ...] ascending; names must be unique."""
+    seen = set()
+    waves = {}
+    for comp in components:
+        if comp["name"] in seen:
+            raise KubeError("component %r appears twice: component names must be unique" % comp["name"])
+        seen.add(comp["name"])
+        waves.setdefault(int(comp.get("wave") or 0), []).append(comp)
+    return sorted(waves.items())
+
+
+def _not_started(comp):
+    return {
+        "wave": int(comp.get("wave") or 0),
+        "changed": False,
+        "health": NOT_STARTED,
+        "resources": [],
+        "diagnosis": [],
+        "started_at": None,
+        "finished_at": None,
+        "duration": None,
+    }
+
+
+def run_waves(components, deploy_one, wave_timeout=900, max_parallel=8, check_mode=False):
+    """Returns (result, failed_message_or_None)."""
+    waves = group_waves(components)
+    out_components = {c["name"]: _not_started(c) for c in components}
+    out_waves = []
+    raw = {}
+    failure = None
+    for wave, members in waves:
+        started = utcnow()
+        t0 = time.monotonic()
+        workers = max(1, min(max_parallel, len(members)))
+
+        def one(comp, wave=wave):
+            params = dict(comp)
+            params.pop("wave", None)
+            # A component's own wait_timeout never outlasts its wave's.
+            params["wait_timeout"] = min(int(params.get("wait_timeout") or wave_timeout), int(wave_timeout))
+            try:
+                return deploy_one(params, check_mode)
+            except Exception as exc:  # a bug in one component must not hide the others' results
+                return {"failed": True, "msg": "%s: unexpected error: %s" % (comp["name"], exc), "changed": False,
+                        "health": h.UNKNOWN, "resources": [], "diagnosis": [], "timing": {}}
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, members))
+        finished = utcnow()
+        healthy = True
+        for comp, res in zip(members, results, strict=True):
+            raw[comp["name"]] = res
+            timing = res.get("timing") or {}
+            out_components[comp["name"]] = {
+                "wave": wave,
+                "changed": bool(res.get("changed")),
+                "health": res.get("health", h.UNKNOWN),
+                "resources": res.get("resources") or [],
+                "diagnosis": res.get("diagnosis") or [],
+                "started_at": timing.get("started_at"),
+                "finished_at": timing.get("finished_at"),
+                "duration": timing.get("duration"),
+                "revision": res.get("revision"),
+                "diff": res.get("diff") or [],
+            }
+            if res.get("failed"):
+                out_components[comp["name"]]["msg"] = res.get("msg")
+                healthy = False
+            elif not check_mode and res.get("health") != h.HEALTHY and comp.get("wait", True):
+                healthy = False
+        out_waves.append(
+            {
+                "wave": wave,
+                "components": [c["name"] for c in members],
+                "healthy": healthy,
+                "started_at": iso(started),
+                "finished_at": iso(finished),
+                "duration": round(time.monotonic() - t0, 3),
+            }
+        )
+        if not healthy:
+            bad = [c["name"] for c in members if raw[c["name"]].get("failed") or
+                   (not check_mode and raw[c["name"]].get("health") != h.HEALTHY)]
+            later = [c["name"] for w, ms in waves if w > wave for c in ms]
+            failure = "wave %d did not become healthy (%s)%s" % (
+                wave,
+                "; ".join(raw[n].get("msg") or "%s is %s" % (n, raw[n].get("health")) for n in bad),
+                ": not started: %s" % ", ".join(later) if later else "",
+            )
+            break
+    result = {
+        "changed": any(c["changed"] for c in out_components.values()),
+        "waves": out_waves,
+        "components": out_components,
+        "timing_table": timing_table(components, out_components),
+    }
+    return result, failure
+
+
+def timing_table(components, out_components):
+    """One row per component, in wave order: what ran when and for how long."""
+    rows = []
+    ordered = sorted(components, key=lambda c: (int(c.get("wave") or 0), c["name"]))
+    for comp in ordered:
+        res = out_components[comp["name"]]
+        rows.append(
+            {
+                "wave": res["wave"],
+                "component": comp["name"],
+                "changed": res["changed"],
+                "health": res["health"],
+                "started_at": res["started_at"],
+                "finished_at": res["finished_at"],
+                "duration": res["duration"],
+            }
+        )
+    return rows

@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: homelab.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: waves
+short_description: Deploy components in health-gated waves (the Argo CD sync-wave equivalent)
+version_added: 0.1.0
+description:
+  - Deploys a list of components, each a Helm chart or a set of manifests exactly as
+    M(homelab.observability.release) deploys one, grouped by their C(wave) number.
+  - Waves run in ascending order. The components of one wave run in parallel; the next wave starts only when
+    every component of the current one is healthy. The first wave that does not become healthy within
+    O(wave_timeout) stops the run; later components are reported as C(not_started).
+  - Returns the state of every component and a timing table (start, end, duration per component).
+  - Check mode plans every wave (diffs with C(--diff)) and applies nothing. A later wave whose custom resource
+    kinds or namespace come from an earlier, unapplied wave is planned from a client-side render instead of
+    failing.
+author:
+  - homelab.observability maintainers
+options:
+  components:
+    description:
+      - >-
+        The components. Each is a dict with C(name) (required, unique), C(wave) (int, default 0) and any option
+        of M(homelab.observability.release) except the connection options, which are set once on this task.
+        That is C(namespace) (required), C(create_namespace), C(state), C(chart) (C(ref), C(repo_url),
+        C(version)), C(values), C(values_files), C(manifests), C(manifest_files), C(wait), C(wait_timeout),
+        C(rollback_on_failure), C(recover_pending) and C(binary_path).
+      - Each component is validated like the release module's options; unknown keys are an error.
+    type: list
+    elements: dict
+    required: true
+  wave_timeout:
+    description:
+      - Seconds a wave may take to become healthy; caps each component's C(wait_timeout).
+    type: int
+    default: 900
+  max_parallel:
+    description:
+      - How many components of one wave deploy at the same time.
+    type: int
+    default: 8
+extends_documentation_fragment:
+  - homelab.observability.k8s_auth
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+seealso:
+  - module: homelab.observability.release
+"""
+
+EXAMPLES = r"""
+- name: The seed's waves
+  homelab.observability.waves:
+    kubeconfig: ~/.kube/config
+    components:
+      - name: kube-prometheus-stack
+        wave: -1
+        namespace: monitoring
+        chart:
+          ref: kube-prometheus-stack
+          repo_url: https://prometheus-community.github.io/helm-charts
+          version: "68.2.1"
+        values_files: [files/kps-values.yml]
+      - name: loki
+        wave: -1
+        namespace: monitoring
+        chart: {ref: loki, repo_url: https://grafana.github.io/helm-charts, version: "6.24.0"}
+      - name: alloy
+        wave: 0
+        namespace: monitoring
+        chart: {ref: alloy, repo_url: https://grafana.github.io/helm-charts, version: "0.11.0"}
+      - name: capacity-dashboards
+        wave: 1
+        namespace: monitoring
+        manifest_files: [files/capacity-dashboards.yml]
+  register: deploy
+
+- name: Show how long each component took
+  ansible.builtin.debug:
+    var: deploy.timing_table
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any component changed (or would change, in check mode).
+  returned: always
+  type: bool
+waves:
+  description: One entry per wave that ran, in order.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {wave: -1, components: [kube-prometheus-stack, loki], healthy: true, started_at: "2026-01-01T10:00:00.000000Z",
+       finished_at: "2026-01-01T10:01:30.000000Z", duration: 90.0}
+components:
+  description:
+    - Per component name, its outcome; C(health) is C(not_started) for components of waves that did not run.
+    - Each entry has wave, changed, health, resources, diagnosis, started_at, finished_at, duration, revision,
+      diff, and msg when it failed.
+  returned: always
+  type: dict
+  sample:
+    loki: {wave: -1, changed: true, health: Healthy, resources: [], diagnosis: [], started_at: "2026-01-01T10:00:00Z",
+           finished_at: "2026-01-01T10:00:40Z", duration: 40.0, revision: 1}
+api_requests:
+  description: API requests the module sent, by HTTP method (helm's own requests are not included).
+  returned: always
+  type: dict
+timing_table:
+  description: One row per component in wave order (wave, component, changed, health, started_at, finished_at, duration).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
+from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
+    RELEASE_MUTUALLY_EXCLUSIVE,
+    RELEASE_REQUIRED_ONE_OF,
+    component_spec,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.waves.component import deploy
+from ansible_collections.homelab.observability.plugins.module_utils.waves.runner import run_waves
+
+
+def argument_spec():
+    spec = {
+        "components": {"type": "list", "elements": "dict", "required": True},
+        "wave_timeout": {"type": "int", "default": 900},
+        "max_parallel": {"type": "int", "default": 8},
+    }
+    spec.update(auth_argument_spec())
+    return spec
+
+
+def validate_components(module):
+    validator = ArgumentSpecValidator(
+        component_spec(),
+        mutually_exclusive=RELEASE_MUTUALLY_EXCLUSIVE,
+        required_one_of=RELEASE_REQUIRED_ONE_OF,
+    )
+    out = []
+    for index, comp in enumerate(module.params["components"]):
+        result = validator.validate(comp)
+        if result.error_messages:
+            module.fail_json(
+                msg="components[%d] (%s): %s" % (index, comp.get("name", "no name"), "; ".join(result.error_messages))
+            )
+        out.append(result.validated_parameters)
+    return out
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if module.params["max_parallel"] < 1 or module.params["wave_timeout"] < 1:
+        module.fail_json(msg="max_parallel and wave_timeout must be at least 1")
+    components = validate_components(module)
+    auth = {name: module.params[name] for name in auth_argument_spec()}
+    try:
+        client = api_client(auth)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    apis = []
+
+    def deploy_one(params, check_mode):
+        api = KubeApi(client)
+        apis.append(api)
+        params = dict(params, **auth)
+        return deploy(params, api, check_mode=check_mode)
+
+    try:
+        result, failure = run_waves(
+            components,
+            deploy_one,
+            wave_timeout=module.params["wave_timeout"],
+            max_parallel=module.params["max_parallel"],
+            check_mode=module.check_mode,
+        )
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    requests = {}
+    for api in apis:
+        for verb, count in api.counts.items():
+            requests[verb] = requests.get(verb, 0) + count
+    result["api_requests"] = requests
+    if failure:
+        module.fail_json(msg=failure, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Diagnosis lines from pods, events and claims (YAML fixtures plus a fake API)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible_collections.homelab.observability.plugins.module_utils.kube import diagnose as dg
+from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Observation
+
+CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "diagnose" / "pods.yml").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_explain_pod(case):
+    assert dg.explain_pod(case["pod"]) == case["expect"]
+
+
+def pvc(class_name=..., phase="Pending"):
+    spec = {} if class_name is ... else {"storageClassName": class_name}
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "storage-loki-0", "namespace": "monitoring"}, "spec": spec, "status": {"phase": phase}}
+
+
+@pytest.mark.parametrize(
+    ("claim", "storage_class", "default", "expect"),
+    [
+        (pvc("nfs"), None, None, "StorageClass 'nfs' does not exist"),
+        (pvc(), None, None, "no default StorageClass"),
+        (pvc(""), None, None, "PersistentVolume created by hand"),
+        (pvc("nfs-client"), {"metadata": {"name": "nfs-client"}, "provisioner": "x/nfs"}, None, "provisioner x/nfs"),
+    ],
+)
+def test_explain_pvc(claim, storage_class, default, expect):
+    [line] = dg.explain_pvc(claim, storage_class, default)
+    assert expect in line and "monitoring/storage-loki-0" in line
+
+
+def test_bound_claim_has_nothing_to_say():
+    assert dg.explain_pvc(pvc("nfs", "Bound"), None) == []
+
+
+def test_events_keep_warnings_once():
+    events = [
+        {"type": "Normal", "reason": "Scheduled", "message": "ok"},
+        {"type": "Warning", "reason": "FailedScheduling", "message": "0/3 nodes", "lastTimestamp": "2"},
+        {"type": "Warning", "reason": "FailedScheduling", "message": "0/3 nodes", "lastTimestamp": "3"},
+    ]
+    assert dg.explain_events(events, "pod p") == ["pod p: event FailedScheduling: 0/3 nodes"]
+
+
+def test_statefulset_diagnosis_follows_pods_to_their_missing_storage_class(fake_api):
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "loki", "namespace": "monitoring"},
+           "spec": {"selector": {"matchLabels": {"app": "loki"}}}}
+    volume = {"name": "s", "persistentVolumeClaim": {"claimName": "storage-loki-0"}}
+    unscheduled = {"type": "PodScheduled", "status": "False",
+                   "message": "pod has unbound immediate PersistentVolumeClaims."}
+    pod = {"metadata": {"name": "loki-0"}, "spec": {"volumes": [volume]},
+           "status": {"phase": "Pending", "conditions": [unscheduled]}}
+    api = fake_api([pvc("nfs")])
+    api.lists[("Pod", "monitoring", "app=loki", None)] = [pod]
+    obs = Observation(Ref.of(sts), sts, h.Health(h.PROGRESSING, "0 of 1 pods are ready"))
+    lines = dg.Diagnoser(api).diagnose([obs])
+    assert lines[0] == "StatefulSet monitoring/loki is Progressing: 0 of 1 pods are ready"
+    assert any("unbound immediate PersistentVolumeClaims" in line for line in lines)
+    assert any("StorageClass 'nfs' does not exist" in line for line in lines)
+
+
+def test_healthy_objects_are_not_diagnosed(fake_api):
+    obs = Observation(Ref("v1", "ConfigMap", "m", "c"), {}, h.Health(h.HEALTHY))
+    assert dg.Diagnoser(fake_api()).diagnose([obs]) == []

@@ -1,0 +1,112 @@
+"""Wave ordering, parallelism inside a wave, the stop rule and the timing table (no cluster)."""
+
+import threading
+import time
+
+import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.waves import runner
+
+
+def comp(name, wave, **extra):
+    return dict({"name": name, "wave": wave, "namespace": "monitoring", "wait": True}, **extra)
+
+
+class Recorder:
+    def __init__(self, unhealthy=(), failing=(), delay=0.05):
+        self.unhealthy = set(unhealthy)
+        self.failing = set(failing)
+        self.delay = delay
+        self.events = []
+        self.lock = threading.Lock()
+        self.active = 0
+        self.peak = 0
+
+    def __call__(self, params, check_mode):
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            self.events.append(("start", params["name"], time.monotonic()))
+        time.sleep(self.delay)
+        with self.lock:
+            self.active -= 1
+            self.events.append(("end", params["name"], time.monotonic()))
+        name = params["name"]
+        res = {"changed": True, "health": "Healthy", "resources": [], "diagnosis": [],
+               "timing": {"started_at": "s", "finished_at": "f", "duration": self.delay},
+               "wait_timeout": params["wait_timeout"]}
+        if name in self.unhealthy:
+            res.update(health="Progressing", diagnosis=["pod x unschedulable"])
+        if name in self.failing:
+            res.update(failed=True, msg="%s: boom" % name)
+        return res
+
+
+SEED = [comp("alloy", 0), comp("kps", -1), comp("loki", -1), comp("vpa", 1), comp("goldilocks", 1)]
+
+
+def test_waves_run_in_ascending_order_and_in_parallel_inside_a_wave():
+    rec = Recorder()
+    result, failure = runner.run_waves(SEED, rec)
+    assert failure is None
+    assert [w["wave"] for w in result["waves"]] == [-1, 0, 1]
+    times = {(kind, name): t for kind, name, t in rec.events}
+    assert max(times[("end", "kps")], times[("end", "loki")]) <= times[("start", "alloy")]
+    assert times[("end", "alloy")] <= min(times[("start", "vpa")], times[("start", "goldilocks")])
+    assert rec.peak == 2
+    assert [row["component"] for row in result["timing_table"]] == ["kps", "loki", "alloy", "goldilocks", "vpa"]
+    assert result["changed"] is True
+
+
+def test_stops_at_the_first_unhealthy_wave_and_reports_every_component():
+    rec = Recorder(unhealthy={"loki"})
+    result, failure = runner.run_waves(SEED, rec)
+    assert "wave -1" in failure and "loki" in failure and "not started: alloy, vpa, goldilocks" in failure
+    assert result["components"]["kps"]["health"] == "Healthy"
+    assert result["components"]["loki"]["diagnosis"] == ["pod x unschedulable"]
+    for name in ("alloy", "vpa", "goldilocks"):
+        assert result["components"][name]["health"] == runner.NOT_STARTED
+    assert [w["healthy"] for w in result["waves"]] == [False]
+
+
+def test_a_failed_component_stops_the_run():
+    result, failure = runner.run_waves(SEED, Recorder(failing={"alloy"}))
+    assert "alloy: boom" in failure
+    assert result["components"]["alloy"]["msg"] == "alloy: boom"
+    assert result["components"]["vpa"]["health"] == runner.NOT_STARTED
+
+
+def test_check_mode_does_not_stop_on_health():
+    result, failure = runner.run_waves(SEED, Recorder(unhealthy={"loki"}), check_mode=True)
+    assert failure is None and len(result["waves"]) == 3
+
+
+def test_max_parallel_bounds_the_threads():
+    comps = [comp("c%d" % i, 0) for i in range(6)]
+    rec = Recorder()
+    runner.run_waves(comps, rec, max_parallel=2)
+    assert rec.peak == 2
+
+
+def test_wave_timeout_caps_component_timeouts():
+    seen = {}
+
+    def deploy_one(params, check_mode):
+        seen[params["name"]] = params["wait_timeout"]
+        return {"health": "Healthy"}
+
+    runner.run_waves([comp("a", 0, wait_timeout=600), comp("b", 0, wait_timeout=30)], deploy_one, wave_timeout=60)
+    assert seen == {"a": 60, "b": 30}
+
+
+def test_an_exception_in_one_component_is_reported_not_raised():
+    def deploy_one(params, check_mode):
+        raise RuntimeError("bug")
+
+    result, failure = runner.run_waves([comp("a", 0)], deploy_one)
+    assert "unexpected error: bug" in failure
+
+
+def test_duplicate_names_are_rejected():
+    with pytest.raises(KubeError, match="twice"):
+        runner.group_waves([comp("a", 0), comp("a", 1)])
