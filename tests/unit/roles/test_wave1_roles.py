@@ -1,6 +1,9 @@
 """Golden tests of the wave-1 roles: exportarr, uptime_kuma, vpa, goldilocks."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +153,54 @@ def test_nothing_can_apply_a_recommendation(wave1):
     text = json.dumps(wave1["goldilocks"][0]["values"])
     assert "update-mode" not in text and "Auto" not in text
     assert wave1["vpa"][0]["values"]["updater"]["enabled"] is False
+
+
+# ---- capacity_dashboards ----
+
+def test_dashboards_shipped_as_sidecar_configmaps(render):
+    (comp,) = render(["capacity_dashboards"])["capacity_dashboards"]
+    assert comp["wave"] == 1
+    objects = manifests_by_kind(comp)
+    assert set(objects) == {("ConfigMap", "dashboard-cluster-capacity-overview"),
+                            ("ConfigMap", "dashboard-namespace-resource-breakdown")}
+    titles = {}
+    for (_, name), cm in objects.items():
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        (key, text) = next(iter(cm["data"].items()))
+        assert key == name.removeprefix("dashboard-") + ".json"
+        model = json.loads(text)
+        titles[model["title"]] = model
+    assert set(titles) == {"Cluster Capacity Overview", "Namespace Resource Breakdown"}
+
+
+def test_cluster_capacity_overview_panels(render):
+    (comp,) = render(["capacity_dashboards"])["capacity_dashboards"]
+    model = json.loads(manifests_by_kind(comp)[("ConfigMap", "dashboard-cluster-capacity-overview")]["data"][
+        "cluster-capacity-overview.json"])
+    kinds = [p["type"] for p in model["panels"] if p["type"] != "row"]
+    assert kinds.count("timeseries") == 2 and kinds.count("gauge") == 4 and kinds.count("piechart") == 2
+    legends = {t["legendFormat"] for p in model["panels"] if p["type"] == "timeseries" for t in p["targets"]}
+    assert {"requested", "allocatable", "used"} <= legends
+    assert any("Running" in p["title"] or "pods" in p["title"].lower() for p in model["panels"] if p["type"] == "stat")
+
+
+def test_namespace_breakdown_panels(render):
+    (comp,) = render(["capacity_dashboards"])["capacity_dashboards"]
+    model = json.loads(manifests_by_kind(comp)[("ConfigMap", "dashboard-namespace-resource-breakdown")]["data"][
+        "namespace-resource-breakdown.json"])
+    tables = [p for p in model["panels"] if p["type"] == "table"]
+    assert len(tables) == 2
+    for panel in tables:
+        renamed = panel["transformations"][1]["options"]["renameByName"]
+        assert set(renamed.values()) == {"Requests", "Limits", "Usage", "Efficiency %"}
+    stacked = [p for p in model["panels"] if p["type"] == "timeseries"]
+    assert stacked and all(p["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal" for p in stacked)
+    assert [v["name"] for v in model["templating"]["list"]] == ["datasource", "namespace"]
+
+
+def test_committed_dashboards_match_the_generator():
+    pytest.importorskip("grafana_foundation_sdk")
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.run([sys.executable, str(root / "tools/dashboards/generate.py"), "--check"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
