@@ -41,6 +41,11 @@ options:
         manifest changed, so this is how a policy-only change restarts the apiserver on kubeadm.
       - Unset leaves the annotation as it is.
     type: str
+  restore_from:
+    description:
+      - Put this backup (RV(backup_file) of an earlier run) back in place atomically instead of editing. The role's
+        rollback uses it when the apiserver does not come back healthy.
+    type: path
   restart:
     description:
       - Restart the apiserver although nothing else changed, by writing the current time into the annotation
@@ -116,6 +121,10 @@ disk:
   description: The free-disk preflight (path, free, required, existing bytes, message).
   returned: when the check ran
   type: dict
+restored_from:
+  description: The backup that was put back.
+  returned: with O(restore_from)
+  type: str
 """
 
 import os
@@ -137,6 +146,7 @@ def argument_spec():
         state=dict(type="str", default="present", choices=["present", "absent"]),
         policy_sha256=dict(type="str"),
         restart=dict(type="bool", default=False),
+        restore_from=dict(type="path"),
         backup_dir=dict(type="path", default="/etc/kubernetes/tmp"),
         allowed_manifests=dict(type="list", elements="str", default=list(mf.KUBEADM_MANIFESTS)),
         container_name=dict(type="str", default="kube-apiserver"),
@@ -144,15 +154,33 @@ def argument_spec():
     return spec
 
 
+def restore(module, path, before):
+    source = module.params["restore_from"]
+    content = files.read_text(source)
+    if content is None:
+        module.fail_json(msg="restore_from %s does not exist; restore %s by hand from %s"
+                             % (source, path, module.params["backup_dir"]))
+    result = dict(changed=before != content, path=path, restored_from=source, changed_at=time.time())
+    if module._diff:
+        result["diff"] = dict(before=before or "", after=content, before_header=path, after_header=source)
+    if result["changed"] and not module.check_mode:
+        mode = os.stat(path).st_mode & 0o7777 if before is not None else 0o600
+        files.write_atomic(module, path, content, mode)
+        result["changed_at"] = time.time()
+    module.exit_json(**result)
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[("restart", "policy_sha256")])
+                           mutually_exclusive=[("restart", "policy_sha256"), ("restore_from", "restart")])
     if not mf.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"))
     p = module.params
     path = p["path"]
     manifests_dir = os.path.dirname(path)
     present = p["state"] == "present"
+    if p["restore_from"]:
+        restore(module, path, files.read_text(path))
 
     errors = disk.rotation_errors(p["log_maxage"], p["log_maxbackup"], p["log_maxsize"]) if present else []
     if errors:
@@ -166,7 +194,8 @@ def main():
         module.fail_json(
             msg="%s holds %s: the kubelet runs every file there whose name does not start with a dot, so a stale "
                 "backup or editor file is a second static pod. Move it out (e.g. to /etc/kubernetes/tmp/) or "
-                "delete it, or list a legitimate static pod in allowed_manifests; nothing changed"
+                "delete it, or list a legitimate static pod in allowed_manifests (role variable "
+                "apiserver_audit_static_pods_allowed); nothing changed"
                 % (manifests_dir, ", ".join(stale)), stale_files=stale)
     before = files.read_text(path)
     if before is None:
@@ -200,7 +229,6 @@ def main():
                    "homelab.observability.audit_policy" % policy_on_host)
             if not module.check_mode:
                 module.fail_json(msg=msg + "; nothing changed")
-            module.warn(msg)
         if p["disk_check"]:
             result["disk"] = disk.check_free_space(on_host(p["host_root"], p["log_path"]),
                                                    p["log_maxbackup"], p["log_maxsize"])

@@ -192,7 +192,7 @@ def _args(root, **kw):
     args = {"path": str(root / "etc/kubernetes/manifests/kube-apiserver.yaml"), "host_root": str(root),
             "backup_dir": str(root / "etc/kubernetes/tmp"), "policy_sha256": "ab" * 32}
     args.update(kw)
-    return args
+    return {k: v for k, v in args.items() if v is not None}
 
 
 def test_module_check_then_apply_then_idempotent(run_module, host):
@@ -237,3 +237,15 @@ def test_module_needs_the_policy_and_the_disk(run_module, host):
     result, failed = run_module(module, _args(host, log_maxsize=10 ** 12))
     assert failed and "not enough disk" in result["msg"]
     assert (host / "etc/kubernetes/manifests/kube-apiserver.yaml").read_text() == KUBEADM
+
+
+def test_module_restore_and_restart(run_module, host):
+    path = host / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    applied, _ = run_module(module, _args(host))
+    result, failed = run_module(module, _args(host, policy_sha256=None, restart=True))
+    assert not failed and result["changed"] and mf.RESTART_ANNOTATION in path.read_text()
+    result, failed = run_module(module, _args(host, policy_sha256=None, restore_from=applied["backup_file"]))
+    assert not failed and result["changed"] and path.read_text() == KUBEADM
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    result, failed = run_module(module, _args(host, policy_sha256=None, restore_from=str(host / "nope")))
+    assert failed and "does not exist" in result["msg"]
