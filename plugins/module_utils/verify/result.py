@@ -135,9 +135,10 @@ def poll(probe, timeout, interval=1.0, clock=time.monotonic, sleep=time.sleep):
     deadline = clock() + max(0.0, float(timeout))
     while True:
         done, value = probe()
-        if done or clock() + interval > deadline:
+        remaining = deadline - clock()
+        if done or remaining <= 0:
             return done, value
-        sleep(interval)
+        sleep(min(interval, remaining))
 
 
 def failures_text(checks):
