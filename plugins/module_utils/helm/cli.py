@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import resolve_auth
@@ -50,6 +51,7 @@ class Helm:
         self._conn = None
         self._major = None
         self.calls = []
+        self.retry_seconds = 30
 
     # -- plumbing --------------------------------------------------------------------------------
     def close(self):
@@ -105,12 +107,22 @@ class Helm:
     def run(self, args, connect=True):
         cmd = [self.binary] + list(args) + (self.connection_args() if connect else [])
         self.calls.append(args[0] if args else "")
-        try:
-            proc = self.runner(cmd, capture_output=True, text=True, env=self.environ, check=False)
-        except OSError as exc:
-            raise HelmError(
-                "cannot run helm (%s): install helm v3 or v4, or set binary_path to its location" % exc, cmd=cmd
-            ) from exc
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.5
+        while True:
+            try:
+                proc = self.runner(cmd, capture_output=True, text=True, env=self.environ, check=False)
+            except OSError as exc:
+                raise HelmError(
+                    "cannot run helm (%s): install helm v3 or v4, or set binary_path to its location" % exc, cmd=cmd
+                ) from exc
+            # helm checks the connection before it does anything: nothing happened yet, try again
+            if proc.returncode == 0 or "Kubernetes cluster unreachable" not in (proc.stderr or ""):
+                break
+            if time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
         if proc.returncode != 0:
             stderr = (proc.stderr or "").strip()
             if _release_not_found(stderr):

@@ -25,6 +25,9 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.apply i
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 
+_MISSING_KIND = ("no matches for kind", "ensure CRDs are installed first", "resource mapping not found",
+                 "namespaces \"", "could not find the requested resource")
+
 
 class PendingRelease(KubeError):
     pass
@@ -147,16 +150,25 @@ def plan_release(helm, name, namespace, chart, values, *, create_namespace, reco
                                                     if target else "uninstall"))
         if not target:
             current = None
-    try:
-        planned = helm.upgrade(name, namespace, chart, values, create_namespace=create_namespace,
-                               dry_run="server")
-    except HelmError as exc:
-        # In check mode an earlier wave (CRDs, the namespace) may not exist yet: render client-side.
-        if not check_mode or "render" in exc.stderr or "parse error" in exc.stderr or "template:" in exc.stderr:
-            raise
+    planned = None
+    if status not in PENDING:
+        try:
+            planned = helm.upgrade(name, namespace, chart, values, create_namespace=create_namespace,
+                                   dry_run="server")
+        except HelmError as exc:
+            # The chart's custom resources need CRDs that are not installed yet: the chart's own crds/
+            # (helm installs them first) or, in check mode, an earlier wave. Render client-side.
+            if not any(w in exc.stderr for w in _MISSING_KIND):
+                raise
+            if not check_mode and current is not None and status == "deployed":
+                raise
+            plan.note = "planned from a client-side render: %s" % " ".join(exc.stderr.split())[:300]
+    else:
+        # helm refuses even a dry-run upgrade while a release is pending: render client-side
+        plan.note = "planned from a client-side render: the release is %s" % status
+    if planned is None:
         text = helm.template(name, namespace, chart, values)
         planned = {"manifest": text, "config": values, "chart": {"metadata": {}}}
-        plan.note = "planned from a client-side render: %s" % exc.stderr.splitlines()[-1] if exc.stderr else None
     plan.planned = planned
     plan.planned_objects = install_order(parse_manifest(planned.get("manifest")))
     current_objs = parse_manifest((current or {}).get("manifest")) if current else []

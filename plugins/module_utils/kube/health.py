@@ -189,6 +189,9 @@ def pvc_health(obj, context=None):
     ):
         # Nothing asks for the volume yet: binding waits for a pod by design.
         return Health(HEALTHY, "waiting for the first consumer (StorageClass %s)" % storage_class["metadata"]["name"])
+    class_name = (obj.get("spec") or {}).get("storageClassName")
+    if "storage_class" in context and storage_class is None and class_name:
+        return Health(PROGRESSING, "claim is %s: StorageClass %r does not exist" % (phase or "Pending", class_name))
     return Health(PROGRESSING, "claim is %s" % (phase or "Pending"))
 
 

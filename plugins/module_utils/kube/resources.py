@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import json
 import threading
+import time
 from collections import Counter
 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
@@ -115,14 +116,39 @@ class Ref:
 class KubeApi:
     """Thread-safe enough for the waves module: discovery cache under a lock, counters under a lock."""
 
-    def __init__(self, api_client):
+    def __init__(self, api_client, retry_seconds=30):
         self.client = api_client
+        self.retry_seconds = retry_seconds
         self.counts = Counter()
         self._lock = threading.Lock()
         self._discovery = {}
 
     # -- transport -------------------------------------------------------------------------------
     def request(self, method, path, query=None, body=None, *, content_type=None, accept_404=False):
+        """One API call, retried while the API server is unreachable or overloaded.
+
+        Connection failures (the request never reached a server: an apiserver restart, a failover)
+        are retried for every verb, which is safe because every write here is a server-side apply
+        or a delete; 429 and 5xx answers are retried for reads. Retries stop after
+        ``retry_seconds``.
+        """
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.2
+        while True:
+            try:
+                return self._request_once(method, path, query, body, (content_type, accept_404))
+            except _Transient as exc:
+                if time.monotonic() + delay > deadline:
+                    raise KubeError(
+                        "%s %s failed: %s (retried for %ds)" % (method, path, exc.cause, self.retry_seconds)
+                    ) from exc
+                with self._lock:
+                    self.counts["retries"] += 1
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _request_once(self, method, path, query, body, options):
+        content_type, accept_404 = options
         headers = {"Accept": "application/json"}
         if body is not None:
             # a dict: the client serialises it as JSON, which is also valid YAML for apply patches
@@ -144,10 +170,14 @@ class KubeApi:
                 return None
             if status:
                 raise _api_error(status, getattr(exc, "body", "") or "", method, path) from exc
+            if _is_connection_error(exc):
+                raise _Transient(exc) from exc
             raise KubeError("%s %s failed: %s" % (method, path, exc)) from exc
         status = response.status
         if status == 404 and accept_404:
             return None
+        if method == "GET" and (status == 429 or status >= 500):
+            raise _Transient(_api_error(status, data, method, path))
         if not 200 <= status <= 299:
             raise _api_error(status, data, method, path)
         return json.loads(data) if data else None
@@ -234,6 +264,21 @@ class KubeApi:
 
     def writes(self):
         return sum(self.counts[v] for v in WRITE_VERBS)
+
+
+class _Transient(Exception):
+    def __init__(self, cause):
+        self.cause = cause
+        super().__init__(str(cause))
+
+
+def _is_connection_error(exc):
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    reason = getattr(exc, "reason", None)
+    if reason is not None:
+        names |= {cls.__name__ for cls in type(reason).__mro__}
+    return bool(names & {"NewConnectionError", "ConnectionError", "ProtocolError", "MaxRetryError",
+                         "ConnectionRefusedError", "ConnectionResetError", "RemoteDisconnected"})
 
 
 def _api_error(status, data, method, path):

@@ -165,6 +165,11 @@ def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
                 helm.rollback(name, namespace, revision)
             else:
                 helm.uninstall(name, namespace)
+            # plan again against the recovered release (a server-side render is possible now)
+            plan = hr.plan_release(helm, name, namespace, chart, values,
+                                   create_namespace=params.get("create_namespace", True),
+                                   recover_pending=False, check_mode=False)
+            result["plan"]["reasons"] += plan.reasons
         if plan.action != "none":
             if plan.current and not plan.recover:
                 previous = last_deployed(plan.history) if params.get("rollback_on_failure") else None

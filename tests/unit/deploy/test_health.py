@@ -61,3 +61,9 @@ def test_worst(statuses, expect):
 def test_pvc_needs_storage_class_context():
     assert h.needs_context({"apiVersion": "v1", "kind": "PersistentVolumeClaim"}) == ("storage_class",)
     assert h.needs_context({"apiVersion": "apps/v1", "kind": "Deployment"}) == ()
+
+
+def test_pvc_names_its_missing_storage_class():
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "d"},
+             "spec": {"storageClassName": "nfs"}, "status": {"phase": "Pending"}}
+    assert h.health(claim, {"storage_class": None}).message == "claim is Pending: StorageClass 'nfs' does not exist"
