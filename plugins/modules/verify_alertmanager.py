@@ -20,7 +20,7 @@ description:
   - Without O(access), Alertmanager is reached as the kube-prometheus-stack Service
     C(monitoring/kube-prometheus-stack-alertmanager:9093) through the apiserver's service proxy.
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - homelab.observability.k8s_auth
   - homelab.observability.service_access
@@ -43,6 +43,7 @@ attributes:
     description: Every check is read-only; check mode runs them all.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to show.
 """
 
 EXAMPLES = r"""

@@ -22,7 +22,7 @@ description:
   - Without O(access), Grafana is reached as the kube-prometheus-stack Service
     C(monitoring/kube-prometheus-stack-grafana:80) through the apiserver's service proxy.
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - homelab.observability.k8s_auth
   - homelab.observability.service_access
@@ -93,6 +93,7 @@ attributes:
     description: Every check is read-only; check mode runs them all.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to show.
 """
 
 EXAMPLES = r"""
@@ -164,10 +165,10 @@ def argument_spec():
     spec.update(verify_argument_spec())
     spec.update(
         access=access_spec(),
-        admin_secret=dict(type="dict", default={}, options=dict(
+        admin_secret=dict(type="dict", default={}, no_log=False, options=dict(
             namespace=dict(type="str", default="monitoring"),
             name=dict(type="str", default="grafana-admin"),
-            user_key=dict(type="str", default="admin-user"),
+            user_key=dict(type="str", default="admin-user", no_log=False),
             password_key=dict(type="str", default="admin-password", no_log=False),
         )),
         admin_user=dict(type="str"),

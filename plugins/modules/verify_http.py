@@ -15,7 +15,7 @@ description:
     expects one of the listed statuses and, optionally, a body matching a regular expression.
   - Check names are C(http.<name>).
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - homelab.observability.k8s_auth
   - homelab.observability.verify_common
@@ -77,6 +77,7 @@ attributes:
     description: Every check is read-only; check mode runs them all.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to show.
 """
 
 EXAMPLES = r"""

@@ -26,7 +26,7 @@ description:
   - Without O(access), Loki is reached as the Service C(monitoring/loki:3100) through the apiserver's
     service proxy.
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - homelab.observability.k8s_auth
   - homelab.observability.service_access
@@ -70,6 +70,7 @@ attributes:
         write a ConfigMap and a Secret.
   diff_mode:
     support: none
+    description: Nothing is left changed, so there is nothing to show.
 notes:
   - The marker objects are created and deleted within the run; the cluster is left as found, so the module
     reports C(changed=false). The audit log keeps the events, as intended.

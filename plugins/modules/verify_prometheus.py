@@ -25,7 +25,7 @@ description:
   - Without O(access), Prometheus is reached as the kube-prometheus-stack Service
     C(monitoring/kube-prometheus-stack-prometheus:9090) through the apiserver's service proxy.
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - homelab.observability.k8s_auth
   - homelab.observability.service_access
@@ -116,6 +116,7 @@ attributes:
     description: Every check is read-only; check mode runs them all.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to show.
 """
 
 EXAMPLES = r"""

@@ -16,7 +16,7 @@ description:
   - Never fails because a check failed; the caller decides (the P(homelab.observability.verify#role) role fails
     the play after the report is written).
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (!UNKNOWN)
 options:
   checks:
     description:

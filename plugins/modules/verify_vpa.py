@@ -19,7 +19,7 @@ description:
   - C(vpa.recommendations) expects every VPA older than O(recommendation_grace) seconds to carry
     C(status.recommendation.containerRecommendations); it is skipped while no VPA is that old.
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - homelab.observability.k8s_auth
   - homelab.observability.verify_common
@@ -41,6 +41,7 @@ attributes:
     description: Every check is read-only; check mode runs them all.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to show.
 """
 
 EXAMPLES = r"""

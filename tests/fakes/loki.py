@@ -36,7 +36,7 @@ def parse_logql(query: str):
             raise ValueError("parse error at %r" % selector[pos:])
         matchers.append((m.group(1), m.group(2), m.group(3).replace('\\"', '"')))
         pos = m.end()
-    if not matchers or all(op in ("!=", "!~") or (op == "=~" and re.fullmatch(v, "")) for _, op, v in matchers):
+    if not matchers or all(op in ("!=", "!~") or (op == "=~" and re.fullmatch(v, "")) for _name, op, v in matchers):
         raise ValueError("queries require at least one regexp or equality matcher that does not have an "
                          "empty-compatible value")
     filters, pos = [], 0
@@ -165,7 +165,7 @@ class FakeLoki(FakeServer):
                 return 400, str(exc) + "\n", {}
             seen, data = set(), []
             with self._lock:
-                for labels, ts, _ in self.entries:
+                for labels, ts, _line in self.entries:
                     if start <= ts <= end and any(_labels_match(labels, m) for m in parsed):
                         key = tuple(sorted(labels.items()))
                         if key not in seen:
@@ -187,6 +187,6 @@ class FakeLoki(FakeServer):
             for labels, ts, line in hits[:limit]:
                 streams.setdefault(tuple(sorted(labels.items())), []).append([str(ts), line])
             result = [{"stream": dict(key), "values": values} for key, values in streams.items()]
-            return 200, {"status": "success", "data": {"resultType": "streams", "result": result,
-                                                        "stats": {}}}, {}
+            data = {"resultType": "streams", "result": result, "stats": {}}
+            return 200, {"status": "success", "data": data}, {}
         return 404, "404 page not found\n", {}

@@ -17,8 +17,8 @@ class LokiClient:
     def ready(self):
         resp = self.transport.request("GET", "/ready", headers=self.headers)
         if resp.status != 200:
-            raise ProbeError("Loki at %s is not ready: HTTP %d %s" % (self.transport.describe(), resp.status,
-                                                                       resp.snippet()))
+            raise ProbeError("Loki at %s is not ready: HTTP %d %s"
+                             % (self.transport.describe(), resp.status, resp.snippet()))
         return resp.snippet()
 
     def _api(self, path, params):

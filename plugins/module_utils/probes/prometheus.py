@@ -20,8 +20,8 @@ class PrometheusClient:
     def ready(self):
         resp = self.transport.request("GET", "/-/ready")
         if resp.status != 200:
-            raise ProbeError("%s at %s is not ready: HTTP %d %s" % (self.name, self.transport.describe(), resp.status,
-                                                                     resp.snippet()))
+            raise ProbeError("%s at %s is not ready: HTTP %d %s"
+                             % (self.name, self.transport.describe(), resp.status, resp.snippet()))
         return resp.snippet()
 
     def _api(self, path, params=None):
@@ -62,8 +62,8 @@ class AlertmanagerClient:
     def ready(self):
         resp = self.transport.request("GET", "/-/ready")
         if resp.status != 200:
-            raise ProbeError("%s at %s is not ready: HTTP %d %s" % (self.name, self.transport.describe(), resp.status,
-                                                                     resp.snippet()))
+            raise ProbeError("%s at %s is not ready: HTTP %d %s"
+                             % (self.name, self.transport.describe(), resp.status, resp.snippet()))
         return resp.snippet()
 
     def status(self):
@@ -80,7 +80,7 @@ def parse_metrics(text):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        name_part, _, rest = line.partition(" ") if "{" not in line.split(" ", 1)[0] else line.partition("} ")
+        name_part, _sep, rest = line.partition(" ") if "{" not in line.split(" ", 1)[0] else line.partition("} ")
         name = name_part.split("{", 1)[0]
         value = rest.strip().split(" ")[0] if rest else ""
         try:

@@ -111,7 +111,7 @@ class AuditProbe:
         name = "verify-marker-%s" % token
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": self._meta(name, token), "data": {"marker": token}}
         start, started = self.wall() - 5, self.clock()
-        _, audit_id = kubeapi.create(apiserver, self.namespace, "configmaps", body)
+        audit_id = kubeapi.create(apiserver, self.namespace, "configmaps", body)[1]
         try:
             if not audit_id:
                 raise CheckFailed("the apiserver sent no Audit-Id header for the marker write: is audit logging on?")
@@ -136,11 +136,11 @@ class AuditProbe:
         body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": self._meta(name, token),
                 "stringData": {"marker": value}}
         start = self.wall() - 5
-        _, audit_id = kubeapi.create(apiserver, self.namespace, "secrets", body)
+        audit_id = kubeapi.create(apiserver, self.namespace, "secrets", body)[1]
         try:
             if not audit_id:
                 raise CheckFailed("the apiserver sent no Audit-Id header for the marker Secret: is audit logging on?")
-            found, _ = self.wait_for(audit_id, start)
+            found = self.wait_for(audit_id, start)[0]
             if not found:
                 raise CheckFailed("cannot prove redaction: the audit event of creating Secret %s/%s (Audit-Id %s) "
                                   "did not reach Loki within %ss" % (self.namespace, name, audit_id, self.timeout))

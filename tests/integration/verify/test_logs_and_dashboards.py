@@ -98,8 +98,8 @@ def test_the_marker_writes_are_skipped_in_check_mode(fake_loki, direct):
 
 
 @pytest.mark.lab
-def test_the_marker_configmap_write_is_found_in_loki_through_the_real_audit_log(lab, fake_loki, direct,
-                                                                              lab_apiserver):
+def test_the_marker_configmap_write_is_found_in_loki_through_the_real_audit_log(
+        lab, fake_loki, direct, lab_apiserver):
     fake_loki.tail_audit_log(str(lab.audit_log_path), redact=True)
     fake_loki.push(POD, "x")
     ns = "verify-marker-test"

@@ -34,7 +34,7 @@ def test_every_check_passes_on_a_healthy_prometheus(metrics, direct):
          "expect": "non_empty"},
         {"name": "no-critical", "expr": 'ALERTS{severity="critical"}', "expect": "empty"},
     ], wait_timeout=10)
-    assert {name: r for name, (r, _) in results(runner).items()} == {
+    assert {c["name"]: c["result"] for c in runner.results} == {
         "prometheus.ready": "passed", "prometheus.targets.node-exporter": "passed",
         "prometheus.targets.prometheus": "passed", "prometheus.targets.alertmanager": "passed",
         "prometheus.retention": "passed", "prometheus.rules": "passed",

@@ -82,7 +82,7 @@ def test_lab_shaped_run_passes_and_reports_simulated_parts_as_skipped(metrics, a
 def test_failed_checks_fail_the_play_after_every_check_ran(metrics, ansible_playbook, tmp_path):
     variables = lab_vars(metrics, tmp_path / "report", verify_prometheus_retention="30d")
     variables["verify_prometheus_jobs"].append({"name": DOWN_JOB, "job": DOWN_JOB})
-    proc, _ = play(ansible_playbook, tmp_path, variables)
+    proc = play(ansible_playbook, tmp_path, variables)[0]
     assert proc.returncode != 0
     out = proc.stdout
     assert "2 of 25 checks failed" in out, out[-3000:]
@@ -139,8 +139,8 @@ def test_check_mode_skips_the_marker_writes_and_the_report(metrics, ansible_play
         loki.push({"job": "kubernetes-audit", "level": "Metadata", "verb": "get", "user": "u"}, "{}")
         skip = dict(SIMULATED)
         del skip["loki"]
-        proc, _ = play(ansible_playbook, tmp_path, lab_vars(metrics, tmp_path / "report", verify_skip=skip,
-                                                            verify_loki_access={"url": loki.url}), check=True)
+        proc = play(ansible_playbook, tmp_path, lab_vars(metrics, tmp_path / "report", verify_skip=skip,
+                                                         verify_loki_access={"url": loki.url}), check=True)[0]
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "loki.marker" in proc.stdout and "check mode: the marker ConfigMap was not written" in proc.stdout
     assert not (tmp_path / "report").exists()

@@ -126,21 +126,21 @@ def test_a_vpa_in_an_excluded_namespace_fails(vpa_api, namespace):
     name = "verify-" + namespace
     vpa(vpa_api, "kube-public", "Deployment", "anything", vpa_name=name)
     try:
-        _, vpas = observed(vpa_api, [namespace, "kube-public"])
+        vpas = observed(vpa_api, [namespace, "kube-public"])[1]
         result, reason = run("vpa.excluded", check_excluded, vpas, EXCLUDED)
         assert result == "failed"
         assert reason.startswith("1 VPA(s) exist in excluded namespaces (kube-node-lease, kube-public): ")
         assert "kube-public/%s" % name in reason
     finally:
         vpa_api.request("DELETE", "/apis/autoscaling.k8s.io/v1/namespaces/kube-public/verticalpodautoscalers/" + name)
-    _, vpas = observed(vpa_api, [namespace, "kube-public"])
+    vpas = observed(vpa_api, [namespace, "kube-public"])[1]
     assert run("vpa.excluded", check_excluded, vpas, EXCLUDED)[0] == "passed"
 
 
 def test_recommendations_once_the_recommender_had_time(vpa_api, namespace):
     vpa(vpa_api, namespace, "Deployment", "web")
     vpa(vpa_api, namespace, "Deployment", "api")
-    _, vpas = observed(vpa_api, [namespace])
+    vpas = observed(vpa_api, [namespace])[1]
     result, reason = run("vpa.recommendations", check_recommendations, vpas, EXCLUDED, 300, time.time())
     assert result == "skipped" and "no VPA is older than 300s" in reason
 
@@ -148,7 +148,7 @@ def test_recommendations_once_the_recommender_had_time(vpa_api, namespace):
         {"containerName": "web", "target": {"cpu": "25m", "memory": "64Mi"}}]}}}
     ok(vpa_api.request("PATCH", "/apis/autoscaling.k8s.io/v1/namespaces/%s/verticalpodautoscalers/goldilocks-web/status"
                        % namespace, body=json.dumps(status), headers={"Content-Type": "application/merge-patch+json"}))
-    _, vpas = observed(vpa_api, [namespace])
+    vpas = observed(vpa_api, [namespace])[1]
     result, reason = run("vpa.recommendations", check_recommendations, vpas, EXCLUDED, 0, time.time() + 1)
     assert result == "failed"
     assert reason.startswith("1 of 2 VPAs older than 0s have no recommendation: %s/goldilocks-api" % namespace)

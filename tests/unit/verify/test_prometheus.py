@@ -23,8 +23,8 @@ TARGETS = fixture_json("prometheus_targets_one_down.json")["data"]["activeTarget
 
 def prometheus(fake, targets=None, flags="prometheus_flags_retention_10d.json"):
     fake.set("/-/ready", "Prometheus Server is Ready.\n")
-    fake.set("/api/v1/targets", {"status": "success", "data": {"activeTargets": targets if targets is not None
-                                                                   else TARGETS, "droppedTargets": []}})
+    active = TARGETS if targets is None else targets
+    fake.set("/api/v1/targets", {"status": "success", "data": {"activeTargets": active, "droppedTargets": []}})
     fake.set("/api/v1/status/flags", fixture_json(flags))
     fake.set("/api/v1/status/runtimeinfo", fixture_json("prometheus_runtimeinfo.json"))
     fake.set("/api/v1/rules", fixture_json("prometheus_rules.json"))

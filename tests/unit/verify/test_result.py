@@ -13,12 +13,16 @@ from ansible_collections.homelab.observability.plugins.module_utils.verify.resul
 )
 
 
+def raise_(exc):
+    raise exc
+
+
 def test_passed_failed_skipped_and_durations(clock):
     clock.step = 0.5
     runner = CheckRunner(clock=clock)
     runner.run("a.ok", lambda: "fine")
-    runner.run("a.bad", lambda: (_ for _ in ()).throw(CheckFailed("broken")))
-    runner.run("a.na", lambda: (_ for _ in ()).throw(CheckSkipped("not here")))
+    runner.run("a.bad", lambda: raise_(CheckFailed("broken")))
+    runner.run("a.na", lambda: raise_(CheckSkipped("not here")))
     assert [(c["name"], c["result"], c["reason"]) for c in runner.results] == [
         ("a.ok", "passed", "fine"), ("a.bad", "failed", "broken"), ("a.na", "skipped", "not here")]
     assert all(c["duration"] == 0.5 for c in runner.results)
@@ -49,7 +53,7 @@ def test_a_skipped_check_is_never_run_and_never_passes():
 
 def test_dependents_fail_when_a_requirement_failed_and_skip_when_it_was_skipped():
     runner = CheckRunner(skip={"b.ready": "off"})
-    runner.run("a.ready", lambda: (_ for _ in ()).throw(ProbeError("a refused")))
+    runner.run("a.ready", lambda: raise_(ProbeError("a refused")))
     runner.run("a.more", lambda: "never", requires="a.ready")
     runner.run("b.ready", lambda: "never")
     runner.run("b.more", lambda: "never", requires="b.ready")
