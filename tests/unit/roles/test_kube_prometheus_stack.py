@@ -57,7 +57,7 @@ def test_annotated_pods_are_scraped(values):
 
 def test_annotated_pod_scraping_can_be_turned_off(render):
     kps = render(["kube_prometheus_stack"], kube_prometheus_stack_scrape_annotated_pods=False)
-    values = kps["kube_prometheus_stack"][0]["values"]
+    values = component(kps["kube_prometheus_stack"], "kube-prometheus-stack")["values"]
     assert values["prometheus"]["prometheusSpec"]["additionalScrapeConfigs"] == []
 
 
@@ -107,7 +107,7 @@ def test_ingresses_off_without_an_ingress_class(values):
 
 def test_ingress_hosts_with_an_ingress_class(render):
     values = render(["kube_prometheus_stack"], kube_prometheus_stack_ingress_class_name="traefik")[
-        "kube_prometheus_stack"][0]["values"]
+        "kube_prometheus_stack"][-1]["values"]
     assert values["prometheus"]["ingress"]["hosts"] == ["prometheus.homelab.local"]
     assert values["alertmanager"]["ingress"]["hosts"] == ["alertmanager.homelab.local"]
     assert values["grafana"]["ingress"]["hosts"] == ["grafana.homelab.local"]
@@ -135,16 +135,28 @@ def test_our_alert_rules_are_shipped(values):
     assert "{{ $labels.instance }}" in rules["HomelabTargetDown"]["annotations"]["description"]
 
 
-def test_no_external_secret_by_default(render):
+def test_crds_in_their_own_component_one_wave_earlier(render, values):
     comps = render(["kube_prometheus_stack"])["kube_prometheus_stack"]
+    assert [c["name"] for c in comps] == ["prometheus-operator-crds", "kube-prometheus-stack"]
+    crds = comps[0]
+    assert crds["wave"] == -2
+    assert crds["chart"] == {"ref": "prometheus-operator-crds", "version": "32.0.0",
+                             "repo_url": "https://prometheus-community.github.io/helm-charts"}
+    assert values["crds"]["enabled"] is False
+
+
+def test_crds_inside_the_stack_on_request(render):
+    comps = render(["kube_prometheus_stack"], kube_prometheus_stack_crds_separate=False)["kube_prometheus_stack"]
     assert [c["name"] for c in comps] == ["kube-prometheus-stack"]
+    assert comps[0]["values"]["crds"]["enabled"] is True
 
 
 def test_external_secret_component_one_wave_before(render):
     comps = render(["kube_prometheus_stack"], kube_prometheus_stack_grafana_external_secret_enabled=True)[
         "kube_prometheus_stack"]
-    assert [c["name"] for c in comps] == ["kube-prometheus-stack-grafana-admin", "kube-prometheus-stack"]
-    secret = comps[0]
+    assert [c["name"] for c in comps] == ["prometheus-operator-crds", "kube-prometheus-stack-grafana-admin",
+                                          "kube-prometheus-stack"]
+    secret = comps[1]
     assert secret["wave"] == -2
     (es,) = secret["manifests"]
     assert es["kind"] == "ExternalSecret"
@@ -162,13 +174,13 @@ def test_external_secret_component_one_wave_before(render):
 def test_values_overrides_merge_recursively(render):
     values = render(["kube_prometheus_stack"],
                     kube_prometheus_stack_values_overrides={"prometheus": {"prometheusSpec": {"replicas": 2}}})[
-        "kube_prometheus_stack"][0]["values"]
+        "kube_prometheus_stack"][-1]["values"]
     assert values["prometheus"]["prometheusSpec"]["replicas"] == 2
     assert values["prometheus"]["prometheusSpec"]["retention"] == "15d"
 
 
 def test_storage_class_is_configurable(render):
     values = render(["kube_prometheus_stack"], kube_prometheus_stack_prometheus_storage_class="nfs-client")[
-        "kube_prometheus_stack"][0]["values"]
+        "kube_prometheus_stack"][-1]["values"]
     pvc = values["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert pvc["storageClassName"] == "nfs-client"

@@ -116,7 +116,7 @@ def test_vpa_recommender_metrics_scraped(wave1):
 
 
 def test_vpa_recommendations_exported_by_kube_state_metrics(render):
-    values = render(["kube_prometheus_stack"])["kube_prometheus_stack"][0]["values"]
+    values = render(["kube_prometheus_stack"])["kube_prometheus_stack"][-1]["values"]
     ksm = values["kube-state-metrics"]
     assert ksm["customResourceState"]["enabled"] is True
     (resource,) = ksm["customResourceState"]["config"]["spec"]["resources"]
