@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Checks that docs/versions.md (the lock file) and the role defaults pin the same versions.
+
+Fails when a row's version differs from the role default it names, when a default ending in
+_chart_version or _image_tag has no row, when a row names a variable no role defines, or when a pin
+is empty or "latest".
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCK = ROOT / "docs" / "versions.md"
+PINNED = re.compile(r"_(chart_version|image_tag)$")
+ROW = re.compile(r"^\|\s*`(?P<var>[a-z0-9_]+)`\s*\|[^|]*\|\s*(?P<version>[^|]*?)\s*\|")
+
+
+def lock_rows(text):
+    rows = {}
+    for line in text.splitlines():
+        match = ROW.match(line)
+        if match:
+            rows[match.group("var")] = match.group("version")
+    return rows
+
+
+def role_pins(root):
+    pins = {}
+    for defaults in sorted((root / "roles").glob("*/defaults/main.yml")):
+        data = yaml.safe_load(defaults.read_text()) or {}
+        for name, value in data.items():
+            if PINNED.search(name):
+                pins[name] = (str(value) if value is not None else "", defaults.relative_to(root))
+    return pins
+
+
+def check(root=ROOT):
+    problems = []
+    lock = root / "docs" / "versions.md"
+    if not lock.exists():
+        return ["docs/versions.md is missing"]
+    rows = lock_rows(lock.read_text())
+    pins = role_pins(root)
+    for name, (value, where) in sorted(pins.items()):
+        if not value or value.lower() == "latest":
+            problems.append("%s: %s pins %r: pin a real version" % (where, name, value))
+        if name not in rows:
+            problems.append("docs/versions.md: no row for %s (%s = %s)" % (name, where, value))
+        elif rows[name] != value:
+            problems.append("docs/versions.md: %s is %s but %s says %s" % (name, rows[name], where, value))
+    for name in sorted(set(rows) - set(pins)):
+        problems.append("docs/versions.md: %s names no role default" % name)
+    return problems
+
+
+def main():
+    problems = check()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print("versions: %d problems" % len(problems))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
