@@ -79,7 +79,20 @@ def test_prometheus_stopped_fails_every_check_with_the_cause(direct):
 
 
 @pytest.mark.lab
+def test_the_lab_apiserver_metrics_are_scraped(lab_metrics, direct):
+    runner = CheckRunner()
+    run_prometheus(runner, PrometheusClient(direct(lab_metrics.prometheus_url)), [
+        {"name": "apiserver", "job": "apiserver"},
+        {"name": "node-exporter", "job": "node-exporter"},
+    ], retention="15d", queries=[{"name": "apiserver-requests", "expr": "apiserver_request_total"}], wait_timeout=20)
+    assert all(c["result"] == "passed" for c in runner.results), runner.results
+
+
+@pytest.mark.lab
 def test_kube_state_metrics_and_apiserver_of_the_lab_are_scraped(lab, lab_metrics, direct, lab_apiserver):
+    if not lab_metrics.kube_state_metrics:
+        pytest.skip("kube-state-metrics is not built (%s is missing): make lab-build builds it"
+                    % lab.kube_state_metrics)
     nodes = kubeapi.node_names(lab_apiserver)
     runner = CheckRunner()
     run_prometheus(runner, PrometheusClient(direct(lab_metrics.prometheus_url)), [

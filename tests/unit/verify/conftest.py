@@ -28,7 +28,7 @@ class FakeTransport:
     def set(self, path, body, status=200, method="GET", headers=None):
         self.routes[(method, path)] = body if callable(body) else (status, body, headers or {})
 
-    def request(self, method, path, params=None, body=None, headers=None):
+    def request(self, method, path, params=None, body=None, headers=None, *, timeout=None):
         self.requests.append((method, path, params, body, headers))
         try:
             answer = self.routes[(method, path)]
