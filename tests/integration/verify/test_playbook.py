@@ -144,3 +144,23 @@ def test_check_mode_skips_the_marker_writes_and_the_report(metrics, ansible_play
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "loki.marker" in proc.stdout and "check mode: the marker ConfigMap was not written" in proc.stdout
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.lab
+def test_the_lab_run_with_the_variables_tools_lab_monitoring_writes(lab, lab_metrics, ansible_playbook, tmp_path):
+    """What `make lab` ends with: verify.yml on the lab, Prometheus/Alertmanager/node-exporter (and
+    kube-state-metrics when built) real, the apiserver's /metrics real, the simulated parts skipped."""
+    import monitoring  # noqa: PLC0415 - tools/lab is put on sys.path by conftest
+
+    variables = monitoring.verify_vars(lab_metrics, report_dir=str(tmp_path / "report"))
+    proc, elapsed = play(ansible_playbook, tmp_path, variables, env={"K8S_AUTH_KUBECONFIG": str(lab.kubeconfig)})
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    doc = report(tmp_path / "report")
+    by = {c["name"]: c for c in doc["checks"]}
+    for name in ("prometheus.targets.node-exporter", "prometheus.targets.apiserver", "prometheus.retention",
+                 "prometheus.rules", "alertmanager.discovered"):
+        assert by[name]["result"] == "passed", by[name]
+    assert by["prometheus.targets.kubelet"]["result"] == "skipped"
+    assert "kwok-simulated" in by["prometheus.targets.kubelet"]["reason"]
+    assert all(c["result"] == "skipped" for n, c in by.items() if n.split(".")[0] in ("loki", "grafana", "vpa", "http"))
+    assert elapsed < 15

@@ -3,5 +3,7 @@ kube-state-metrics) as local processes. See README.md for the API."""
 
 from .config import ApiserverScrape
 from .stack import MonitoringError, MonitoringStack, find_binaries, start, status, stop
+from .verify_vars import verify_vars, write_verify_vars
 
-__all__ = ["ApiserverScrape", "MonitoringError", "MonitoringStack", "find_binaries", "start", "status", "stop"]
+__all__ = ["ApiserverScrape", "MonitoringError", "MonitoringStack", "find_binaries", "start", "status", "stop",
+           "verify_vars", "write_verify_vars"]
