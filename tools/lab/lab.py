@@ -29,7 +29,7 @@ from labctl.smoke import deployment_ready_seconds  # noqa: E402
 def cmd_up(lab: Lab, _args) -> int:
     info = lab.up()
     verb = "reused" if info["reused"] else "started"
-    print(f"lab: {verb} in {info['timings'].get('default service account', 0):.1f}s "
+    print(f"lab: {verb} in {info['timings'].get('controllers', 0):.1f}s "
           f"({', '.join(f'{k} {v:.1f}s' for k, v in info['timings'].items())})")
     for key in ("kubeconfig", "apiserver_url", "host_root", "apiserver_manifest", "audit_policy", "audit_log",
                 "apiserver_status"):

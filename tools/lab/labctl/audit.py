@@ -55,10 +55,11 @@ def log_files(log_path: Path) -> list[Path]:
     return [*backups, log_path] if log_path.exists() else backups
 
 
-def events(log_path: Path, since=None, user: str | None = None, verbs=None, include_dry_run: bool = True,
-           ) -> Iterator[dict]:
+def events(log_path: Path, since=None, user: str | None = None, verbs=None, *, include_dry_run: bool = True,
+           namespace: str | None = None) -> Iterator[dict]:
     """Audit events from the log (and its backups) received at or after ``since`` (datetime,
-    epoch seconds or RFC 3339), by ``user`` (the username exactly), with a verb in ``verbs``."""
+    epoch seconds or RFC 3339), by ``user`` (the username exactly), with a verb in ``verbs``,
+    on objects in ``namespace`` (the Namespace object itself counts as in it)."""
     since_dt = as_datetime(since)
     for path in log_files(log_path):
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -75,11 +76,15 @@ def events(log_path: Path, since=None, user: str | None = None, verbs=None, incl
                     continue
                 if not include_dry_run and "dryRun=" in event.get("requestURI", ""):
                     continue
+                if namespace is not None and namespace not in (
+                        (event.get("objectRef") or {}).get("namespace"), _namespace_object(event)):
+                    continue
                 yield event
 
 
-def writes(log_path: Path, since=None, user: str | None = None, include_dry_run: bool = True) -> list[dict]:
-    return list(events(log_path, since, user, WRITE_VERBS, include_dry_run))
+def _namespace_object(event: dict) -> str | None:
+    ref = event.get("objectRef") or {}
+    return ref.get("name") if ref.get("resource") == "namespaces" and not ref.get("subresource") else None
 
 
 def summary(event: dict) -> str:

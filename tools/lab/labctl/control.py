@@ -3,6 +3,8 @@ and tear down by recorded pid."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
@@ -116,6 +118,14 @@ class Lab:
     def apiserver_status(self) -> dict | None:
         return read_status(self.paths, APISERVER_POD)
 
+    @contextlib.contextmanager
+    def lock(self):
+        """Serialises `up` and `down` of concurrent callers (two pytest sessions, a shell)."""
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.root / ".lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            yield
+
     # --- health ---------------------------------------------------------------------------
     def running(self) -> dict:
         return {name: self.pids.running(name) for name in PROCESSES}
@@ -201,7 +211,13 @@ class Lab:
                 raise LabError(f"LAB_NODES={raw!r} is not a number") from exc
         return int(self.read_state().get("nodes", DEFAULT_NODES))
 
-    def up(self) -> dict:
+    def up(self, owner: str = "cli") -> dict:
+        """Start what is not running, or reuse a healthy lab. ``owner`` is recorded when this call
+        starts the lab (the pytest fixture stops only a lab that a fixture started)."""
+        with self.lock():
+            return self._up(owner)
+
+    def _up(self, owner: str) -> dict:
         t0 = time.monotonic()
         timings = {}
         count = self.node_count()
@@ -209,6 +225,7 @@ class Lab:
         self.ensure_binaries()
         self.paths.ensure()
         running = self.running()
+        fresh = not running["etcd"] and not running["static-pods"]
         ports = self.choose_ports()
         if all(running.values()) and self.paths.kubeconfig.exists() and self.api(timeout=5).healthy():
             say(f"reusing the running lab in {self.paths.root}")
@@ -217,6 +234,7 @@ class Lab:
             reused = False
             for name in PROCESSES:
                 if not running[name]:
+                    self.pids.clear_stale(name)
                     self.check_ports_free(ports, name)
             self.write_files(ports)
             timings["files"] = time.monotonic() - t0
@@ -245,23 +263,37 @@ class Lab:
         timings["nodes created"] = time.monotonic() - t0
         nodes.wait_ready(api, count, timeout=60 + count / 5)
         timings["nodes ready"] = time.monotonic() - t0
-        self.wait_default_service_account(api, 60)
-        timings["default service account"] = time.monotonic() - t0
+        if not reused:
+            self.wait_controllers(60)
+        timings["controllers"] = time.monotonic() - t0
         self.write_state(nodes=count, apiserver_url=self.apiserver_url, up_at=time.time())
+        if fresh:  # repairing a lab someone else started does not make it ours
+            self.write_state(owner=owner)
         info = self.info()
         info |= {"reused": reused, "nodes_created": created, "nodes_deleted": deleted, "timings": timings}
         return info
 
-    def wait_default_service_account(self, api: KubeApi, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                api.get("/api/v1/namespaces/default/serviceaccounts/default")
-                return
-            except ApiError:
-                time.sleep(0.3)
-        raise LabError("the default ServiceAccount did not appear: is kube-controller-manager running? "
-                       f"see {self.paths.logs / 'kube-controller-manager.log'}")
+    def wait_controllers(self, timeout: float = 90) -> float:
+        """Wait until kube-controller-manager acts on new objects again: a fresh namespace gets its
+        default ServiceAccount. After an apiserver restart its informers may be backing off for up
+        to half a minute. Runs as the lab's own user (lab-provisioner), not as the admin, so that it
+        does not count among the admin's writes in the audit log."""
+        api = KubeApi.from_kubeconfig(self.paths.component_kubeconfig("provisioner"), timeout=10)
+        name = f"lab-canary-{os.getpid()}-{int(time.time() * 1000) % 100000}"
+        t0 = time.monotonic()
+        api.create_or_exists("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                    "metadata": {"name": name}})
+        try:
+            while time.monotonic() - t0 < timeout:
+                try:
+                    api.get(f"/api/v1/namespaces/{name}/serviceaccounts/default")
+                    return time.monotonic() - t0
+                except ApiError:
+                    time.sleep(0.3)
+        finally:
+            api.delete(f"/api/v1/namespaces/{name}")
+        raise LabError(f"kube-controller-manager did not create the default ServiceAccount of a new namespace "
+                       f"within {timeout:.0f}s; see {self.paths.logs / 'kube-controller-manager.log'}")
 
     def info(self) -> dict:
         status = self.apiserver_status() or {}
@@ -289,6 +321,10 @@ class Lab:
 
     # --- down / restart -------------------------------------------------------------------
     def down(self, purge: bool = False) -> list:
+        with self.lock():
+            return self._down(purge)
+
+    def _down(self, purge: bool) -> list:
         stopped = []
         for name in reversed(PROCESSES):
             if stop(self.pids, name):

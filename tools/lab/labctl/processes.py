@@ -91,15 +91,16 @@ class PidFiles:
             self.path(name).unlink()
 
     def running(self, name: str) -> Record | None:
-        """The live process recorded under ``name``; a stale pid file is reported and removed."""
+        """The live process recorded under ``name`` (None if none, or if its pid file is stale)."""
         record = self.read(name)
-        if record is None:
-            return None
-        if record.alive():
-            return record
-        print(f"lab: stale pid file {self.path(name)}: pid {record.pid} is no longer {name}; removing it")
-        self.remove(name)
-        return None
+        return record if record is not None and record.alive() else None
+
+    def clear_stale(self, name: str) -> None:
+        """Report and remove a pid file whose process is gone (or whose pid now belongs to another)."""
+        record = self.read(name)
+        if record is not None and not record.alive():
+            print(f"lab: stale pid file {self.path(name)}: pid {record.pid} is no longer {name}; removing it")
+            self.remove(name)
 
 
 def start(pids: PidFiles, name: str, argv: list, log: Path, *, env: dict | None = None, cwd: Path | None = None,
@@ -123,7 +124,7 @@ def stop(pids: PidFiles, name: str, timeout: float = 15.0) -> bool:
     """SIGTERM the recorded process group, SIGKILL after ``timeout``. True if something was stopped."""
     record = pids.running(name)
     if record is None:
-        pids.remove(name)
+        pids.clear_stale(name)
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(record.pid, signal.SIGTERM)

@@ -10,6 +10,15 @@ Like the kubelet:
   10 s to 5 min), and a manifest change restarts at once.
 Not like the kubelet: no mirror pods in the API and no liveness kills (readiness is probed).
 
+When the apiserver is ready again after a restart, the supervisor restarts the lab's
+controller processes (kube-controller-manager, kube-scheduler, kwok). Their informers would
+otherwise sit in client-go's watch back-off (up to 30 s with 100 % jitter, and it only resets after
+two quiet minutes) after the RBAC-denied watches of the apiserver's first second: with a restart
+every few seconds in the tests, new namespaces waited 80 s for their ServiceAccount.
+It also restarts any of them (and the lab's provisioner) that exits while the lab is up, as the
+kubelet restarts kubeadm's kube-controller-manager and kube-scheduler pods: kube-controller-manager
+exits by design when the apiserver goes away while it starts.
+
 Force a restart without changing the manifest (what `crictl stop` does on a real host):
 ``lab.py restart-apiserver``, touching ``.lab/static-pods/<pod>.restart``, or SIGTERM to the pid.
 
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import json
 import os
 import signal
@@ -34,11 +44,12 @@ from pathlib import Path
 import yaml
 
 from .paths import CONTROL_PLANE_NODE, Binaries, LabPaths
-from .processes import tail
+from .processes import PidFiles, start, stop, tail
 from .static_pod import PodError, pod_hash, resolve
 
 POLL = 0.5
 BACKOFF_MAX = 10.0
+CONTROLLERS = ("kube-controller-manager", "kube-scheduler", "kwok")
 
 
 def iso(ts: float | None) -> str | None:
@@ -91,6 +102,8 @@ class Supervisor:
         self.ssl.check_hostname = False
         self.ssl.verify_mode = ssl.CERT_NONE
         self.container_root = paths.static_pods / "container-rootfs"
+        self.ready_before: set = set()  # pods that have been ready once under this supervisor
+        self.next_revive = time.monotonic() + 5.0
 
     # --- manifests ------------------------------------------------------------------------
     def scan(self) -> tuple[dict, list]:
@@ -118,16 +131,21 @@ class Supervisor:
     def sync(self) -> None:
         wanted, problems = self.scan()
         self.problems = problems
+        replaced = {}
         for key in list(self.pods):
             if key not in wanted or wanted[key][2] != self.pods[key].hash:
-                self.kill(self.pods.pop(key), reason="manifest changed" if key in wanted else "manifest removed")
+                old = self.pods.pop(key)
+                self.kill(old, reason="manifest changed" if key in wanted else "manifest removed")
+                replaced[key] = old
                 with contextlib.suppress(FileNotFoundError):
                     if key not in wanted:
                         status_file(self.paths, key.split("/", 1)[1]).unlink()
         for key, (f, doc, digest) in wanted.items():
             if key not in self.pods:
-                self.pods[key] = Pod(key, f, doc, digest)
-                self.write_status(self.pods[key])
+                pod = self.pods[key] = Pod(key, f, doc, digest)
+                if key in replaced:  # a new pod; its status keeps how the previous one ended
+                    pod.last_exit = replaced[key].last_exit
+                self.write_status(pod)
         now = time.time()
         for pod in self.pods.values():
             self.check_restart_request(pod)
@@ -184,9 +202,12 @@ class Supervisor:
         pod.next_start = time.time() + pod.backoff
         self.write_status(pod)
 
-    def kill(self, pod: Pod, reason: str, timeout: float = 30.0) -> None:
+    def kill(self, pod: Pod, reason: str, timeout: float | None = None) -> None:
+        """SIGTERM, then SIGKILL after the pod's terminationGracePeriodSeconds (30 s by default)."""
         if pod.proc is None:
             return
+        if timeout is None:
+            timeout = float((pod.doc.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
         with contextlib.suppress(ProcessLookupError):
             pod.proc.send_signal(signal.SIGTERM)
         try:
@@ -227,6 +248,49 @@ class Supervisor:
             if ready:
                 pod.backoff = 0.0
             self.write_status(pod)
+            if ready and pod.name.startswith("kube-apiserver-"):
+                if pod.name in self.ready_before:
+                    self.restart_controllers()
+                self.ready_before.add(pod.name)
+
+    @contextlib.contextmanager
+    def lab_lock(self):
+        """The lab's lock if free (None while `up` or `down` is at work: leave the processes to them)."""
+        with open(self.paths.root / ".lock", "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield None
+                return
+            yield f
+
+    def restart_controllers(self) -> None:
+        """Fresh informers for the lab's controllers after an apiserver restart (see the module doc)."""
+        with self.lab_lock() as locked:
+            if locked is None:
+                return
+            pids = PidFiles(self.paths.run)
+            records = [r for r in (pids.running(n) for n in CONTROLLERS) if r is not None]
+            for r in records:
+                stop(pids, r.name, timeout=10)
+            for r in records:
+                start(pids, r.name, r.argv, Path(r.log))
+            if records:
+                print(f"supervisor: restarted {', '.join(r.name for r in records)} after the apiserver restart",
+                      flush=True)
+
+    def revive_exited(self) -> None:
+        """Restart a recorded lab process that exited (not while `up` or `down` hold the lab's lock)."""
+        with self.lab_lock() as locked:
+            if locked is None:
+                return
+            pids = PidFiles(self.paths.run)
+            for name in (*CONTROLLERS, "provisioner"):
+                record = pids.read(name)
+                if record is not None and not record.alive():
+                    print(f"supervisor: {name} (pid {record.pid}) exited; restarting it (log {record.log})",
+                          flush=True)
+                    start(pids, name, record.argv, Path(record.log))
 
     # --- status ---------------------------------------------------------------------------
     def write_status(self, pod: Pod) -> None:
@@ -274,6 +338,9 @@ class Supervisor:
         while not self.stopping:
             try:
                 self.sync()
+                if time.monotonic() >= self.next_revive:
+                    self.next_revive = time.monotonic() + 2.0
+                    self.revive_exited()
             except Exception as exc:  # keep supervising; the status files carry the details
                 print(f"supervisor: sync failed: {exc!r}", file=sys.stderr, flush=True)
             time.sleep(POLL)
