@@ -165,8 +165,8 @@ def restore(module, path, before):
         result["diff"] = dict(before=before or "", after=content, before_header=path, after_header=source)
     if result["changed"] and not module.check_mode:
         mode = os.stat(path).st_mode & 0o7777 if before is not None else 0o600
+        result["changed_at"] = time.time()  # before the write: a process started after it is the new one
         files.write_atomic(module, path, content, mode)
-        result["changed_at"] = time.time()
     module.exit_json(**result)
 
 
@@ -239,8 +239,8 @@ def main():
     if result["changed"] and not module.check_mode:
         result["backup_file"] = files.backup_file(path, backup_dir)
         mode = os.stat(path).st_mode & 0o7777
+        result["changed_at"] = time.time()  # before the write: a process started after it is the new one
         files.write_atomic(module, path, after, mode)
-        result["changed_at"] = time.time()
     module.exit_json(**result)
 
 

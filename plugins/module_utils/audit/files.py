@@ -31,8 +31,22 @@ def read_text(path):
         raise exc
 
 
+BACKUPS_KEPT = 10
+
+
+def prune_backups(backup_dir, basename, keep=BACKUPS_KEPT):
+    """Delete all but the ``keep`` newest backups of ``basename``; returns the deleted paths."""
+    prefix = basename + "."
+    names = sorted(n for n in os.listdir(backup_dir) if n.startswith(prefix) and n[len(prefix):][:1].isdigit())
+    paths = sorted((os.path.join(backup_dir, n) for n in names), key=os.path.getmtime)
+    doomed = paths[:-keep] if keep > 0 else paths
+    for doomed_path in doomed:
+        os.unlink(doomed_path)
+    return doomed
+
+
 def backup_file(path, backup_dir, stamp=None):
-    """Copy ``path`` into ``backup_dir`` (created 0700) and return the copy's path, or None."""
+    """Copy ``path`` into ``backup_dir`` (created 0700), keep the newest ten, return the copy's path or None."""
     if not os.path.exists(path):
         return None
     if not os.path.isdir(backup_dir):
@@ -45,6 +59,8 @@ def backup_file(path, backup_dir, stamp=None):
         n += 1
     shutil.copy2(path, dest)
     os.chmod(dest, 0o600)
+    os.utime(dest, None)  # newest by mtime, whatever the source's mtime was
+    prune_backups(backup_dir, os.path.basename(path))
     return dest
 
 

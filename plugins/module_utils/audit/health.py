@@ -74,15 +74,30 @@ def listener_pid(port, proc="/proc"):
     return None
 
 
+def boot_time(proc="/proc"):
+    """Boot time in seconds since the epoch, to 10 ms.
+
+    ``btime`` in /proc/stat is truncated to whole seconds, which would make a process started
+    right after a change look up to 1 s older than it is; /proc/uptime is precise. Where uptime is
+    virtualised (lxcfs) and disagrees with btime, btime is used.
+    """
+    with open(os.path.join(proc, "stat")) as handle:
+        btime = next(int(line.split()[1]) for line in handle if line.startswith("btime"))
+    try:
+        with open(os.path.join(proc, "uptime")) as handle:
+            precise = time.time() - float(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float(btime)
+    return precise if abs(precise - btime) < 1.5 else float(btime)
+
+
 def process_start_time(pid, proc="/proc"):
     """Start of ``pid`` in seconds since the epoch (boot time + start ticks)."""
     with open(os.path.join(proc, str(pid), "stat")) as handle:
         stat = handle.read()
     fields = stat[stat.rindex(")") + 2:].split()
     ticks = int(fields[19])
-    with open(os.path.join(proc, "stat")) as handle:
-        btime = next(int(line.split()[1]) for line in handle if line.startswith("btime"))
-    return btime + ticks / float(os.sysconf("SC_CLK_TCK"))
+    return boot_time(proc) + ticks / float(os.sysconf("SC_CLK_TCK"))
 
 
 def process_argv(pid, proc="/proc"):

@@ -103,3 +103,12 @@ def test_last_log_lines_prefers_errors(tmp_path):
     assert path.endswith("1.log")
     assert lines == [l for l in (pod / "1.log").read_text().splitlines() if l.startswith("E")]  # noqa: E741
     assert health.last_log_lines(str(tmp_path / "none/*.log")) == (None, [])
+
+
+def test_boot_time_is_precise():
+    boot = health.boot_time()
+    with open("/proc/stat") as handle:
+        btime = next(int(line.split()[1]) for line in handle if line.startswith("btime"))
+    assert abs(boot - btime) < 1.5
+    # a process started now is not older than now
+    assert health.process_start_time(os.getpid()) <= time.time()

@@ -176,3 +176,21 @@ def test_module_backs_up_outside_and_validate_false_bypasses(run_module, tmp_pat
     with open(result["backup_file"]) as handle:
         assert handle.read() == "previous\n"
     assert sorted(os.listdir(path.parent)) == ["audit-policy.yml"]
+
+
+def test_backups_are_pruned_to_the_newest_ten(tmp_path):
+    from ansible_collections.homelab.observability.plugins.module_utils.audit import files  # noqa: PLC0415
+
+    target = tmp_path / "kube-apiserver.yaml"
+    backups = tmp_path / "tmp"
+    made = []
+    for i in range(13):
+        target.write_text(str(i))
+        made.append(files.backup_file(str(target), str(backups), stamp="20260101T0000%02d" % i))
+        os.utime(made[-1], (1000 + i, 1000 + i))
+    (backups / "unrelated.yaml.20260101T000000").parent.mkdir(exist_ok=True)
+    (backups / "unrelated.yaml.20260101T000000").write_text("x")
+    files.prune_backups(str(backups), "kube-apiserver.yaml")
+    kept = sorted(p.name for p in backups.iterdir() if p.name.startswith("kube-apiserver"))
+    assert kept == sorted(os.path.basename(m) for m in made[-10:])
+    assert (backups / "unrelated.yaml.20260101T000000").exists()

@@ -1,0 +1,357 @@
+"""The apiserver_audit role against the lab's real kube-apiserver (tools/lab, fixture ``lab``).
+
+The role runs through ``playbooks/audit.yml`` with the lab's host root, so the apiserver the lab's
+supervisor starts is exactly the one the role's manifest and policy describe. The tests then
+make requests as the lab admin and read the audit log the apiserver writes.
+
+The module restarts the lab apiserver several times; at the end it puts back the lab's own
+manifest and policy (``lab.reset_apiserver()``), so later tests see the lab as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+POLICY = "/etc/kubernetes/audit/audit-policy.yml"
+
+
+class Playbook:
+    def __init__(self, lab, tmp: Path):
+        self.lab = lab
+        self.inventory = tmp / "inventory.yml"
+        self.inventory.write_text(yaml.safe_dump({"control_plane": {"hosts": {"lab-cp-0": {
+            "ansible_connection": "local",
+            "ansible_become": False,
+            "ansible_python_interpreter": sys.executable,
+            "apiserver_audit_host_root": str(lab.host_root),
+            "apiserver_audit_readyz_url": lab.apiserver_url + "/readyz",
+            "apiserver_audit_wait_timeout": 60,
+        }}}}))
+
+    def run(self, *args, extra: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), str(ROOT / "playbooks/audit.yml"), *args]
+        if extra:
+            cmd += ["-e", json.dumps(extra)]
+        env = self.lab.env() | {
+            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".build/collections"),
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_STDOUT_CALLBACK": "default",
+        }
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+        if check and proc.returncode != 0:
+            pytest.fail("ansible-playbook failed (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout[-6000:],
+                                                                       proc.stderr[-2000:]))
+        return proc
+
+    @staticmethod
+    def recap(proc) -> dict:
+        for line in proc.stdout.splitlines():
+            if line.startswith("lab-cp-0") and "ok=" in line:
+                return {k: int(v) for k, v in (p.split("=") for p in line.split(":", 1)[1].split())}
+        raise AssertionError("no PLAY RECAP in:\n" + proc.stdout[-3000:])
+
+
+@pytest.fixture(scope="module")
+def audited(lab, tmp_path_factory):
+    """The lab apiserver running the role's seed configuration."""
+    book = Playbook(lab, tmp_path_factory.mktemp("audit"))
+    book.run()
+    lab.wait_apiserver_ready(90)
+    yield book
+    lab.reset_apiserver()
+
+
+@pytest.fixture(scope="module")
+def api(lab, audited):
+    from kubernetes import client  # noqa: PLC0415
+
+    return client.CoreV1Api(lab.api_client()), client.RbacAuthorizationV1Api(lab.api_client())
+
+
+def _events(lab, since, *, resource=None, name=None, verb=None, user="admin"):
+    """ResponseComplete events since ``since`` matching the object and verb."""
+    found = []
+    for e in lab.audit_events(since, user=lab.admin_user if user == "admin" else user, settle=1.0):
+        ref = e.get("objectRef") or {}
+        if e.get("stage") != "ResponseComplete":
+            continue
+        if resource and ref.get("resource") != resource:
+            continue
+        if name and ref.get("name") != name:
+            continue
+        if verb and e.get("verb") != verb:
+            continue
+        found.append(e)
+    return found
+
+
+def _one(lab, since, **kw) -> dict:
+    events = _events(lab, since, **kw)
+    assert len(events) == 1, "expected one event for %s, got:\n%s" % (kw, lab.describe(events))
+    return events[0]
+
+
+def _name(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+# --- the role itself ------------------------------------------------------------------------------
+
+
+def test_the_apiserver_runs_the_role_configuration(lab, audited):
+    status = lab.apiserver_status()
+    argv = status["argv"]
+    assert status["ready"]
+    for flag in ("--audit-log-maxage=7", "--audit-log-maxbackup=3", "--audit-log-maxsize=100",
+                 "--audit-log-format=json"):
+        assert flag in argv
+    assert any(a.startswith("--audit-policy-file=") and a.endswith(POLICY) for a in argv)
+    assert lab.audit_policy_path == lab.on_host(POLICY)
+    policy = yaml.safe_load(lab.audit_policy_path.read_text())
+    assert policy["omitStages"] == ["RequestReceived"] and len(policy["rules"]) == 9
+    assert oct(lab.audit_policy_path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_second_run_and_check_mode_change_nothing(lab, audited):
+    pid = lab.apiserver_status()["pid"]
+    assert Playbook.recap(audited.run())["changed"] == 0
+    assert Playbook.recap(audited.run("--check", "--diff"))["changed"] == 0
+    assert lab.apiserver_status()["pid"] == pid
+
+
+# --- events at the seed's levels ------------------------------------------------------------------
+
+
+def test_secret_create_and_update_at_request_response_with_body(lab, api):
+    core, _ = api
+    from kubernetes import client  # noqa: PLC0415
+
+    name = _name("audit-secret")
+    since = lab.now()
+    body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data={"password": "s3cr3t"})
+    core.create_namespaced_secret("default", body)
+    secret = core.read_namespaced_secret(name, "default")
+    secret.data = {"password": base64.b64encode(b"n3w").decode()}
+    core.replace_namespaced_secret(name, "default", secret)
+    try:
+        created = _one(lab, since, resource="secrets", name=None, verb="create")
+        assert created["level"] == "RequestResponse"
+        # the request body holds the value (stringData arrives merged into data): the caveat in the README
+        assert created["requestObject"]["data"] == {"password": base64.b64encode(b"s3cr3t").decode()}
+        assert "responseObject" in created
+        updated = _one(lab, since, resource="secrets", name=name, verb="update")
+        assert updated["level"] == "RequestResponse" and updated["requestObject"]["data"]["password"]
+        # the get that read it back is a read: Metadata, no body
+        read = _one(lab, since, resource="secrets", name=name, verb="get")
+        assert read["level"] == "Metadata" and "responseObject" not in read
+    finally:
+        core.delete_namespaced_secret(name, "default")
+
+
+def test_configmap_update_at_metadata(lab, api):
+    core, _ = api
+    from kubernetes import client  # noqa: PLC0415
+
+    name = _name("audit-cm")
+    core.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name),
+                                                                    data={"a": "1"}))
+    since = lab.now()
+    core.patch_namespaced_config_map(name, "default", {"data": {"a": "2"}})
+    try:
+        event = _one(lab, since, resource="configmaps", name=name, verb="patch")
+        assert event["level"] == "Metadata"
+        assert "requestObject" not in event and "responseObject" not in event
+    finally:
+        core.delete_namespaced_config_map(name, "default")
+
+
+def test_rolebinding_create_at_request_response(lab, api):
+    _, rbac = api
+    name = _name("audit-rb")
+    since = lab.now()
+    rbac.create_namespaced_role_binding("default", {
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "default"}],
+    })
+    try:
+        event = _one(lab, since, resource="rolebindings", verb="create")
+        assert event["level"] == "RequestResponse"
+        assert event["requestObject"]["roleRef"]["name"] == "view"
+    finally:
+        rbac.delete_namespaced_role_binding(name, "default")
+
+
+def test_namespace_create_at_request_response(lab, api):
+    core, _ = api
+    name = _name("audit-ns")
+    since = lab.now()
+    core.create_namespace({"metadata": {"name": name}})
+    try:
+        event = _one(lab, since, resource="namespaces", verb="create")
+        assert event["level"] == "RequestResponse" and event["requestObject"]["metadata"]["name"] == name
+    finally:
+        core.delete_namespace(name)
+
+
+def test_pod_get_at_metadata(lab, api):
+    core, _ = api
+    name = _name("audit-pod")
+    core.create_namespaced_pod("default", {
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+    })
+    since = lab.now()
+    core.read_namespaced_pod(name, "default")
+    try:
+        event = _one(lab, since, resource="pods", name=name, verb="get")
+        assert event["level"] == "Metadata" and "responseObject" not in event
+    finally:
+        core.delete_namespaced_pod(name, "default", grace_period_seconds=0)
+
+
+def _lease_renewals(lab):
+    from kubernetes import client  # noqa: PLC0415
+
+    leases = client.CoordinationV1Api(lab.api_client()).list_lease_for_all_namespaces().items
+    return {(lease.metadata.namespace, lease.metadata.name): lease.spec.renew_time for lease in leases}
+
+
+def test_list_watch_health_and_leases_are_not_logged(lab, api):
+    core, _ = api
+    renewals = _lease_renewals(lab)
+    since = lab.now()
+    core.list_namespaced_pod("default")
+    core.list_namespaced_config_map("kube-system", watch=True, timeout_seconds=1, _preload_content=False).read()
+    ctx = ssl.create_default_context(cafile=str(lab.on_host("/etc/kubernetes/pki/ca.crt")))
+    for path in ("/healthz", "/readyz", "/livez", "/version"):
+        with urllib.request.urlopen(lab.apiserver_url + path, context=ctx, timeout=5) as resp:
+            assert resp.status == 200
+    # wait for heartbeats: kwok renews the node leases, the controller manager and scheduler their leader leases
+    deadline = time.monotonic() + 45
+    renewed = []
+    while not renewed and time.monotonic() < deadline:
+        time.sleep(2)
+        renewed = [n for n, t in _lease_renewals(lab).items() if t != renewals.get(n)]
+    assert renewed, "no lease was renewed during the test: it proves nothing about heartbeats"
+    events = [e for e in lab.audit_events(since, user=None, settle=0.5) if e.get("stage") == "ResponseComplete"]
+    noise = [e for e in events if e["verb"] in ("list", "watch")
+             or ((e.get("objectRef") or {}).get("resource") == "leases" and e["verb"] in ("get", "update", "patch"))
+             or e.get("requestURI", "").split("?")[0] in ("/healthz", "/readyz", "/livez", "/version")]
+    assert noise == [], lab.describe(noise)
+
+
+# --- a policy-only change, rotation ---------------------------------------------------------------
+
+
+def test_policy_only_change_restarts_the_apiserver(lab, audited, api):
+    core, _ = api
+    before = lab.apiserver_status()
+    name = _name("audit-quiet")
+    quiet = {"apiserver_audit_policy_rules_prepend": [
+        {"level": "None", "namespaces": ["kube-public"], "resources": [{"group": "", "resources": ["configmaps"]}]}]}
+    proc = audited.run(extra=quiet)
+    assert Playbook.recap(proc)["changed"] == 2  # the policy and the manifest's checksum annotation
+    after = lab.apiserver_status()
+    assert after["pid"] != before["pid"] and after["ready"]
+    since = lab.now()
+    core.create_namespaced_config_map("kube-public", {"metadata": {"name": name}})
+    core.delete_namespaced_config_map(name, "kube-public")
+    assert _events(lab, since, resource="configmaps") == []
+    audited.run()  # back to the seed policy
+
+
+def test_log_rotation_keeps_maxbackup_files(lab, audited, api):
+    core, _ = api
+    audited.run(extra={"apiserver_audit_log_maxsize": 1, "apiserver_audit_log_maxbackup": 2})
+    log = lab.audit_log_path
+    for old in log.parent.glob("audit-*.log"):
+        old.unlink()
+    names = []
+    try:
+        # a Secret create is logged with its request and response bodies: ~2 x 270 KiB of base64
+        for _ in range(14):
+            name = _name("audit-big")
+            core.create_namespaced_secret("default", {"metadata": {"name": name},
+                                                      "data": {"blob": base64.b64encode(os.urandom(200_000)).decode()}})
+            names.append(name)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # lumberjack removes old backups in the background
+            backups = sorted(log.parent.glob("audit-*.log"))
+            if len(backups) == 2:
+                break
+            time.sleep(0.2)
+        backups = sorted(log.parent.glob("audit-*.log"))
+        assert len(backups) == 2, backups
+        assert all(b.stat().st_size <= 1024 * 1024 for b in backups + [log])
+    finally:
+        for name in names:
+            core.delete_namespaced_secret(name, "default")
+        audited.run()  # seed rotation again
+
+
+# --- refusals and the rollback ---------------------------------------------------------------------
+
+
+def test_stale_backup_in_the_manifests_dir_stops_the_role(lab, audited):
+    stale = lab.apiserver_manifest.parent / "kube-apiserver.yaml.bak"
+    manifest = lab.apiserver_manifest.read_text()
+    stale.write_text(manifest)
+    try:
+        proc = audited.run(extra={"apiserver_audit_cis": True}, check=False)
+        assert proc.returncode != 0
+        assert "kube-apiserver.yaml.bak" in proc.stdout and "nothing changed" in proc.stdout
+        assert lab.apiserver_manifest.read_text() == manifest
+    finally:
+        stale.unlink()
+
+
+def test_maxbackup_zero_is_refused(lab, audited):
+    manifest = lab.apiserver_manifest.read_text()
+    proc = audited.run(extra={"apiserver_audit_log_maxbackup": 0}, check=False)
+    assert proc.returncode != 0 and "maxbackup" in proc.stdout
+    assert lab.apiserver_manifest.read_text() == manifest
+
+
+@pytest.mark.parametrize("change,apiserver_error", [
+    # bypasses the validator: a URL without '/' stops the apiserver at start
+    ({"apiserver_audit_policy_validate": False,
+      "apiserver_audit_policy_rules_prepend": [{"level": "None", "nonResourceURLs": ["healthz"]}]},
+     "non-resource URL rules must begin with a '/' character"),
+    # a flag value the apiserver rejects
+    ({"apiserver_audit_extra_args": {"audit-log-mode": "sometimes"}}, "invalid audit log mode sometimes"),
+], ids=["invalid-policy", "invalid-flag"])
+def test_a_change_the_apiserver_rejects_is_rolled_back(lab, audited, change, apiserver_error):
+    manifests = lab.apiserver_manifest.parent
+    manifest = lab.apiserver_manifest.read_text()
+    policy = lab.on_host(POLICY).read_text()
+    listing = sorted(os.listdir(manifests))
+    proc = audited.run(extra=dict(change, apiserver_audit_wait_timeout=30), check=False)
+    out = proc.stdout
+    assert proc.returncode != 0, out[-3000:]
+    assert Playbook.recap(proc)["rescued"] == 1
+    assert "the previous manifest was restored" in out and "the apiserver is ready again" in out, out[-3000:]
+    assert apiserver_error in out, out[-3000:]
+    assert lab.apiserver_manifest.read_text() == manifest
+    assert lab.on_host(POLICY).read_text() == policy
+    assert sorted(os.listdir(manifests)) == listing
+    status = lab.wait_apiserver_ready(60)
+    assert status["ready"]
+    assert Playbook.recap(audited.run())["changed"] == 0
