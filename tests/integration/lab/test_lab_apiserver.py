@@ -110,6 +110,8 @@ def test_flag_path_without_a_volume_is_not_visible_to_the_apiserver(lab, manifes
             break
         time.sleep(0.5)
     assert any("/etc/kubernetes/other/policy.yaml" in w for w in status["warnings"])
+    outside.unlink()
+    outside.parent.rmdir()
 
 
 def test_admin_writes_are_in_the_audit_log(lab):
