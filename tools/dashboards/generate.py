@@ -71,6 +71,8 @@ QUERIES = {
     "pods_running": 'sum(kube_pod_status_phase{phase="Running"})',
     "pods_allocatable": allocatable("pods"),
     "nodes_ready": 'sum(kube_node_status_condition{condition="Ready", status="true"})',
+    "node_cpu_utilisation": '1 - avg(rate(node_cpu_seconds_total{mode="idle"}[5m]))',
+    "node_mem_utilisation": "1 - sum(node_memory_MemAvailable_bytes) / sum(node_memory_MemTotal_bytes)",
     "cpu_requests_by_ns": requests("cpu", BY_NS),
     "mem_requests_by_ns": requests("memory", BY_NS),
     # Namespace Resource Breakdown
@@ -167,6 +169,9 @@ def cluster_capacity_overview():
         .with_panel(stat_panel("Running pods", "pods_running"))
         .with_panel(stat_panel("Pod capacity", "pods_allocatable"))
         .with_panel(stat_panel("Ready nodes", "nodes_ready"))
+        .with_panel(ts_panel("Host CPU and memory utilisation (node-exporter)", "percentunit", [
+            q("node_cpu_utilisation", "cpu", ref="A"), q("node_mem_utilisation", "memory", ref="B")],
+            description="What the hosts use, system daemons included, next to what pods request.").span(12))
         .with_row(dash.Row("Namespaces"))
         .with_panel(pie_panel("CPU requests by namespace", "cpu_requests_by_ns", "cores"))
         .with_panel(pie_panel("Memory requests by namespace", "mem_requests_by_ns", "bytes"))
