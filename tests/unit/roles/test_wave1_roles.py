@@ -178,7 +178,7 @@ def test_cluster_capacity_overview_panels(render):
     model = json.loads(manifests_by_kind(comp)[("ConfigMap", "dashboard-cluster-capacity-overview")]["data"][
         "cluster-capacity-overview.json"])
     kinds = [p["type"] for p in model["panels"] if p["type"] != "row"]
-    assert kinds.count("timeseries") == 2 and kinds.count("gauge") == 4 and kinds.count("piechart") == 2
+    assert kinds.count("timeseries") == 3 and kinds.count("gauge") == 4 and kinds.count("piechart") == 2
     legends = {t["legendFormat"] for p in model["panels"] if p["type"] == "timeseries" for t in p["targets"]}
     assert {"requested", "allocatable", "used"} <= legends
     assert any("Running" in p["title"] or "pods" in p["title"].lower() for p in model["panels"] if p["type"] == "stat")
