@@ -1,0 +1,62 @@
+"""The stack role's plan: every component in its seed wave, in the shape the waves module accepts."""
+
+import json
+import os
+import subprocess
+
+import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.waves.args import component_spec
+
+from .rendering import COLLECTIONS, HERE, ROOT, ensure_collection_link, playbook_bin
+
+SEED_WAVES = {
+    "prometheus-operator-crds": -2,
+    "kube-prometheus-stack": -1,
+    "loki": -1,
+    "alloy": 0,
+    "exportarr": 1,
+    "uptime-kuma": 1,
+    "vpa": 1,
+    "goldilocks": 1,
+    "capacity-dashboards": 1,
+}
+
+
+def _plan(tmp_path, **extra):
+    ensure_collection_link()
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    proc = subprocess.run([playbook_bin(), "-i", "localhost,", "-e", json.dumps(dict(extra, render_dest=str(tmp_path))),
+                           str(HERE / "render_stack.yml")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads((tmp_path / "stack.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    return _plan(tmp_path_factory.mktemp("stack"))
+
+
+def test_every_component_in_its_seed_wave(plan):
+    assert {c["name"]: c["wave"] for c in plan} == SEED_WAVES
+
+
+def test_components_fit_the_waves_module(plan):
+    allowed = set(component_spec())
+    for comp in plan:
+        assert set(comp) <= allowed, (comp["name"], set(comp) - allowed)
+        assert ("chart" in comp) != ("manifests" in comp), comp["name"]
+        if "chart" in comp:
+            assert set(comp["chart"]) <= {"ref", "repo_url", "version"}
+            assert comp["chart"]["version"] not in ("", "latest")
+        assert isinstance(comp["wait_timeout"], int) and isinstance(comp["wave"], int)
+
+
+def test_a_subset_of_roles(tmp_path):
+    plan = _plan(tmp_path, stack_roles=["loki", "alloy"])
+    assert [c["name"] for c in plan] == ["loki", "alloy"]
+
+
+def test_unknown_roles_are_refused(tmp_path):
+    with pytest.raises(AssertionError, match="unknown roles"):
+        _plan(tmp_path, stack_roles=["loki", "promtail"])
