@@ -42,6 +42,7 @@ class Playbook:
             "apiserver_audit_host_root": str(lab.host_root),
             "apiserver_audit_readyz_url": lab.apiserver_url + "/readyz",
             "apiserver_audit_wait_timeout": 60,
+            "apiserver_audit_packages": [],
         }}}}))
 
     def run(self, *args, extra: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
