@@ -24,7 +24,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export NO_COLOR := 1
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help venv collection-link test lint unit integration molecule lab lab-build lab-up lab-down \
+.PHONY: help venv deps collection-link test lint unit integration molecule lab lab-build lab-up lab-down \
         lab-status bench docs build sanity clean
 
 help: ## list the targets
@@ -72,7 +72,10 @@ unit: venv collection-link ## pure-logic tests on fixtures
 lab-build: ## build or reuse the lab binaries (pinned in tools/lab/versions.env)
 	bash tools/lab/build.sh all
 
-integration: venv collection-link lab-build ## tests against the lab control plane and real binaries
+deps: ## Debian packages the tests run for real (Prometheus, promtool, Alertmanager, node-exporter)
+	bash tools/install-debian-deps.sh
+
+integration: venv collection-link lab-build deps ## tests against the lab control plane and real binaries
 	$(BIN)/pytest -q tests/integration
 
 molecule: venv collection-link ## molecule scenarios (real host roots)
@@ -80,7 +83,7 @@ molecule: venv collection-link ## molecule scenarios (real host roots)
 	if [ -z "$$scenarios" ]; then echo "molecule: no scenarios exist yet: nothing ran"; exit 0; fi; \
 	for s in $$scenarios; do $(BIN)/molecule test -s $$s || exit 1; done
 
-lab-up: venv collection-link lab-build ## start the local control plane (state in .lab/, kubeconfig .lab/kubeconfig)
+lab-up: venv collection-link lab-build deps ## start the local control plane (state in .lab/, kubeconfig .lab/kubeconfig)
 	$(BIN)/python tools/lab/lab.py up
 
 lab-down: venv ## stop the lab processes this checkout started
@@ -94,7 +97,7 @@ lab: lab-up ## start the lab and run the main job (playbooks/site.yml) against i
 	  $(BIN)/ansible-playbook -i inventory/lab playbooks/site.yml; \
 	else $(BIN)/python tools/lab/lab.py status; fi
 
-bench: venv collection-link lab-build ## benchmarks; prints tables (see docs/benchmarks.md)
+bench: venv collection-link lab-build deps ## benchmarks; prints tables (see docs/benchmarks.md)
 	@if ls tests/bench/bench_*.py >/dev/null 2>&1; then \
 	  for b in tests/bench/bench_*.py; do $(BIN)/python $$b; done; \
 	else echo "bench: no benchmarks exist yet: nothing measured"; fi

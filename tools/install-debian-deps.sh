@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the stack's tests run for real: Prometheus (+ promtool) and the
+# Installs the Debian packages the tests run for real: Prometheus (+ promtool), Alertmanager and the
 # node exporter (tests/promtool, tests/integration/promql). Idempotent: installs only what is
 # missing (after apt-get update); does nothing when everything is present.
 set -euo pipefail
 
-packages=(prometheus prometheus-node-exporter)
+packages=(prometheus prometheus-alertmanager prometheus-node-exporter)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
