@@ -9,7 +9,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import (
     ApiserverTransport,
@@ -58,7 +57,15 @@ class KubeSession:
     @property
     def apiserver(self):
         if self._apiserver is None:
-            factory = self._factory or api_client
+            factory = self._factory
+            if factory is None:
+                # imported on first use: the kubernetes library costs ~0.3 s to import, and a run that
+                # only reaches URLs (or whose checks are all skipped) never needs it
+                from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (  # noqa: PLC0415
+                    api_client,
+                )
+
+                factory = api_client
             try:
                 self._apiserver = ApiserverTransport(factory(self.auth_params), timeout=self.timeout)
             except KubeError as exc:

@@ -26,11 +26,6 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import quote, urlencode
 from ansible.module_utils.urls import open_url
 
-try:
-    import urllib3  # a dependency of the kubernetes library, which the apiserver transport needs anyway
-except ImportError:  # pragma: no cover - only direct URLs work without it
-    urllib3 = None
-
 SNIPPET = 200
 
 
@@ -134,6 +129,9 @@ class ApiserverTransport:
     """Requests to the Kubernetes API with the shared client's TLS and credentials."""
 
     def __init__(self, api_client, timeout=10.0):
+        import urllib3  # noqa: PLC0415 - a dependency of the kubernetes library this transport needs anyway
+
+        self._urllib3 = urllib3
         self.api_client = api_client
         self.configuration = api_client.configuration
         self.timeout = timeout
@@ -149,6 +147,7 @@ class ApiserverTransport:
         return headers
 
     def request(self, method, path, params=None, body=None, headers=None, *, timeout=None):
+        urllib3 = self._urllib3
         headers = dict(headers or {})
         headers.update(self._auth_headers())
         data = _encode_body(body, headers)

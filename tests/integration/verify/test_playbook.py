@@ -164,3 +164,35 @@ def test_the_lab_run_with_the_variables_tools_lab_monitoring_writes(lab, lab_met
     assert "kwok-simulated" in by["prometheus.targets.kubelet"]["reason"]
     assert all(c["result"] == "skipped" for n, c in by.items() if n.split(".")[0] in ("loki", "grafana", "vpa", "http"))
     assert elapsed < 15
+
+
+def test_groups_skipped_whole_report_the_same_check_names_as_their_modules(ansible_playbook, tmp_path):
+    """For a group skipped whole the role does not start the module and lists the check names
+    itself (roles/verify/vars/main.yml); they must match what the modules report. The module run
+    points every service at a closed local port, so each check fails fast with its name."""
+    from monitoring.stack import free_port  # noqa: PLC0415
+
+    dead = "http://127.0.0.1:%d" % free_port()
+    common = {
+        "verify_prometheus_access": {"url": dead}, "verify_alertmanager_access": {"url": dead},
+        "verify_loki_access": {"url": dead}, "verify_grafana_access": {"url": dead},
+        "verify_uptime_kuma": {"name": "uptime-kuma", "url": dead},
+        "verify_http_endpoints": [{"name": "extra", "url": dead}],
+        "verify_prometheus_queries": [{"name": "q1", "expr": "up"}],
+        "verify_fail_on_failure": False,
+    }
+    groups = ["prometheus", "alertmanager", "loki", "grafana", "vpa", "http"]
+    env = {"K8S_AUTH_KUBECONFIG": str(tmp_path / "no-kubeconfig")}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    proc = play(ansible_playbook, tmp_path / "a", dict(common, verify_report_dir=str(tmp_path / "ra")), env)[0]
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    skip = {g: "skipped whole: " + g for g in groups}
+    proc = play(ansible_playbook, tmp_path / "b", dict(common, verify_report_dir=str(tmp_path / "rb"),
+                                                       verify_skip=skip), env)[0]
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    ran, synthesized = report(tmp_path / "ra")["checks"], report(tmp_path / "rb")["checks"]
+    assert [c["name"] for c in synthesized] == [c["name"] for c in ran]
+    assert {c["result"] for c in ran} == {"failed"}
+    assert {c["result"] for c in synthesized} == {"skipped"}
+    assert all(c["reason"] == "skipped whole: " + c["name"].split(".")[0] for c in synthesized)
