@@ -18,7 +18,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.verify.resul
 
 COLUMNS = ("check", "result", "time", "reason")
 CONSOLE_REASON_WIDTH = 110
-MARK = {PASSED: "ok", FAILED: "FAILED", SKIPPED: "skipped"}
+MARK = {PASSED: "passed", FAILED: "**failed**", SKIPPED: "skipped"}
 
 
 def _time(check):

@@ -129,7 +129,7 @@ def test_rules_loaded_and_evaluation_errors_reported(fake):
     prom = prometheus(fake)
     runner = CheckRunner()
     run_prometheus(runner, prom, [], min_rule_groups=1)
-    assert results(runner)["prometheus.rules"] == ("passed", "1 groups, 2 rules, no evaluation errors")
+    assert results(runner)["prometheus.rules"] == ("passed", "1 rule group, 2 rules, no evaluation errors")
     broken = fixture_json("prometheus_rules.json")
     broken["data"]["groups"][0]["rules"][1].update(health="err", lastError="many-to-many matching not allowed")
     fake.set("/api/v1/rules", broken)

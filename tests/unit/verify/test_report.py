@@ -68,3 +68,10 @@ def test_write_report_creates_the_directory_and_reports_changes_only(tmp_path):
     assert sorted(write_report(str(dest), files)) == sorted(files)
     assert write_report(str(dest), files) == []
     assert (dest / "report.md").read_text() == "x\n"
+
+
+def test_markdown_result_column_uses_the_result_words():
+    md = render_markdown(CHECKS)
+    assert "| prometheus.ready | passed |" in md
+    assert "| prometheus.retention | **failed** |" in md
+    assert "| loki.ready | skipped |" in md
