@@ -190,8 +190,13 @@ class Helm:
         args += list(extra or [])
         return _json_tail(self.run(args))
 
-    def template(self, name, namespace, chart, values):
+    def template(self, name, namespace, chart, values, *, kube_version=None, is_upgrade=False):
+        """A client-side render (no cluster access): ``kube_version`` stands in for the cluster's."""
         args = ["template", name] + self.chart_args(chart) + ["-n", namespace, "-f", self.values_file(values)]
+        if kube_version:
+            args += ["--kube-version", kube_version]
+        if is_upgrade:
+            args.append("--is-upgrade")
         return self.run(args, connect=False)
 
     def rollback(self, name, namespace, revision):

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 
 import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import (
@@ -21,7 +22,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.helm.cli imp
     HelmError,
     last_deployed,
 )
-from ansible_collections.homelab.observability.plugins.module_utils.kube.apply import install_order, redact
+from ansible_collections.homelab.observability.plugins.module_utils.kube.apply import install_order, redact  # noqa: F401
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 
@@ -119,10 +120,12 @@ class HelmPlan:
         self.diff = []
         self.recover = None  # ("rollback", revision) or ("uninstall", None)
         self.history = []
+        self.fast_reasons = []
         self.note = None
 
 
-def plan_release(helm, name, namespace, chart, values, *, create_namespace, recover_pending, check_mode):
+def plan_release(helm, name, namespace, chart, values, *, create_namespace, recover_pending, check_mode,
+                 kube_version=None):
     """Read-only: the stored release, the dry-run render, and the verdict."""
     plan = HelmPlan()
     current = helm.status(name, namespace)
@@ -150,6 +153,38 @@ def plan_release(helm, name, namespace, chart, values, *, create_namespace, reco
                                                     if target else "uninstall"))
         if not target:
             current = None
+    if current is None:
+        plan.action = "install"
+        plan.reasons.append("release does not exist")
+        if check_mode:
+            _server_plan(plan, helm, (name, namespace, chart, values), create_namespace=create_namespace,
+                     check_mode=check_mode)
+        # otherwise the install's own output is the plan (kube/waves component): no render twice
+        return plan
+    if status == "deployed" and not plan.recover:
+        fast = _fast_verdict(plan, helm, (name, namespace, chart, values), kube_version=kube_version)
+        if fast is False:
+            plan.planned = {"manifest": current.get("manifest"), "config": current.get("config") or {}}
+            plan.planned_objects = install_order(parse_manifest(current.get("manifest")))
+            plan.diff = []
+            return plan
+        if fast is True and not check_mode:
+            # the values or the chart differ: an upgrade is certain, and its output is the plan
+            plan.action = "upgrade"
+            plan.reasons.extend(plan.fast_reasons)
+            plan.planned_objects = install_order(parse_manifest(current.get("manifest")))
+            return plan
+    _server_plan(plan, helm, (name, namespace, chart, values), create_namespace=create_namespace,
+                     check_mode=check_mode)
+    _verdict(plan, plan.planned)
+    return plan
+
+
+def _server_plan(plan, helm, target, *, create_namespace, check_mode):
+    """The accurate plan: what ``helm upgrade`` would store, rendered against the cluster."""
+    name, namespace, chart, values = target
+    current = plan.current if not (plan.recover and plan.recover[0] == "uninstall") else None
+    status = ((current or {}).get("info") or {}).get("status")
     planned = None
     if status not in PENDING:
         try:
@@ -173,13 +208,22 @@ def plan_release(helm, name, namespace, chart, values, *, create_namespace, reco
     plan.planned_objects = install_order(parse_manifest(planned.get("manifest")))
     current_objs = parse_manifest((current or {}).get("manifest")) if current else []
     plan.diff = manifest_changes(current_objs, plan.planned_objects, namespace)
-    if current is None:
+
+
+def _stored_chart(plan):
+    current = plan.current or {}
+    return next((r.get("chart") for r in plan.history if r.get("revision") == current.get("version")), None)
+
+
+def _verdict(plan, planned):
+    current = plan.current
+    if plan.recover and plan.recover[0] == "uninstall":
         plan.action = "install"
-        plan.reasons.append("release does not exist")
-        return plan
+        return
+    status = ((current or {}).get("info") or {}).get("status")
     if status not in ("deployed",) and not plan.recover:
         plan.reasons.append("release status is %s" % status)
-    stored_chart = next((r.get("chart") for r in history if r.get("revision") == current.get("version")), None)
+    stored_chart = _stored_chart(plan)
     planned_chart = "%s-%s" % chart_id(planned)
     if chart_id(planned)[0] and stored_chart != planned_chart:
         plan.reasons.append("chart %s -> %s" % (stored_chart, planned_chart))
@@ -189,7 +233,56 @@ def plan_release(helm, name, namespace, chart, values, *, create_namespace, reco
         plan.reasons.append("rendered objects differ")
     if plan.reasons:
         plan.action = "upgrade"
-    return plan
+
+
+def local_chart_id(chart):
+    """(name, version) of the chart to deploy, when known without asking a repository."""
+    ref = chart["ref"]
+    path = os.path.expanduser(ref)
+    if os.path.isdir(path):
+        try:
+            with open(os.path.join(path, "Chart.yaml")) as handle:
+                meta = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError):
+            return None
+        return (meta.get("name"), str(meta.get("version")))
+    if chart.get("version") and not os.path.exists(path):
+        return (ref.rstrip("/").rsplit("/", 1)[-1], str(chart["version"]))
+    return None
+
+
+def _fast_verdict(plan, helm, target, *, kube_version):
+    """True when a change is certain (values or chart differ), False when a client-side render shows
+    nothing changed, None when unsure. ``target`` is (name, namespace, chart, values).
+
+    Unchanged needs: the same user values, the same chart name-version, and a client-side render
+    (the cluster's Kubernetes version, install/upgrade flags as stored) equal to the stored manifest
+    object for object. Anything else goes to the server-side dry-run, which decides for real (a
+    chart that reads the cluster's API versions renders differently client-side).
+    """
+    name, namespace, chart, values = target
+    current = plan.current
+    ident = local_chart_id(chart)
+    reasons = []
+    if (current.get("config") or {}) != (values or {}):
+        reasons.append("values differ")
+    if ident is not None and _stored_chart(plan) != "%s-%s" % ident:
+        reasons.append("chart %s -> %s-%s" % ((_stored_chart(plan),) + tuple(ident)))
+    if reasons:
+        plan.fast_reasons = reasons
+        return True
+    if ident is None:
+        return None
+    try:
+        text = helm.template(name, namespace, chart, values, kube_version=kube_version,
+                             is_upgrade=(current.get("version") or 1) > 1)
+    except HelmError:
+        return None
+    stored = parse_manifest(current.get("manifest"))
+    rendered = parse_manifest(text)
+    if any(item["action"] != "none" for item in manifest_changes(stored, rendered, namespace)):
+        return None
+    return False
 
 
 _SECRET_WORDS = ("password", "secret", "token", "apikey", "api_key", "privatekey")

@@ -66,6 +66,13 @@ def _result():
     }
 
 
+def _server_version(api):
+    try:
+        return (api.request("GET", "/version") or {}).get("gitVersion")
+    except KubeError:
+        return None
+
+
 def _health_gate(result, api, waiter, refs, *, params, check_mode):
     """Fill resources/health/diagnosis; True when healthy."""
     if check_mode or not params.get("wait", True):
@@ -145,18 +152,17 @@ def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
         result["health"] = h.MISSING
         return
     values = hr.merged_values(params.get("values_files"), params.get("values"))
-    plan = hr.plan_release(helm, name, namespace, chart, values, create_namespace=params.get("create_namespace", True),
-                           recover_pending=params.get("recover_pending", False), check_mode=check_mode)
+    create_ns = params.get("create_namespace", True)
+    plan = hr.plan_release(helm, name, namespace, chart, values, create_namespace=create_ns,
+                           recover_pending=params.get("recover_pending", False), check_mode=check_mode,
+                           kube_version=_server_version(api))
     timer.lap("plan")
-    result["diff"] = [item for item in plan.diff if item["action"] != "none"]
-    vdiff = hr.values_diff(plan)
-    if vdiff:
-        result["diff"].insert(0, vdiff)
-    result["plan"] = {"action": plan.action, "reasons": plan.reasons}
+    result["plan"] = {"action": plan.action, "reasons": list(plan.reasons)}
     if plan.note:
         result["plan"]["note"] = plan.note
     result["changed"] = plan.action != "none" or plan.recover is not None
     result["revision"] = (plan.current or {}).get("version")
+    before = plan.current
     previous = None
     if not check_mode:
         if plan.recover:
@@ -166,16 +172,25 @@ def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
             else:
                 helm.uninstall(name, namespace)
             # plan again against the recovered release (a server-side render is possible now)
-            plan = hr.plan_release(helm, name, namespace, chart, values,
-                                   create_namespace=params.get("create_namespace", True),
+            plan = hr.plan_release(helm, name, namespace, chart, values, create_namespace=create_ns,
                                    recover_pending=False, check_mode=False)
             result["plan"]["reasons"] += plan.reasons
+            before = plan.current
         if plan.action != "none":
             if plan.current and not plan.recover:
                 previous = last_deployed(plan.history) if params.get("rollback_on_failure") else None
-            release = helm.upgrade(name, namespace, chart, values,
-                                   create_namespace=params.get("create_namespace", True))
+            release = helm.upgrade(name, namespace, chart, values, create_namespace=create_ns)
             result["revision"] = release.get("version")
+            # what was really stored is the plan now: the diff and the objects to gate on come from it
+            plan.planned = release
+            plan.planned_objects = hr.install_order(hr.parse_manifest(release.get("manifest")))
+            plan.diff = hr.manifest_changes(hr.parse_manifest((before or {}).get("manifest")),
+                                            plan.planned_objects, namespace)
+            plan.current = before
+    result["diff"] = [item for item in plan.diff if item["action"] != "none"]
+    vdiff = hr.values_diff(plan)
+    if vdiff:
+        result["diff"].insert(0, vdiff)
     timer.lap("apply")
     refs = mf.refs_of(api, plan.planned_objects, namespace)
     healthy = _health_gate(result, api, waiter, refs, params=params, check_mode=check_mode)
