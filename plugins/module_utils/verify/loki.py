@@ -33,6 +33,7 @@ POD_LABELS = ("namespace", "pod", "container", "node")
 AUDIT_LABELS = ("level", "verb", "user")
 MARKER_LABEL = "homelab.observability/verify-marker"
 LIST_AT_MOST = 3
+POLL_INTERVAL = 0.5
 
 
 def _ns(seconds):
@@ -97,7 +98,8 @@ class AuditProbe:
             streams = self.find(audit_id, start)
             return bool(streams), streams
 
-        return poll(look, self.timeout, 1.0, self.clock, self.sleep)
+        # Alloy ships within a second or two; a look costs one small Loki query
+        return poll(look, self.timeout, POLL_INTERVAL, self.clock, self.sleep)
 
     @staticmethod
     def _meta(name, token):
