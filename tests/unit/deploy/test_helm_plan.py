@@ -1,0 +1,167 @@
+"""Planning a Helm release without a cluster: the no-op fast path, certain upgrades, pending
+releases, CRD-first charts, values merging and the manifest diff."""
+
+import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
+from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError, last_deployed
+
+MANIFEST = """---
+# Source: c/templates/cm.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app
+data:
+  a: "1"
+"""
+
+
+class FakeHelm:
+    def __init__(self, status="deployed", *, values=None, manifest=MANIFEST, chart="c-0.1.0", render=MANIFEST,
+                 exists=True, dry_run_error=None):
+        self.calls = []
+        self.release = None
+        if exists:
+            self.release = {"name": "app", "version": 2, "info": {"status": status},
+                            "config": values or {}, "manifest": manifest}
+        self.hist = [{"revision": 1, "status": "superseded", "chart": chart},
+                     {"revision": 2, "status": status, "chart": chart}] if exists else []
+        self.render = render
+        self.dry_run_error = dry_run_error
+
+    def status(self, name, namespace):
+        self.calls.append("status")
+        return self.release
+
+    def history(self, name, namespace):
+        self.calls.append("history")
+        return self.hist
+
+    def template(self, name, namespace, chart, values, **kw):
+        self.calls.append("template")
+        return self.render
+
+    def upgrade(self, name, namespace, chart, values, *, create_namespace=False, dry_run=None):
+        self.calls.append("upgrade-dry" if dry_run else "upgrade")
+        if dry_run and self.dry_run_error:
+            raise HelmError("failed", self.dry_run_error)
+        return {"manifest": self.render, "config": values, "chart": {"metadata": {"name": "c", "version": "0.1.0"}},
+                "version": 3}
+
+
+@pytest.fixture
+def chart(tmp_path):
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    return {"ref": str(tmp_path)}
+
+
+def plan(helm, chart, values=None, check_mode=False, recover=False):
+    return hr.plan_release(helm, "app", "ns", chart, values or {}, create_namespace=True, recover_pending=recover,
+                           check_mode=check_mode, kube_version="v1.34.4")
+
+
+def test_unchanged_release_needs_no_server_dry_run(chart):
+    helm = FakeHelm()
+    result = plan(helm, chart)
+    assert result.action == "none" and result.diff == []
+    assert helm.calls == ["status", "history", "template"]
+    assert [o["metadata"]["name"] for o in result.planned_objects] == ["app"]
+
+
+def test_changed_values_upgrade_without_a_dry_run(chart):
+    helm = FakeHelm()
+    result = plan(helm, chart, values={"a": 2})
+    assert result.action == "upgrade" and result.reasons == ["values differ"]
+    assert "upgrade-dry" not in helm.calls
+
+
+def test_changed_values_in_check_mode_get_a_server_dry_run_diff(chart):
+    render = MANIFEST.replace('"1"', '"2"')
+    helm = FakeHelm(render=render)
+    result = plan(helm, chart, values={"a": 2}, check_mode=True)
+    assert "upgrade-dry" in helm.calls
+    assert result.action == "upgrade" and result.reasons == ["values differ", "rendered objects differ"]
+    [item] = result.diff
+    assert item["action"] == "update" and item["after"]["data"] == {"a": "2"}
+
+
+def test_client_render_difference_is_confirmed_server_side(chart):
+    # e.g. a chart that renders a ServiceMonitor only when the cluster serves its API
+    helm = FakeHelm(render=MANIFEST + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n")
+    helm.upgrade = lambda *a, **k: (helm.calls.append("upgrade-dry"),
+                                    {"manifest": MANIFEST, "config": {}, "chart": {"metadata": {"name": "c",
+                                                                                             "version": "0.1.0"}}})[1]
+    result = plan(helm, chart)
+    assert helm.calls[-1] == "upgrade-dry" and result.action == "none"
+
+
+def test_chart_version_change_is_an_upgrade(chart):
+    result = plan(FakeHelm(chart="c-0.0.9"), chart)
+    assert result.action == "upgrade" and result.reasons == ["chart c-0.0.9 -> c-0.1.0"]
+
+
+def test_missing_release_installs_without_rendering_twice(chart):
+    helm = FakeHelm(exists=False)
+    result = plan(helm, chart)
+    assert result.action == "install" and helm.calls == ["status"]
+
+
+def test_failed_release_is_upgraded(chart):
+    result = plan(FakeHelm(status="failed"), chart)
+    assert result.action == "upgrade" and "release status is failed" in result.reasons
+
+
+def test_pending_release_fails_with_the_revision_to_roll_back_to(chart):
+    with pytest.raises(hr.PendingRelease, match=r"stuck in pending-upgrade \(revision 2\).*to revision 1"):
+        plan(FakeHelm(status="pending-upgrade"), chart)
+
+
+def test_pending_release_recovery_is_planned_client_side(chart):
+    helm = FakeHelm(status="pending-upgrade")
+    result = plan(helm, chart, recover=True, check_mode=True)
+    assert result.recover == ("rollback", 1)
+    assert "upgrade-dry" not in helm.calls and "the release is pending-upgrade" in result.note
+
+
+def test_pending_install_without_a_deployed_revision_is_uninstalled(chart):
+    helm = FakeHelm(status="pending-install")
+    helm.hist = [{"revision": 1, "status": "pending-install", "chart": "c-0.1.0"}]
+    with pytest.raises(hr.PendingRelease, match="no deployed revision"):
+        plan(helm, chart)
+    assert plan(helm, chart, recover=True, check_mode=True).recover == ("uninstall", None)
+
+
+def test_check_mode_install_whose_crds_are_missing_renders_client_side(chart):
+    helm = FakeHelm(exists=False, dry_run_error='no matches for kind "ServiceMonitor"; ensure CRDs are installed first')
+    result = plan(helm, chart, check_mode=True)
+    assert result.action == "install" and "client-side render" in result.note
+    assert [d["action"] for d in result.diff] == ["create"]
+
+
+def test_render_errors_are_not_hidden(chart):
+    helm = FakeHelm(exists=False, dry_run_error="execution error at (c/templates/cm.yaml:6:11): size is required")
+    with pytest.raises(HelmError):
+        plan(helm, chart, check_mode=True)
+
+
+def test_values_files_merge_like_helm(tmp_path):
+    first = tmp_path / "a.yml"
+    first.write_text("a: {b: 1, c: [1, 2]}\nd: x\n")
+    second = tmp_path / "b.yml"
+    second.write_text("a: {c: [3]}\n")
+    merged = hr.merged_values([str(first), str(second)], {"a": {"e": True}})
+    assert merged == {"a": {"b": 1, "c": [3], "e": True}, "d": "x"}
+
+
+def test_values_diff_redacts_credentials():
+    p = hr.HelmPlan()
+    p.current = {"config": {"grafana": {"adminPassword": "old", "replicas": 1}}}
+    p.planned = {"config": {"grafana": {"adminPassword": "new", "replicas": 2}}}
+    item = hr.values_diff(p)
+    assert item["after"] == {"grafana": {"adminPassword": "<redacted>", "replicas": 2}}
+
+
+def test_last_deployed_skips_failed_and_pending():
+    history = [{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "failed"},
+               {"revision": 3, "status": "pending-upgrade"}]
+    assert last_deployed(history, before=3)["revision"] == 1
