@@ -20,7 +20,7 @@ description:
   - Warns when another config file would override or duplicate these flags.
   - The service (C(k3s) or C(rke2-server)) has to be restarted afterwards; the role's handler does it.
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (@homelab-observability)
 extends_documentation_fragment:
   - homelab.observability.audit_log
 options:
@@ -57,8 +57,10 @@ options:
     default: root
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 seealso:
   - name: k3s configuration file

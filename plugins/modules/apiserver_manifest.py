@@ -21,7 +21,7 @@ description:
     (a backup such as C(kube-apiserver.yaml.bak), an editor file), because that file is a second apiserver.
   - Backs the previous manifest up into O(backup_dir), outside the manifests directory.
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (@homelab-observability)
 extends_documentation_fragment:
   - homelab.observability.audit_log
 options:
@@ -71,8 +71,10 @@ options:
     default: kube-apiserver
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 requirements:
   - PyYAML on the managed host (python3-yaml).

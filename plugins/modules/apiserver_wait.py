@@ -19,7 +19,7 @@ description:
   - On timeout it fails with the last probe result and the apiserver's last log lines (from O(log_glob)).
   - In check mode it does nothing (nothing was restarted).
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (@homelab-observability)
 options:
   url:
     description: The readiness endpoint. C(/readyz) is readable without credentials (system:public-info-viewer).
@@ -49,8 +49,10 @@ options:
     default: /var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log
 attributes:
   check_mode:
+    description: Can run in check_mode; it does not wait then, since nothing was restarted.
     support: full
   diff_mode:
+    description: Nothing to diff.
     support: none
 """
 

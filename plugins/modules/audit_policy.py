@@ -22,7 +22,7 @@ description:
   - A policy change alone does not restart kube-apiserver; see M(homelab.observability.apiserver_manifest)
     option O(homelab.observability.apiserver_manifest#module:policy_sha256).
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (@homelab-observability)
 options:
   path:
     description: Where the policy is written.
@@ -73,8 +73,10 @@ options:
     default: root
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 notes:
   - RequestResponse on Secrets writes the Secret values into the audit log; Kubernetes does not redact them.

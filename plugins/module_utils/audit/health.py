@@ -23,12 +23,9 @@ import os
 import ssl
 import time
 
-try:
-    from urllib.error import HTTPError, URLError
-    from urllib.parse import urlparse
-    from urllib.request import urlopen
-except ImportError:  # pragma: no cover - Python 2
-    pass
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.six.moves.urllib.parse import urlparse
+from ansible.module_utils.urls import open_url
 
 LISTEN = "0A"
 DEFAULT_LOG_GLOB = "/var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log"
@@ -127,21 +124,15 @@ def missing_flags(argv, expected):
 
 def probe(url, ca_path=None, validate_certs=True, timeout=5):
     """(ok, detail) of one GET of ``url``."""
-    if url.startswith("https"):
-        ctx = ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
-        if not validate_certs:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-    else:
-        ctx = None
     try:
-        resp = urlopen(url, timeout=timeout, context=ctx)
+        resp = open_url(url, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path,
+                        use_proxy=False, follow_redirects="none")
         body = resp.read(2000).decode("utf-8", "replace")
         return resp.getcode() == 200, "HTTP %d %s" % (resp.getcode(), body.strip()[:300])
     except HTTPError as exc:
         body = exc.read(2000).decode("utf-8", "replace")
         return False, "HTTP %d %s" % (exc.code, body.strip()[:600])
-    except (URLError, OSError, ValueError) as exc:
+    except (URLError, OSError, ValueError, ssl.SSLError) as exc:
         return False, "%s: %s" % (url, getattr(exc, "reason", exc))
 
 

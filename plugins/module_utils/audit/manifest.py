@@ -87,6 +87,10 @@ def _mapping_get(node, key):
     return None, None
 
 
+def _mapping_value(node, key):
+    return _mapping_get(node, key)[1]
+
+
 def _line_start(text, index):
     return text.rfind("\n", 0, index) + 1
 
@@ -201,7 +205,7 @@ class _Edits:
     def apply(self):
         out = self.text
         last_start = None
-        for start, end, replacement, _ in sorted(self.edits, key=lambda e: (e[0], e[1], e[3]), reverse=True):
+        for start, end, replacement, _order in sorted(self.edits, key=lambda e: (e[0], e[1], e[3]), reverse=True):
             if last_start is not None and end > last_start:
                 raise ManifestError("internal: overlapping edits at %d-%d; nothing written" % (start, end))
             out = out[:start] + replacement + out[end:]
@@ -210,8 +214,8 @@ class _Edits:
 
 
 def _find_container(text, root, data, name):
-    _, spec = _mapping_get(root, "spec")
-    _, containers = _mapping_get(spec, "containers")
+    spec = _mapping_value(root, "spec")
+    containers = _mapping_value(spec, "containers")
     if containers is None:
         raise ManifestError("spec.containers: not found; is this a Pod manifest?")
     _block_sequence(containers, "spec.containers")
@@ -254,7 +258,7 @@ def _edit_flags(text, edits, seq_node, seq_data, *, flags, state, what):
         if name not in flags:
             new_data.append(value)
             continue
-        start, end, _ = _item_extent(text, item, "%s[%d]" % (what, i))
+        start, end = _item_extent(text, item, "%s[%d]" % (what, i))[:2]
         if state == "absent" or name in seen:
             edits.add(start, end, "")  # removed, or a duplicate of a flag already set above
             continue
@@ -268,9 +272,9 @@ def _edit_flags(text, edits, seq_node, seq_data, *, flags, state, what):
     missing = [n for n in flags if n not in seen]
     if not missing:
         return new_data
-    _, _, prefix = _item_extent(text, items[-1], "%s[%d]" % (what, len(items) - 1))
+    prefix = _item_extent(text, items[-1], "%s[%d]" % (what, len(items) - 1))[2]
     flag_positions = [(i, n) for i, n in enumerate(names) if n is not None]
-    existing = [n for _, n in flag_positions]
+    existing = [pair[1] for pair in flag_positions]
     for name in sorted(missing):
         line = prefix + format_scalar("%s=%s" % (name, flags[name])) + "\n"
         before = _sorted_insert_before(existing, name)
@@ -291,7 +295,7 @@ def _edit_flags(text, edits, seq_node, seq_data, *, flags, state, what):
 
 def _edit_named_items(text, edits, parent_node, parent_data, *, key, wanted, state, what, normalize=lambda x: x):
     """Make the list ``parent[key]`` hold each mapping of ``wanted`` (by name) exactly once."""
-    _, seq = _mapping_get(parent_node, key)
+    seq = _mapping_value(parent_node, key)
     current = list(parent_data.get(key) or [])
     wanted_names = [w["name"] for w in wanted]
     if seq is None or (isinstance(seq, yaml.ScalarNode) and not current):
@@ -302,7 +306,7 @@ def _edit_named_items(text, edits, parent_node, parent_data, *, key, wanted, sta
         at = _line_end(text, _last_index(parent_node))
         body = "".join(_render_item(w, " " * kcol + "- ") for w in sorted(wanted, key=lambda w: w["name"]))
         if seq is not None:
-            key_node, _ = _mapping_get(parent_node, key)
+            key_node = _mapping_get(parent_node, key)[0]
             start = _line_start(text, key_node.start_mark.index)
             edits.add(start, _line_end(text, _last_index(seq)), "%s%s:\n%s" % (" " * kcol, key, body))
         else:
@@ -335,7 +339,7 @@ def _edit_named_items(text, edits, parent_node, parent_data, *, key, wanted, sta
         return new_data
     if not seq.value:
         raise ManifestError("%s: is an empty list; remove the empty '%s: []' or add one entry by hand" % (what, key))
-    _, _, prefix = _item_extent(text, seq.value[-1], "%s[%d]" % (what, len(seq.value) - 1))
+    prefix = _item_extent(text, seq.value[-1], "%s[%d]" % (what, len(seq.value) - 1))[2]
     existing = [n for n in names if n is not None]
     for want in sorted(missing, key=lambda w: w["name"]):
         body = _render_item(want, prefix)
@@ -353,7 +357,7 @@ def _edit_named_items(text, edits, parent_node, parent_data, *, key, wanted, sta
 
 
 def _edit_annotation(text, edits, root, data, *, key, value, state):
-    _, meta = _mapping_get(root, "metadata")
+    meta = _mapping_value(root, "metadata")
     if not isinstance(meta, yaml.MappingNode) or meta.flow_style:
         raise ManifestError("metadata: expected a block mapping")
     ann_key, ann = _mapping_get(meta, "annotations")
@@ -418,13 +422,13 @@ def edit_manifest(text, flags, volumes, annotation=None, *, state="present", con
     if seq_key is None:
         raise ManifestError("spec.containers[%d]: has neither command nor args" % cidx)
     what = "spec.containers[%d].%s" % (cidx, seq_key)
-    _, seq_node = _mapping_get(container_node, seq_key)
+    seq_node = _mapping_value(container_node, seq_key)
     _block_sequence(seq_node, what)
     expected["spec"]["containers"][cidx][seq_key] = _edit_flags(
         text, edits, seq_node, container[seq_key], flags=flags, state=state, what=what)
 
-    wanted_mounts = [m for _, m in volumes]
-    wanted_volumes = [v for v, _ in volumes]
+    wanted_mounts = [pair[1] for pair in volumes]
+    wanted_volumes = [pair[0] for pair in volumes]
     new_mounts = _edit_named_items(
         text, edits, container_node, container, key="volumeMounts", wanted=wanted_mounts, state=state,
         what="spec.containers[%d].volumeMounts" % cidx, normalize=_normalize_mount)
@@ -479,7 +483,7 @@ def current_flags(text, container_name="kube-apiserver"):
             out = {}
             for entry in (c.get("command") or []) + (c.get("args") or []):
                 if str(entry).startswith("--"):
-                    name, _, value = str(entry).partition("=")
+                    name, value = str(entry).partition("=")[::2]
                     out[name] = value
             return out
     return {}

@@ -61,6 +61,8 @@ RULE_FIELDS = (
 GROUP_RESOURCE_FIELDS = ("group", "resources", "resourceNames")
 
 MUTATING_VERBS = ["create", "update", "patch", "delete", "deletecollection"]
+CSR_RESOURCES = ["certificatesigningrequests", "certificatesigningrequests/approval",
+                 "certificatesigningrequests/status"]
 
 # The seed's table, in order (first match wins). RequestReceived is omitted policy-wide.
 DEFAULT_RULES = [
@@ -78,13 +80,11 @@ DEFAULT_RULES = [
                     "resources": ["roles", "clusterroles", "rolebindings", "clusterrolebindings"]}]},
     # 6 auth events -> RequestResponse: token reviews, access reviews made on behalf of others
     # (self reviews such as `kubectl auth can-i` are left to the read/mutation rules), CSRs.
-    {"level": "RequestResponse", "verbs": list(MUTATING_VERBS),
-     "resources": [
-         {"group": "authentication.k8s.io", "resources": ["tokenreviews"]},
-         {"group": "authorization.k8s.io", "resources": ["subjectaccessreviews", "localsubjectaccessreviews"]},
-         {"group": "certificates.k8s.io", "resources": [
-             "certificatesigningrequests", "certificatesigningrequests/approval", "certificatesigningrequests/status"]},
-     ]},
+    {"level": "RequestResponse", "verbs": list(MUTATING_VERBS), "resources": [
+        {"group": "authentication.k8s.io", "resources": ["tokenreviews"]},
+        {"group": "authorization.k8s.io", "resources": ["subjectaccessreviews", "localsubjectaccessreviews"]},
+        {"group": "certificates.k8s.io", "resources": CSR_RESOURCES},
+    ]},
     # 7 infrastructure mutations -> RequestResponse.
     {"level": "RequestResponse", "verbs": list(MUTATING_VERBS),
      "resources": [{"group": "", "resources": ["namespaces", "nodes", "persistentvolumes"]}]},
@@ -198,10 +198,10 @@ def _check_resources(errors, path, resources):
         names_ok = True
         if "resources" in gr:
             names_ok = _check_string_list(errors, gpath + ".resources", gr["resources"], "resource names, e.g. secrets")
-        if ("resourceNames" in gr and names_ok and _check_string_list(
-                errors, gpath + ".resourceNames", gr["resourceNames"], "object names")
-                and gr["resourceNames"] and not gr.get("resources")):
-                errors.append("%s.resourceNames: using resourceNames requires at least one resource; "
+        names_listed = "resourceNames" in gr and names_ok and _check_string_list(
+            errors, gpath + ".resourceNames", gr["resourceNames"], "object names")
+        if names_listed and gr["resourceNames"] and not gr.get("resources"):
+            errors.append("%s.resourceNames: using resourceNames requires at least one resource; "
                           "add resources: [...]" % gpath)
 
 

@@ -194,3 +194,12 @@ def test_backups_are_pruned_to_the_newest_ten(tmp_path):
     kept = sorted(p.name for p in backups.iterdir() if p.name.startswith("kube-apiserver"))
     assert kept == sorted(os.path.basename(m) for m in made[-10:])
     assert (backups / "unrelated.yaml.20260101T000000").exists()
+
+
+def test_role_defaults_hold_the_same_rules_as_the_module():
+    from pathlib import Path  # noqa: PLC0415
+
+    defaults = yaml.safe_load((Path(__file__).parents[3] / "roles/apiserver_audit/defaults/main.yml").read_text())
+    assert defaults["apiserver_audit_policy_rules"] == ap.DEFAULT_RULES
+    assert defaults["apiserver_audit_policy_omit_stages"] == ap.DEFAULT_OMIT_STAGES
+    assert ap.validate_policy(ap.default_policy(defaults["apiserver_audit_policy_rules"])) == []
