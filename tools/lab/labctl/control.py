@@ -247,7 +247,6 @@ class Lab:
             starters = {
                 "kube-controller-manager": components.controller_manager,
                 "kube-scheduler": components.scheduler,
-                "kwok": components.kwok,
             }
             # the others retry until the apiserver answers, so they start alongside it
             for name, argv in starters.items():
@@ -255,6 +254,9 @@ class Lab:
                     start(self.pids, name, argv(self.bins, self.paths, ports), log / f"{name}.log")
             self.wait_apiserver(90)
             timings["apiserver ready"] = time.monotonic() - t0
+            if not running["kwok"]:
+                nodes.release_leases(self.api())
+                start(self.pids, "kwok", components.kwok(self.bins, self.paths, ports), log / "kwok.log")
             if not running["provisioner"]:
                 start(self.pids, "provisioner", components.python_entry("provision"), log / "provisioner.log")
         api = self.api()

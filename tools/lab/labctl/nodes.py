@@ -85,6 +85,13 @@ def reconcile(api: KubeApi, count: int, parallel: int = 16) -> tuple[int, int]:
     return created, len(to_delete)
 
 
+def release_leases(api: KubeApi) -> None:
+    """Delete the node leases before a new kwok starts. kwok (re)takes a node only once it holds
+    the node's lease, and the previous kwok's leases (another holder identity) would otherwise
+    block it for their full 40 s duration: pods on those nodes would stay Pending meanwhile."""
+    api.request("DELETE", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")
+
+
 def ready_count(api: KubeApi) -> tuple[int, int]:
     items = api.get("/api/v1/nodes")["items"]
     ready = 0

@@ -8,8 +8,10 @@ from .kubeapi import ApiError
 from .paths import LabError
 
 
-def deployment_ready_seconds(lab, replicas: int = 3, namespace: str = "lab-smoke", timeout: float = 120) -> float:
+def deployment_ready_seconds(lab, replicas: int = 3, timeout: float = 120) -> float:
+    """Seconds from creating a namespace and a Deployment to all replicas Ready (then both go)."""
     api = lab.api()
+    namespace = f"lab-smoke-{int(time.time() * 1000) % 10**8}"
     t0 = time.monotonic()
     api.create_or_exists("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                 "metadata": {"name": namespace}})
@@ -26,14 +28,10 @@ def deployment_ready_seconds(lab, replicas: int = 3, namespace: str = "lab-smoke
             try:
                 api.create(path, dep)
                 break
-            except ApiError as exc:  # the namespace's default ServiceAccount may not exist yet
-                if exc.status == 409:
-                    api.delete(f"{path}/smoke")
-                    time.sleep(0.5)
-                elif time.monotonic() - t0 > timeout:
+            except ApiError:  # the namespace's default ServiceAccount may not exist yet
+                if time.monotonic() - t0 > timeout:
                     raise
-                else:
-                    time.sleep(0.2)
+                time.sleep(0.2)
         while time.monotonic() - t0 < timeout:
             status = api.get(f"{path}/smoke").get("status", {})
             if status.get("readyReplicas") == replicas:

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import yaml
 
+from .kubeapi import ApiError, KubeApi
+from .nodes import release_leases
 from .paths import CONTROL_PLANE_NODE, Binaries, LabPaths
 from .processes import PidFiles, start, stop, tail
 from .static_pod import PodError, pod_hash, resolve
@@ -273,6 +275,8 @@ class Supervisor:
             records = [r for r in (pids.running(n) for n in CONTROLLERS) if r is not None]
             for r in records:
                 stop(pids, r.name, timeout=10)
+            if any(r.name == "kwok" for r in records):
+                self.release_leases()
             for r in records:
                 start(pids, r.name, r.argv, Path(r.log))
             if records:
@@ -290,7 +294,15 @@ class Supervisor:
                 if record is not None and not record.alive():
                     print(f"supervisor: {name} (pid {record.pid}) exited; restarting it (log {record.log})",
                           flush=True)
+                    if name == "kwok":
+                        self.release_leases()
                     start(pids, name, record.argv, Path(record.log))
+
+    def release_leases(self) -> None:
+        try:
+            release_leases(KubeApi.from_kubeconfig(self.paths.component_kubeconfig("provisioner"), timeout=10))
+        except (OSError, ApiError) as exc:
+            print(f"supervisor: could not release the node leases for kwok: {exc}", flush=True)
 
     # --- status ---------------------------------------------------------------------------
     def write_status(self, pod: Pod) -> None:
