@@ -130,7 +130,11 @@ class Helm:
             raise HelmError("helm %s failed: %s" % (" ".join(args[:2]), stderr or proc.stdout), stderr, cmd)
         return proc.stdout
 
+    _majors = {}
+
     def major(self):
+        if self._major is None and self.binary in Helm._majors:
+            self._major = Helm._majors[self.binary]
         if self._major is None:
             out = self.run(["version", "--short"], connect=False).strip()
             match = re.search(r"v(\d+)\.", out)
@@ -139,6 +143,7 @@ class Helm:
             self._major = int(match.group(1))
             if self._major not in (3, 4):
                 raise HelmError("helm %s is not supported: use helm v3 or v4" % out)
+            Helm._majors[self.binary] = self._major
         return self._major
 
     # -- queries (read only) ---------------------------------------------------------------------
