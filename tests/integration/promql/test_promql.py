@@ -204,8 +204,11 @@ def prometheus(lab, rendered, binaries, ksm_workload, tmp_path_factory):
             binaries["kube_state_metrics"], "--kubeconfig=%s" % lab.kubeconfig, "--host=127.0.0.1",
             "--port=%d" % ports["ksm"], "--telemetry-host=127.0.0.1", "--telemetry-port=%d" % ports["ksm_telemetry"],
             "--custom-resource-state-config-file=%s" % (work / "ksm-crs.yaml")]
+    # The role's rules too: the recording rules behind vpa_status_recommendation run for real.
+    (work / "rules.yml").write_text(yaml.safe_dump({"groups": rendered["rules"]}))
     (work / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": jobs}))
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "rule_files": ["rules.yml"],
+        "scrape_configs": jobs}))
     commands["prometheus"] = [binaries["prometheus"], "--config.file=%s" % (work / "prometheus.yml"),
                               "--storage.tsdb.path=%s" % (work / "data"),
                               "--web.listen-address=127.0.0.1:%d" % ports["prometheus"]]
@@ -302,9 +305,10 @@ def test_dashboard_expressions(prometheus, rendered, capsys):
     assert not problems, "\n".join(problems)
 
 
-def test_alert_rule_expressions(prometheus, rendered):
-    rules = [(r["alert"], r["expr"]) for g in rendered["rules"] for r in g["rules"]]
-    assert len(rules) == 5
+def test_rule_expressions(prometheus, rendered):
+    rules = [(r.get("alert") or "record %s %s" % (r["record"], r.get("labels")), r["expr"])
+             for g in rendered["rules"] for r in g["rules"]]
+    assert len(rules) == 13
     present = _lab_metrics(prometheus)
     problems = []
     for where, _expr, metrics, ok, _, error in _evaluate(prometheus, rules):
@@ -328,22 +332,24 @@ def test_namespace_breakdown_sees_the_probe_workload(prometheus, ksm_workload):
 
 
 def test_vpa_recommendations_as_metrics(prometheus, ksm_workload):
-    """The role's kube-state-metrics custom resource configuration, run by the real kube-state-metrics."""
+    """The role's kube-state-metrics custom resource configuration, run by the real kube-state-metrics,
+    folded into vpa_status_recommendation by the role's recording rules."""
     prometheus.require_ksm()
     workload = ksm_workload
     result = wait_for(lambda: prometheus('vpa_status_recommendation{namespace="%s"}' % workload)["data"]["result"],
                       30, "vpa_status_recommendation")
-    series = {r["metric"]["resource"]: r for r in result}
-    assert set(series) == {"cpu", "memory"}
-    cpu = series["cpu"]
+    series = {(r["metric"]["bound"], r["metric"]["resource"]): r for r in result}
+    assert set(series) == {(b, r) for b in ("target", "lower_bound", "upper_bound", "uncapped_target")
+                           for r in ("cpu", "memory")}
+    cpu = series[("target", "cpu")]
     assert cpu["metric"]["container"] == "app"
+    assert cpu["metric"]["unit"] == "core"
     assert cpu["metric"]["verticalpodautoscaler"] == "capacity-probe"
     assert cpu["metric"]["target_kind"] == "Deployment"
     assert cpu["metric"]["target_name"] == "capacity-probe"
     assert float(cpu["value"][1]) == pytest.approx(0.025)
-    assert float(series["memory"]["value"][1]) == 262144000
-    for bound in ("lower_bound", "upper_bound", "uncapped_target"):
-        assert prometheus('vpa_status_recommendation_%s{namespace="%s"}' % (bound, workload))["data"]["result"]
+    assert float(series[("target", "memory")]["value"][1]) == 262144000
+    assert float(series[("upper_bound", "cpu")]["value"][1]) == pytest.approx(0.2)
 
 
 def test_dashboards_json_is_what_the_role_ships(rendered):

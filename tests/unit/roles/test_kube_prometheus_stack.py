@@ -118,7 +118,7 @@ def test_ingress_hosts_with_an_ingress_class(render):
 
 def test_our_alert_rules_are_shipped(values):
     groups = values["additionalPrometheusRulesMap"]["homelab-observability"]["groups"]
-    rules = {r["alert"]: r for g in groups for r in g["rules"]}
+    rules = {r["alert"]: r for g in groups for r in g["rules"] if "alert" in r}
     assert set(rules) == {
         "HomelabTargetDown",
         "HomelabLokiDown",
@@ -184,3 +184,14 @@ def test_storage_class_is_configurable(render):
         "kube_prometheus_stack"][-1]["values"]
     pvc = values["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert pvc["storageClassName"] == "nfs-client"
+
+
+def test_vpa_recommendation_recording_rules(values):
+    groups = values["additionalPrometheusRulesMap"]["homelab-observability"]["groups"]
+    records = [r for g in groups for r in g["rules"] if "record" in r]
+    assert {r["record"] for r in records} == {"vpa_status_recommendation"}
+    labels = {(r["labels"]["bound"], r["labels"]["resource"], r["labels"]["unit"]) for r in records}
+    assert labels == {(b, r, u) for b in ("target", "lower_bound", "upper_bound", "uncapped_target")
+                      for r, u in (("cpu", "core"), ("memory", "byte"))}
+    target_cpu = next(r for r in records if r["labels"] == {"bound": "target", "resource": "cpu", "unit": "core"})
+    assert target_cpu["expr"] == "kube_customresource_vpa_recommendation_target_cpu_cores"

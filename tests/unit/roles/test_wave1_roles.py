@@ -122,9 +122,12 @@ def test_vpa_recommendations_exported_by_kube_state_metrics(render):
     (resource,) = ksm["customResourceState"]["config"]["spec"]["resources"]
     assert resource["groupVersionKind"] == {"group": "autoscaling.k8s.io", "version": "v1",
                                             "kind": "VerticalPodAutoscaler"}
-    assert resource["metricNamePrefix"] == "vpa"
+    assert resource["metricNamePrefix"] == "kube_customresource_vpa"
     names = [m["name"] for m in resource["metrics"]]
-    assert names[0] == "status_recommendation"
+    assert len(names) == len(set(names)) == 8
+    target_cpu = resource["metrics"][names.index("recommendation_target_cpu_cores")]["each"]["gauge"]
+    assert target_cpu["path"] == ["status", "recommendation", "containerRecommendations"]
+    assert target_cpu["valueFrom"] == ["target", "cpu"]
     rule = ksm["rbac"]["extraRules"][0]
     assert rule["resources"] == ["verticalpodautoscalers"] and set(rule["verbs"]) == {"list", "watch"}
 
