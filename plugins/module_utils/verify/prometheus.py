@@ -134,8 +134,8 @@ def check_rules(prom, min_groups):
         raise CheckFailed("%d of %d rules fail to evaluate: %s" % (
             len(failing), len(rules),
             _listed(failing, lambda gr: "%s/%s: %s" % (gr[0], gr[1].get("name"), gr[1].get("lastError")))))
-    return "%d rule group%s, %d rules, no evaluation errors" % (len(groups), "" if len(groups) == 1 else "s",
-                                                                 len(rules))
+    plural = "" if len(groups) == 1 else "s"
+    return "%d rule group%s, %d rules, no evaluation errors" % (len(groups), plural, len(rules))
 
 
 def _result_count(data):

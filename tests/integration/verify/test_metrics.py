@@ -118,3 +118,35 @@ def test_the_service_proxy_names_a_missing_service(lab_apiserver):
     result, reason = results(runner)["prometheus.ready"]
     assert result == "failed"
     assert "service default/verify-no-such-prometheus:9090 (via the apiserver proxy) does not exist" in reason
+
+
+def test_a_rule_that_fails_to_evaluate_fails_the_rules_check(tmp_path, direct):
+    """Real Prometheus evaluating a rule that errors at run time (many-to-many matching)."""
+    import time  # noqa: PLC0415
+
+    import monitoring  # noqa: PLC0415
+    from ansible_collections.homelab.observability.plugins.module_utils.verify.prometheus import (  # noqa: PLC0415
+        check_rules,
+    )
+    from ansible_collections.homelab.observability.plugins.module_utils.verify.result import (  # noqa: PLC0415
+        CheckFailed,
+    )
+
+    broken = {"name": "broken", "interval": "1s",
+              "rules": [{"record": "broken:many_to_many", "expr": "up * on() up"}]}
+    stack = monitoring.start(tmp_path / "m", extra_rule_groups=[broken], wait_scraped=True)
+    try:
+        prom = PrometheusClient(direct(stack.prometheus_url))
+        deadline, reason = time.monotonic() + 15, None
+        while time.monotonic() < deadline:
+            try:
+                check_rules(prom, 1)
+            except CheckFailed as exc:
+                reason = str(exc)
+                break
+            time.sleep(0.5)
+    finally:
+        monitoring.stop(tmp_path / "m")
+    assert reason is not None, "the rules check never failed"
+    assert reason.startswith("1 of 3 rules fail to evaluate: broken/broken:many_to_many: ")
+    assert "many-to-many matching not allowed" in reason

@@ -62,8 +62,9 @@ def prometheus_config(ports, scrape_interval="2s", kube_state_metrics=None, apis
     }
 
 
-def rules():
-    """A Watchdog alert that always fires (proves the alert path) and a recording rule."""
+def rules(extra_groups=()):
+    """A Watchdog alert that always fires (proves the alert path) and a recording rule, plus
+    ``extra_groups`` (Prometheus rule group dicts)."""
     return {"groups": [{
         "name": RULE_GROUP,
         "rules": [
@@ -72,7 +73,7 @@ def rules():
              "annotations": {"summary": "Always firing: proves that alerts reach Alertmanager."}},
             {"record": "job:up:sum", "expr": "sum by (job) (up)"},
         ],
-    }]}
+    }] + list(extra_groups)}
 
 
 def alertmanager_config():

@@ -141,7 +141,7 @@ def _tail(path, lines=15):
 
 def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None, kube_state_metrics_binary=None,
           retention="15d", scrape_interval="2s", binaries=None, ports=None, extra_scrape_configs=(),
-          wait_scraped=False, timeout=30.0):
+          extra_rule_groups=(), wait_scraped=False, timeout=30.0):
     """Start node-exporter, Alertmanager and Prometheus (and kube-state-metrics when asked).
 
     state_dir                   where configs, data, logs and monitoring.json go (created)
@@ -152,6 +152,8 @@ def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None
     scrape_interval             also the rule evaluation interval
     binaries                    {prometheus, alertmanager, node_exporter: path} overrides
     ports                       {prometheus, alertmanager, node_exporter, kube_state_metrics: int} overrides
+    extra_scrape_configs        more scrape_configs entries (dicts), e.g. a job pointed at a closed port
+    extra_rule_groups           more rule groups (dicts) next to the lab's homelab-lab group
     wait_scraped                also wait until Prometheus has scraped every target once (about 5 s
                                 after start: its discovery runs every 5 s)
 
@@ -180,7 +182,7 @@ def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None
 
     prom_config = cfg.prometheus_config(ports, scrape_interval, ksm_address, apiserver, extra_scrape_configs)
     (state / "prometheus.yml").write_text(cfg.dump(prom_config))
-    (state / "rules.yml").write_text(cfg.dump(cfg.rules()))
+    (state / "rules.yml").write_text(cfg.dump(cfg.rules(extra_rule_groups)))
     (state / "alertmanager.yml").write_text(cfg.dump(cfg.alertmanager_config()))
     (state / "jobs.json").write_text(json.dumps([job["job_name"] for job in prom_config["scrape_configs"]]))
 
