@@ -17,6 +17,7 @@ import copy
 import os
 
 import yaml
+from ansible_collections.homelab.observability.plugins.module_utils.helm import storage
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import (
     PENDING,
     HelmError,
@@ -125,13 +126,16 @@ class HelmPlan:
 
 
 def plan_release(helm, name, namespace, chart, values, *, create_namespace, recover_pending, check_mode,
-                 kube_version=None):
+                 kube_version=None, api=None):
     """Read-only: the stored release, the dry-run render, and the verdict."""
     plan = HelmPlan()
-    current = helm.status(name, namespace)
+    if api is not None and storage.supported(helm.environ):
+        current, history = storage.read(api, name, namespace)
+    else:
+        current = helm.status(name, namespace)
+        history = helm.history(name, namespace) if current else []
     plan.current = current
     status = ((current or {}).get("info") or {}).get("status")
-    history = helm.history(name, namespace) if current else []
     plan.history = history
     if status in PENDING:
         target = last_deployed(history, before=current.get("version"))

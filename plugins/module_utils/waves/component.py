@@ -155,7 +155,7 @@ def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
     create_ns = params.get("create_namespace", True)
     plan = hr.plan_release(helm, name, namespace, chart, values, create_namespace=create_ns,
                            recover_pending=params.get("recover_pending", False), check_mode=check_mode,
-                           kube_version=_server_version(api))
+                           kube_version=_server_version(api), api=api)
     timer.lap("plan")
     result["plan"] = {"action": plan.action, "reasons": list(plan.reasons)}
     if plan.note:
@@ -173,7 +173,7 @@ def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
                 helm.uninstall(name, namespace)
             # plan again against the recovered release (a server-side render is possible now)
             plan = hr.plan_release(helm, name, namespace, chart, values, create_namespace=create_ns,
-                                   recover_pending=False, check_mode=False)
+                                   recover_pending=False, check_mode=False, api=api)
             result["plan"]["reasons"] += plan.reasons
             before = plan.current
         if plan.action != "none":
