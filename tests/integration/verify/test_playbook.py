@@ -76,7 +76,7 @@ def test_lab_shaped_run_passes_and_reports_simulated_parts_as_skipped(metrics, a
             assert (check["result"], check["reason"]) == ("skipped", SIMULATED[group])
     assert "CHECK" in proc.stdout and "checks:" in proc.stdout
     assert (tmp_path / "report" / "report.md").read_text().startswith("# homelab.observability stack verification")
-    assert elapsed < 15
+    assert elapsed < 30  # goal: < 15 s on an idle machine (2-5 s measured); room for a loaded host
 
 
 def test_failed_checks_fail_the_play_after_every_check_ran(metrics, ansible_playbook, tmp_path):
@@ -130,7 +130,7 @@ def test_every_check_wired_to_real_parts_or_stand_ins(lab, metrics, lab_apiserve
     doc = report(tmp_path / "report")
     by = {c["name"]: c["result"] for c in doc["checks"]}
     assert [n for n, r in by.items() if r != "passed"] == ["vpa.coverage", "vpa.excluded", "vpa.recommendations"]
-    assert elapsed < 15
+    assert elapsed < 30  # goal: < 15 s on an idle machine (2-5 s measured); room for a loaded host
 
 
 def test_check_mode_skips_the_marker_writes_and_the_report(metrics, ansible_playbook, tmp_path):
@@ -147,23 +147,37 @@ def test_check_mode_skips_the_marker_writes_and_the_report(metrics, ansible_play
 
 
 @pytest.mark.lab
-def test_the_lab_run_with_the_variables_tools_lab_monitoring_writes(lab, lab_metrics, ansible_playbook, tmp_path):
-    """What `make lab` ends with: verify.yml on the lab, Prometheus/Alertmanager/node-exporter (and
-    kube-state-metrics when built) real, the apiserver's /metrics real, the simulated parts skipped."""
+def test_the_lab_run_as_make_lab_does_it(lab, ansible_playbook, tmp_path):
+    """What `make lab` ends with: monitoring.lab_up() next to the lab (Prometheus, Alertmanager,
+    node-exporter, kube-state-metrics when built, the apiserver's /metrics: all real), then
+    verify.yml with the variables it wrote; the simulated parts are skipped with their reason."""
     import monitoring  # noqa: PLC0415 - tools/lab is put on sys.path by conftest
 
-    variables = monitoring.verify_vars(lab_metrics, report_dir=str(tmp_path / "report"))
-    proc, elapsed = play(ansible_playbook, tmp_path, variables, env={"K8S_AUTH_KUBECONFIG": str(lab.kubeconfig)})
+    state = tmp_path / "monitoring"
+    stack = monitoring.lab_up(lab.lab_dir, kube_state_metrics_binary=lab.kube_state_metrics, state_dir=state,
+                              report_dir=tmp_path / "report")
+    try:
+        again = monitoring.lab_up(lab.lab_dir, state_dir=state, report_dir=tmp_path / "report")
+        assert again.pids == stack.pids  # a second up reuses the running one
+        variables = yaml.safe_load((state / "verify-vars.yml").read_text())
+        proc, elapsed = play(ansible_playbook, tmp_path, variables,
+                             env={"K8S_AUTH_KUBECONFIG": str(lab.kubeconfig)})
+    finally:
+        assert set(monitoring.lab_down(lab.lab_dir, state_dir=state)) >= {"prometheus", "alertmanager",
+                                                                         "node_exporter"}
+    assert monitoring.lab_status(lab.lab_dir, state_dir=state) == {}
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     doc = report(tmp_path / "report")
     by = {c["name"]: c for c in doc["checks"]}
     for name in ("prometheus.targets.node-exporter", "prometheus.targets.apiserver", "prometheus.retention",
                  "prometheus.rules", "alertmanager.discovered"):
         assert by[name]["result"] == "passed", by[name]
+    if Path(lab.kube_state_metrics).exists():
+        assert by["prometheus.targets.kube-state-metrics"]["result"] == "passed"
     assert by["prometheus.targets.kubelet"]["result"] == "skipped"
     assert "kwok-simulated" in by["prometheus.targets.kubelet"]["reason"]
     assert all(c["result"] == "skipped" for n, c in by.items() if n.split(".")[0] in ("loki", "grafana", "vpa", "http"))
-    assert elapsed < 15
+    assert elapsed < 30  # goal: < 15 s on an idle machine (2-5 s measured); room for a loaded host
 
 
 def test_groups_skipped_whole_report_the_same_check_names_as_their_modules(ansible_playbook, tmp_path):
