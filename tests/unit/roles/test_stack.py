@@ -60,3 +60,12 @@ def test_a_subset_of_roles(tmp_path):
 def test_unknown_roles_are_refused(tmp_path):
     with pytest.raises(AssertionError, match="unknown roles"):
         _plan(tmp_path, stack_roles=["loki", "promtail"])
+
+
+def test_helm_binary_for_every_component(tmp_path):
+    plan = _plan(tmp_path, stack_roles=["loki", "uptime_kuma"], stack_helm_binary_path="/opt/helm/helm")
+    assert [c.get("binary_path") for c in plan] == ["/opt/helm/helm", "/opt/helm/helm"]
+
+
+def test_no_helm_binary_by_default(plan):
+    assert all("binary_path" not in c for c in plan)
