@@ -26,7 +26,7 @@ description:
     and the cause found (scheduler messages, image pull errors, crash loops with the last container message,
     claims waiting for a missing StorageClass, warning events).
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (@homelab-observability)
 options:
   name:
     description:
@@ -66,8 +66,10 @@ extends_documentation_fragment:
   - homelab.observability.k8s_auth
 attributes:
   check_mode:
+    description: Plans only (server-side dry runs and client-side renders); nothing is applied.
     support: full
   diff_mode:
+    description: Returns one structured before/after entry per object that changes, Secret values redacted.
     support: full
 notes:
   - Exactly one of O(chart), or O(manifests) and/or O(manifest_files), must be given.

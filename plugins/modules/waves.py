@@ -22,7 +22,7 @@ description:
     kinds or namespace come from an earlier, unapplied wave is planned from a client-side render instead of
     failing.
 author:
-  - homelab.observability maintainers
+  - homelab.observability maintainers (@homelab-observability)
 options:
   components:
     description:
@@ -50,8 +50,10 @@ extends_documentation_fragment:
   - homelab.observability.k8s_auth
 attributes:
   check_mode:
+    description: Plans only (server-side dry runs and client-side renders); nothing is applied.
     support: full
   diff_mode:
+    description: Returns one structured before/after entry per object that changes, Secret values redacted.
     support: full
 seealso:
   - module: homelab.observability.release

@@ -19,7 +19,10 @@ import subprocess
 import tempfile
 import time
 
-import yaml
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core depends on PyYAML; the sanity import test has none
+    yaml = None
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import resolve_auth
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 

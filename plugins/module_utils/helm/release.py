@@ -16,7 +16,10 @@ __metaclass__ = type
 import copy
 import os
 
-import yaml
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core depends on PyYAML; the sanity import test has none
+    yaml = None
 from ansible_collections.homelab.observability.plugins.module_utils.helm import storage
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import (
     PENDING,
@@ -161,8 +164,8 @@ def plan_release(helm, name, namespace, chart, values, *, create_namespace, reco
         plan.action = "install"
         plan.reasons.append("release does not exist")
         if check_mode:
-            _server_plan(plan, helm, (name, namespace, chart, values), create_namespace=create_namespace,
-                     check_mode=check_mode)
+            _server_plan(plan, helm, (name, namespace, chart, values),
+                         create_namespace=create_namespace, check_mode=check_mode)
         # otherwise the install's own output is the plan (kube/waves component): no render twice
         return plan
     if status == "deployed" and not plan.recover:
@@ -178,8 +181,8 @@ def plan_release(helm, name, namespace, chart, values, *, create_namespace, reco
             plan.reasons.extend(plan.fast_reasons)
             plan.planned_objects = install_order(parse_manifest(current.get("manifest")))
             return plan
-    _server_plan(plan, helm, (name, namespace, chart, values), create_namespace=create_namespace,
-                     check_mode=check_mode)
+    _server_plan(plan, helm, (name, namespace, chart, values),
+                 create_namespace=create_namespace, check_mode=check_mode)
     _verdict(plan, plan.planned)
     return plan
 

@@ -47,11 +47,11 @@ def read(api, name, namespace):
     if not records:
         return None, []
     records.sort(key=lambda r: r[0])
-    version, _, item = records[-1]
+    version, item = records[-1][0], records[-1][2]
     release = decode((item.get("data") or {}).get("release", ""))
     meta = (release.get("chart") or {}).get("metadata") or {}
     chart = "%s-%s" % (meta.get("name"), meta.get("version"))
-    history = [{"revision": v, "status": status} for v, status, _ in records]
+    history = [{"revision": rec[0], "status": rec[1]} for rec in records]
     history[-1]["chart"] = chart
     current = {
         "name": release.get("name"),

@@ -10,7 +10,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import yaml
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core depends on PyYAML; the sanity import test has none
+    yaml = None
 from ansible_collections.homelab.observability.plugins.module_utils.kube import apply as ap
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError

@@ -154,9 +154,10 @@ class KubeApi:
             # a dict: the client serialises it as JSON, which is also valid YAML for apply patches
             headers["Content-Type"] = content_type or "application/json"
         query = [(k, v) for k, v in (query or {}).items() if v is not None]
-        method_, url, headers, _unused, _ = self.client.param_serialize(
+        serialized = self.client.param_serialize(
             method, path, query_params=query, header_params=headers, body=None, auth_settings=["BearerToken"]
         )
+        method_, url, headers = serialized[0], serialized[1], serialized[2]
         with self._lock:
             self.counts[method] += 1
         try:
