@@ -80,7 +80,7 @@ def kwok(bins: Binaries, paths: LabPaths, ports: dict) -> list:
     return [
         str(bins.kwok),
         f"--kubeconfig={paths.component_kubeconfig('kwok')}",
-        f"--config={paths.run / 'kwok-empty-config.yaml'}",
+        f"--config={paths.run / 'kwok.yaml'}",
         "--manage-all-nodes=true",
         "--cidr=10.244.0.0/16",
         "--node-ip=10.250.0.1",

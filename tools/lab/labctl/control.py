@@ -177,8 +177,13 @@ class Lab:
                                    ("kwok", "kwok", "kwok-controller"),
                                    ("provisioner", "provisioner", "lab-provisioner")):
             write_kubeconfig(p.component_kubeconfig(name), server, p.pki, client=f"clients/{client}", user=user)
-        (p.run / "kwok-empty-config.yaml").write_text(
-            "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n")
+        # No Stage documents: kwok plays its default stages. More workers than its defaults (4, and 1
+        # for listing the pods of each node it takes over), so that 1000 nodes get their leases and
+        # Ready status, and their pods are picked up again after a restart, in seconds.
+        (p.run / "kwok.yaml").write_text(
+            "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n"
+            "  nodePlayStageParallelism: 16\n  nodeLeaseParallelism: 16\n  podPlayStageParallelism: 8\n"
+            "  podsOnNodeSyncParallelism: 16\n")
         if not p.audit_policy.exists():
             p.audit_policy.write_text(DEFAULT_POLICY)
         if not p.apiserver_manifest.exists():

@@ -51,9 +51,9 @@ class KubeApi:
         return conn
 
     def request(self, method: str, path: str, body=None, *, content_type: str = "application/json",
-                ok=(200, 201, 202), parse: bool = True):
+                ok=(200, 201, 202), parse: bool = True, accept: str = "application/json"):
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if data is not None:
             headers["Content-Type"] = content_type
         for attempt in (1, 2):
@@ -77,6 +77,13 @@ class KubeApi:
 
     def get(self, path: str) -> dict:
         return self.request("GET", path)
+
+    def names(self, path: str) -> list[str]:
+        """Names of the objects of a list, from the apiserver's cache, without their bodies."""
+        sep = "&" if "?" in path else "?"
+        doc = self.request("GET", f"{path}{sep}resourceVersion=0",
+                           accept="application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
+        return [item["metadata"]["name"] for item in doc.get("items", [])]
 
     def create(self, path: str, obj: dict) -> dict:
         return self.request("POST", path, obj)

@@ -63,7 +63,7 @@ def node_object(name: str, index: int) -> dict:
 def reconcile(api: KubeApi, count: int, parallel: int = 16) -> tuple[int, int]:
     """Create missing nodes and delete lab workers beyond ``count``; (created, deleted)."""
     wanted = node_names(count)
-    existing = {n["metadata"]["name"] for n in api.get("/api/v1/nodes")["items"]}
+    existing = set(api.names("/api/v1/nodes"))
     to_create = [(i, n) for i, n in enumerate(wanted) if n not in existing]
     wanted_set = set(wanted)
     to_delete = [n for n in existing if n.startswith(WORKER_PREFIX) and n not in wanted_set]
@@ -93,7 +93,7 @@ def release_leases(api: KubeApi) -> None:
 
 
 def ready_count(api: KubeApi) -> tuple[int, int]:
-    items = api.get("/api/v1/nodes")["items"]
+    items = api.get("/api/v1/nodes?resourceVersion=0")["items"]
     ready = 0
     for n in items:
         for cond in n.get("status", {}).get("conditions") or []:
