@@ -69,14 +69,46 @@ class Playbook:
         raise AssertionError("no PLAY RECAP in:\n" + proc.stdout[-3000:])
 
 
+KUBEADM_CONFIG = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: v1.34.4
+apiServer:
+  extraArgs:
+  - name: profiling
+    value: "false"
+networking:
+  serviceSubnet: 10.96.0.0/12
+"""
+
+
 @pytest.fixture(scope="module")
 def audited(lab, tmp_path_factory):
-    """The lab apiserver running the role's seed configuration."""
+    """The lab apiserver running the role's seed configuration.
+
+    The lab is laid out like a kubeadm host for the role: admin.conf (the lab's admin kubeconfig)
+    and the kubeadm-config ConfigMap exist while this module runs.
+    """
+    from kubernetes import client  # noqa: PLC0415
+
+    admin_conf = lab.on_host("/etc/kubernetes/admin.conf")
+    created_conf = not admin_conf.exists()
+    if created_conf:
+        admin_conf.write_text(lab.kubeconfig.read_text())
+    core = client.CoreV1Api(lab.api_client())
+    core.create_namespaced_config_map("kube-system", {"metadata": {"name": "kubeadm-config"},
+                                                      "data": {"ClusterConfiguration": KUBEADM_CONFIG}})
     book = Playbook(lab, tmp_path_factory.mktemp("audit"))
-    book.run()
-    lab.wait_apiserver_ready(90)
-    yield book
-    lab.reset_apiserver()
+    try:
+        book.run()
+        lab.wait_apiserver_ready(90)
+        yield book
+    finally:
+        lab.reset_apiserver()
+        core = client.CoreV1Api(lab.api_client())
+        core.delete_namespaced_config_map("kubeadm-config", "kube-system")
+        if created_conf:
+            admin_conf.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +160,18 @@ def test_the_apiserver_runs_the_role_configuration(lab, audited):
     policy = yaml.safe_load(lab.audit_policy_path.read_text())
     assert policy["omitStages"] == ["RequestReceived"] and len(policy["rules"]) == 9
     assert oct(lab.audit_policy_path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_kubeadm_config_carries_the_flags_and_volumes(lab, api):
+    core, _ = api
+    cfg = yaml.safe_load(core.read_namespaced_config_map("kubeadm-config", "kube-system").data["ClusterConfiguration"])
+    args = {a["name"]: a["value"] for a in cfg["apiServer"]["extraArgs"]}
+    assert args["profiling"] == "false"
+    assert args["audit-log-maxbackup"] == "3" and args["audit-policy-file"] == POLICY
+    vols = {v["name"]: v for v in cfg["apiServer"]["extraVolumes"]}
+    assert vols["audit-policy"]["pathType"] == "File" and vols["audit-policy"]["readOnly"] is True
+    assert vols["audit-log"]["hostPath"] == "/var/log/kubernetes/audit"
+    assert cfg["networking"]["serviceSubnet"] == "10.96.0.0/12"
 
 
 def test_second_run_and_check_mode_change_nothing(lab, audited):

@@ -1,0 +1,119 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: homelab.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: apiserver_kubeadm_config
+short_description: Keep the audit flags and volumes in kubeadm's ClusterConfiguration
+version_added: 0.1.0
+description:
+  - C(kubeadm upgrade) regenerates the kube-apiserver manifest from the ClusterConfiguration in the ConfigMap
+    C(kube-system/kubeadm-config) and drops what is only in the manifest. This module puts the same audit flags
+    (C(apiServer.extraArgs)) and volumes (C(apiServer.extraVolumes)) there, for C(kubeadm.k8s.io/v1beta3) (a map)
+    and C(v1beta4) (a list of name/value).
+  - Talks to the apiserver with the credentials of O(kubeconfig) (kubeadm's C(admin.conf)); needs no Kubernetes
+    Python client on the host.
+  - Without the ConfigMap (not a kubeadm cluster) it changes nothing and warns.
+author:
+  - homelab.observability maintainers (@homelab-observability)
+extends_documentation_fragment:
+  - homelab.observability.audit_log
+options:
+  kubeconfig:
+    description: Kubeconfig with rights to update ConfigMaps in kube-system.
+    type: path
+    default: /etc/kubernetes/admin.conf
+  server:
+    description: API server URL; defaults to the kubeconfig's.
+    type: str
+  state:
+    description: V(absent) removes the audit flags and volumes from the ClusterConfiguration.
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Keep the audit settings across kubeadm upgrade
+  homelab.observability.apiserver_kubeadm_config:
+    log_maxage: 30
+    log_maxbackup: 10
+"""
+
+RETURN = r"""
+cluster_configuration:
+  description: The ClusterConfiguration after the change.
+  returned: when the ConfigMap exists
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.homelab.observability.plugins.module_utils.audit import kubeadm_config as kc
+from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
+from ansible_collections.homelab.observability.plugins.module_utils.audit.args import audit_log_argument_spec
+
+
+def argument_spec():
+    spec = audit_log_argument_spec()
+    spec.update(
+        kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"),
+        server=dict(type="str"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if not kc.HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"))
+    p = module.params
+    flags = mf.audit_flags(p["policy_file"], p["log_path"], p["log_format"], maxage=p["log_maxage"],
+                           maxbackup=p["log_maxbackup"], maxsize=p["log_maxsize"], extra=p["extra_args"])
+    volumes = mf.audit_volumes(p["policy_file"], p["log_path"])
+    try:
+        client = kc.KubeconfigClient(p["kubeconfig"], module.tmpdir, p["server"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        module.fail_json(msg="kubeconfig %s: %s; point kubeconfig at kubeadm's admin.conf" % (p["kubeconfig"], exc))
+    code, cm = client.request("GET", kc.CONFIGMAP_PATH)
+    if code == 404:
+        module.warn("no ConfigMap kube-system/kubeadm-config: not a kubeadm cluster, nothing to carry")
+        module.exit_json(changed=False)
+    if code != 200:
+        module.fail_json(msg="reading kube-system/kubeadm-config from %s: HTTP %s %s"
+                             % (client.server, code, cm.get("message", "")))
+    text = (cm.get("data") or {}).get(kc.KEY)
+    if not text:
+        module.fail_json(msg="kube-system/kubeadm-config has no %s key; run kubeadm init phase upload-config" % kc.KEY)
+    try:
+        before = kc.yaml.safe_load(text)
+        after, changed = kc.carry(before, flags, volumes, p["state"])
+    except (kc.yaml.YAMLError, kc.KubeadmConfigError) as exc:
+        module.fail_json(msg="kube-system/kubeadm-config: %s" % exc)
+    result = dict(changed=changed, cluster_configuration=after)
+    if module._diff:
+        result["diff"] = dict(before=text, after=kc.yaml.safe_dump(after, sort_keys=False, default_flow_style=False),
+                              before_header="kubeadm-config", after_header="kubeadm-config")
+    if changed and not module.check_mode:
+        cm["data"][kc.KEY] = kc.yaml.safe_dump(after, sort_keys=False, default_flow_style=False)
+        code, resp = client.request("PUT", kc.CONFIGMAP_PATH, cm)
+        if code != 200:
+            module.fail_json(msg="updating kube-system/kubeadm-config: HTTP %s %s (retry: it may have changed meanwhile)"
+                                 % (code, resp.get("message", "")))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
