@@ -163,8 +163,8 @@ def test_the_lab_run_as_make_lab_does_it(lab, ansible_playbook, tmp_path):
         proc, elapsed = play(ansible_playbook, tmp_path, variables,
                              env={"K8S_AUTH_KUBECONFIG": str(lab.kubeconfig)})
     finally:
-        assert set(monitoring.lab_down(lab.lab_dir, state_dir=state)) >= {"prometheus", "alertmanager",
-                                                                         "node_exporter"}
+        stopped = set(monitoring.lab_down(lab.lab_dir, state_dir=state))
+        assert stopped >= {"prometheus", "alertmanager", "node_exporter"}
     assert monitoring.lab_status(lab.lab_dir, state_dir=state) == {}
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     doc = report(tmp_path / "report")
