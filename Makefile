@@ -30,7 +30,9 @@ export ANSIBLE_NOCOLOR := 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-$(VENV)/.installed: requirements.txt
+# No prerequisite on requirements.txt: its hash is in the venv's path already, and a fresh
+# clone's newer mtime must not trigger a reinstall.
+$(VENV)/.installed:
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11+" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
