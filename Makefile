@@ -53,6 +53,8 @@ lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argumen
 	$(BIN)/ruff check .
 	$(BIN)/python tools/check_argument_specs.py
 	$(BIN)/python tools/gen_role_docs.py --check
+	$(BIN)/python tools/check_versions.py
+	$(BIN)/python tools/dashboards/generate.py --check
 	$(BIN)/ansible-lint --profile production --offline
 	$(MAKE) --no-print-directory sanity
 
@@ -78,7 +80,7 @@ deps: ## Debian packages the tests run for real (Prometheus, promtool, Alertmana
 	bash tools/install-debian-deps.sh
 
 integration: venv collection-link lab-build deps ## tests against the lab control plane and real binaries
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q tests/promtool tests/integration
 
 molecule: venv collection-link ## molecule scenarios (real host roots)
 	@scenarios=$$(ls molecule/*/molecule.yml 2>/dev/null | xargs -r -n1 dirname | xargs -r -n1 basename); \
