@@ -145,6 +145,9 @@ class Lab:
             if (status and status.get("ready") and status.get("pid") and status["pid"] != previous_pid
                     and api.healthy()):
                 return status
+            if status and not status.get("ready") and status.get("restart_count", 0) >= 3 \
+                    and status.get("last_exit") and status["pid"] != previous_pid:
+                break  # crash-looping on this manifest: waiting longer will not help
             sup = self.pids.read("static-pods")
             if sup is not None and not sup.alive():
                 raise LabError(f"the static-pod supervisor exited; see {sup.log}:\n{tail(Path(sup.log))}")
@@ -160,7 +163,7 @@ class Lab:
             elif status.get("log"):
                 detail += f"\n  log {status['log']}:\n" + "\n".join(
                     "    " + line for line in tail(status["log"], 3000).splitlines()[-15:])
-        raise LabError(f"kube-apiserver did not become ready within {timeout:.0f}s "
+        raise LabError(f"kube-apiserver did not become ready (waited up to {timeout:.0f}s) "
                        f"(manifest {self.paths.apiserver_manifest}; status {self.paths.static_pods}/"
                        f"{APISERVER_POD}.json){detail}\n  `lab.py reset-apiserver` restores the lab's manifest.")
 

@@ -83,7 +83,7 @@ class KubeApi:
         sep = "&" if "?" in path else "?"
         doc = self.request("GET", f"{path}{sep}resourceVersion=0",
                            accept="application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
-        return [item["metadata"]["name"] for item in doc.get("items", [])]
+        return [item["metadata"]["name"] for item in doc.get("items") or []]
 
     def create(self, path: str, obj: dict) -> dict:
         return self.request("POST", path, obj)
