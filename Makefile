@@ -22,6 +22,9 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export NO_COLOR := 1
+# ansible-lint installs the collection under test into ANSIBLE_HOME; keep that copy in the checkout's
+# build dir so a stale one from another checkout can never shadow this one.
+export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 export ANSIBLE_NOCOLOR := 1
 
 .PHONY: help venv deps collection-link test lint unit integration molecule lab lab-build lab-up lab-down \
