@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -189,14 +190,32 @@ class Lab:
             "  podsOnNodeSyncParallelism: 16\n")
         if not p.audit_policy.exists():
             p.audit_policy.write_text(DEFAULT_POLICY)
+        self.refresh_apiserver_manifest(ports)
+
+    def refresh_apiserver_manifest(self, ports: dict) -> None:
+        """Write the lab's manifest if there is none, or if the one there is an older lab manifest
+        nobody changed (a version bump, new lab flags). A manifest a role changed is kept."""
+        p = self.paths
         if not p.apiserver_manifest.exists():
             self.write_apiserver_manifest(ports)
+            return
+        current = hashlib.sha256(p.apiserver_manifest.read_bytes()).hexdigest()
+        wanted = dump(apiserver_manifest(self.bins.kubernetes_version, ports["kube-apiserver"], ports["etcd"]))
+        if current == hashlib.sha256(wanted.encode()).hexdigest():
+            return
+        if current == self.read_state().get("lab_manifest_sha256"):
+            say(f"updating the lab's own apiserver manifest {p.apiserver_manifest} (new lab flags or versions)")
+            self.write_apiserver_manifest(ports)
+        else:
+            say(f"keeping the apiserver manifest as changed since the lab wrote it ({p.apiserver_manifest}); "
+                "`lab.py reset-apiserver` restores the lab's")
 
     def write_apiserver_manifest(self, ports: dict) -> None:
-        doc = apiserver_manifest(self.bins.kubernetes_version, ports["kube-apiserver"], ports["etcd"])
+        text = dump(apiserver_manifest(self.bins.kubernetes_version, ports["kube-apiserver"], ports["etcd"]))
         tmp = self.paths.manifests / ".kube-apiserver.yaml.tmp"  # dot files are not manifests
-        tmp.write_text(dump(doc))
+        tmp.write_text(text)
         tmp.replace(self.paths.apiserver_manifest)
+        self.write_state(lab_manifest_sha256=hashlib.sha256(text.encode()).hexdigest())
 
     # --- up ---------------------------------------------------------------------------------
     def ensure_binaries(self) -> None:
