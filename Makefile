@@ -63,8 +63,8 @@ lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argumen
 
 sanity: venv ## ansible-test sanity on a copy of the collection under ansible_collections/homelab/observability
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
-	@# The copy holds what a release would: the lab tools, stand-in charts and CI are not collection content.
-	@git ls-files -z --cached --others --exclude-standard | grep -zvE '^(tools|tests/charts|tests/fakes|\.ci)/' \
+	@# The copy holds what a release ships (galaxy.yml build_ignore): tests, tools and CI are linted by ruff.
+	@git ls-files -z --cached --others --exclude-standard | grep -zvE '^(tools|tests|molecule|\.ci|\.config)/' \
 	  | xargs -0 -r cp --parents -t $(SANITY_ROOT)/
 	@# ansible-test bootstraps pip in its venvs with a script from a host we cannot reach; give it ours.
 	@mkdir -p $(HOME)/.ansible/test/cache && \
