@@ -9,8 +9,9 @@
    memory (max RSS) of the release module process deploying and gating it.
 
 Environment: LAB_DIR (a private lab directory; default: the checkout's .lab), BENCH_NODES
-(default "100,1000"), BENCH_SKIP_NODES=1 to skip part 2. The lab is started if needed and stopped
-afterwards only when this run started it; the node count is put back as it was.
+(default "100,1000"), BENCH_SKIP_NODES=1 / BENCH_SKIP_STACK=1 to skip part 2 / part 1. The lab
+is started if needed and stopped afterwards only when this run started it; the node count is
+put back as it was.
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ def bench_daemonset(lab, kubeconfig, helm, tmp, counts):
             rows.append([count, "%.0f s" % node_secs, result.get("health"), "%.1f s" % result["timing"]["wait"],
                          "%.2f" % (api.counts["GET"] / (polls + 1)), "%.1f ms" % per_poll_ms, "%.0f MiB" % rss,
                          obs.health.message])
+            print("  measured at %d nodes: %s" % (count, rows[-1]), flush=True)
             subprocess.run([str(lab.bins.kubectl), "--kubeconfig", kubeconfig, "delete", "namespace", namespace,
                             "--wait=true", "--timeout=300s"], capture_output=True, check=False)
     finally:
@@ -267,7 +269,8 @@ def main():
             tmp = Path(tmpdir)
             print("bench_deploy: lab %s (%s), %d nodes" % (lab.paths.root, "started" if started else "reused",
                                                            lab.node_count()))
-            bench_stack(lab, kubeconfig, helm, tmp)
+            if not os.environ.get("BENCH_SKIP_STACK"):
+                bench_stack(lab, kubeconfig, helm, tmp)
             if not os.environ.get("BENCH_SKIP_NODES"):
                 counts = [int(x) for x in os.environ.get("BENCH_NODES", "100,1000").split(",") if x]
                 bench_daemonset(lab, kubeconfig, helm, tmp, counts)
