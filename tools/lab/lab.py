@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import monitoring  # noqa: E402
 from labctl import storage, supervisor  # noqa: E402
 from labctl.control import Lab  # noqa: E402
 from labctl.paths import LabError  # noqa: E402
@@ -36,10 +37,20 @@ def cmd_up(lab: Lab, _args) -> int:
                 "apiserver_status"):
         print(f"  {key:19} {info[key]}")
     print(f"  {'nodes':19} {lab.node_count()} (created {info['nodes_created']}, deleted {info['nodes_deleted']})")
+    # The real metrics path (Debian Prometheus, Alertmanager, node-exporter; kube-state-metrics on the
+    # lab) that playbooks/verify.yml checks; inventory/lab reads the URLs it writes.
+    try:
+        stack = monitoring.lab_up(lab.paths.root, kube_state_metrics_binary=lab.bins.kube_state_metrics)
+    except monitoring.MonitoringError as exc:
+        print(f"lab: monitoring not started: {exc}", file=sys.stderr)
+        return 4
+    print(f"  {'prometheus':19} {stack.prometheus_url}")
+    print(f"  {'alertmanager':19} {stack.alertmanager_url}")
     return 0
 
 
 def cmd_down(lab: Lab, args) -> int:
+    monitoring.lab_down(lab.paths.root)
     stopped = lab.down(purge=args.purge)
     print(f"lab: stopped {', '.join(stopped) if stopped else 'nothing (not running)'}"
           + (f"; deleted {lab.paths.root}" if args.purge else ""))
