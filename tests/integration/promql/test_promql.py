@@ -104,7 +104,7 @@ def rendered(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def workload(lab):
-    """A namespace with a Deployment (requests + limits) and a VPA carrying a recommendation."""
+    """A namespace with a Deployment (requests + limits), a DaemonSet and a VPA carrying a recommendation."""
     from kubernetes import client  # noqa: PLC0415
 
     lab.wait_apiserver_ready()  # other tests restart the shared lab apiserver
@@ -134,6 +134,14 @@ def workload(lab):
             "spec": {"containers": [{"name": "app", "image": "registry.invalid/probe:1", "resources": {
                 "requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}}}]}}},
     })
+    # The Alloy alert reads kube_daemonset_* series, which exist only while some DaemonSet does.
+    ds_labels = {"app": "capacity-probe-ds"}
+    apps.create_namespaced_daemon_set(namespace, {
+        "metadata": {"name": "capacity-probe-ds", "labels": ds_labels},
+        "spec": {"selector": {"matchLabels": ds_labels}, "template": {
+            "metadata": {"labels": ds_labels},
+            "spec": {"containers": [{"name": "agent", "image": "registry.invalid/probe:1"}]}}},
+    })
     vpa = {"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler",
            "metadata": {"name": "capacity-probe"},
            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "capacity-probe"},
@@ -146,7 +154,7 @@ def workload(lab):
     custom.patch_namespaced_custom_object_status(
         "autoscaling.k8s.io", "v1", namespace, "verticalpodautoscalers", "capacity-probe",
         {"status": {"recommendation": {"containerRecommendations": [recommendation]}}})
-    wait_for(lambda: len([p for p in core.list_namespaced_pod(namespace).items
+    wait_for(lambda: len([p for p in core.list_namespaced_pod(namespace, label_selector="app=capacity-probe").items
                           if p.status.phase == "Running"]) == 2, 60, "the probe pods to run (kwok)")
     yield namespace
     core.delete_namespace(namespace)
