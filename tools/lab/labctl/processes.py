@@ -165,7 +165,8 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def free_port(avoid: set) -> int:
+def free_port(avoid: set = frozenset()) -> int:
+    """A loopback port free right now that is not in ``avoid`` (ports already handed out)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))

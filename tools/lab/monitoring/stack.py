@@ -8,13 +8,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from labctl.processes import free_port
 
 from . import config as cfg
 
@@ -101,12 +102,6 @@ def find_binaries(overrides=None):
     return found
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _alive(pid, binary):
     try:
         cmdline = Path("/proc/%d/cmdline" % pid).read_bytes().split(b"\0")[0].decode()
@@ -170,13 +165,13 @@ def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None
     (state / "logs").mkdir(exist_ok=True)
     ports = dict(ports or {})
     for name in ("prometheus", "alertmanager", "node_exporter"):
-        ports.setdefault(name, free_port())
+        ports.setdefault(name, free_port(set(ports.values())))
     ksm_address = kube_state_metrics
     if ksm_address is None and kube_state_metrics_binary:
         if not kubeconfig:
             raise MonitoringError("starting kube-state-metrics needs kubeconfig= (the lab's kubeconfig)")
-        ports.setdefault("kube_state_metrics", free_port())
-        ports.setdefault("kube_state_metrics_telemetry", free_port())
+        ports.setdefault("kube_state_metrics", free_port(set(ports.values())))
+        ports.setdefault("kube_state_metrics_telemetry", free_port(set(ports.values())))
         ksm_address = "127.0.0.1:%d" % ports["kube_state_metrics"]
         bins["kube_state_metrics"] = str(kube_state_metrics_binary)
 
