@@ -124,7 +124,11 @@ passed:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
-from ansible_collections.homelab.observability.plugins.module_utils.probes.args import KubeSession, build_transport
+from ansible_collections.homelab.observability.plugins.module_utils.probes.args import (
+    ACCESS_OPTIONS,
+    KubeSession,
+    build_transport,
+)
 from ansible_collections.homelab.observability.plugins.module_utils.verify.args import (
     exit_with_checks,
     verify_argument_spec,
@@ -132,26 +136,19 @@ from ansible_collections.homelab.observability.plugins.module_utils.verify.args 
 from ansible_collections.homelab.observability.plugins.module_utils.verify.http import run_http
 from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckRunner
 
-ACCESS_KEYS = ("url", "namespace", "service", "port", "scheme", "validate_certs", "ca_cert", "timeout")
-
 
 def argument_spec():
     spec = auth_argument_spec()
     spec.update(verify_argument_spec())
-    spec.update(endpoints=dict(type="list", elements="dict", required=True, options=dict(
+    # each endpoint takes the access options (url, or namespace/service/port, ...) plus what to expect
+    options = {name: dict(opt) for name, opt in ACCESS_OPTIONS.items()}
+    options.update(
         name=dict(type="str", required=True),
-        url=dict(type="str"),
-        namespace=dict(type="str"),
-        service=dict(type="str"),
-        port=dict(type="str"),
-        scheme=dict(type="str", choices=["http", "https"], default="http"),
         path=dict(type="str", default="/"),
         status=dict(type="list", elements="int", default=[200]),
         contains=dict(type="str"),
-        validate_certs=dict(type="bool", default=True),
-        ca_cert=dict(type="path"),
-        timeout=dict(type="float", default=10.0),
-    )))
+    )
+    spec.update(endpoints=dict(type="list", elements="dict", required=True, options=options))
     return spec
 
 
@@ -165,7 +162,7 @@ def main():
     kube = KubeSession(p)
     endpoints = []
     for ep in p["endpoints"]:
-        access = dict((k, ep.get(k)) for k in ACCESS_KEYS)
+        access = dict((k, ep.get(k)) for k in ACCESS_OPTIONS)
         endpoints.append(dict(ep, transport=build_transport(access, access, kube)))
     runner = CheckRunner(p["skip"])
     run_http(runner, endpoints)
