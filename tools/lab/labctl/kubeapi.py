@@ -15,6 +15,21 @@ from pathlib import Path
 import yaml
 
 
+def _current_context(doc: dict) -> dict:
+    return next(c["context"] for c in doc["contexts"] if c["name"] == doc["current-context"])
+
+
+def current_cluster(doc: dict) -> dict:
+    """The cluster entry (server, certificate-authority-data) of a kubeconfig's current context."""
+    name = _current_context(doc)["cluster"]
+    return next(c["cluster"] for c in doc["clusters"] if c["name"] == name)
+
+
+def kubeconfig_server(path: Path) -> str:
+    """The server URL of the current context of the kubeconfig at ``path``."""
+    return current_cluster(yaml.safe_load(Path(path).read_text()))["server"]
+
+
 class ApiError(Exception):
     def __init__(self, status: int, body: str, method: str, path: str):
         super().__init__(f"{method} {path}: HTTP {status}: {body[:300]}")
@@ -30,10 +45,9 @@ class KubeApi:
     @classmethod
     def from_kubeconfig(cls, path: Path, timeout: float = 30.0) -> KubeApi:
         doc = yaml.safe_load(Path(path).read_text())
-        ctx_name = doc["current-context"]
-        ctx = next(c["context"] for c in doc["contexts"] if c["name"] == ctx_name)
-        cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
-        user = next(u["user"] for u in doc["users"] if u["name"] == ctx["user"])
+        cluster = current_cluster(doc)
+        user_name = _current_context(doc)["user"]
+        user = next(u["user"] for u in doc["users"] if u["name"] == user_name)
         url = urllib.parse.urlsplit(cluster["server"])
         context = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
         with tempfile.TemporaryDirectory() as tmp:  # load_cert_chain wants files

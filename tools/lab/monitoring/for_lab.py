@@ -15,19 +15,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
+from labctl.kubeapi import kubeconfig_server
 
 from . import stack as _stack
 from .config import ApiserverScrape
 from .verify_vars import write_verify_vars
-
-
-def _server(kubeconfig: Path) -> str:
-    data = yaml.safe_load(kubeconfig.read_text())
-    current = data.get("current-context")
-    context = next((c["context"] for c in data.get("contexts", []) if c["name"] == current), None)
-    cluster_name = context["cluster"] if context else data["clusters"][0]["name"]
-    return next(c["cluster"]["server"] for c in data["clusters"] if c["name"] == cluster_name)
 
 
 def lab_paths(lab_dir, kubeconfig=None, pki_dir=None, state_dir=None, report_dir=None):
@@ -58,7 +50,7 @@ def lab_up(lab_dir, *, kube_state_metrics_binary=None, kubeconfig=None, pki_dir=
     ksm = kube_state_metrics_binary
     if ksm and not os.access(str(ksm), os.X_OK):
         ksm = None  # not built: Prometheus runs without it and verify skips that check with the reason
-    apiserver = ApiserverScrape(_server(p["kubeconfig"]), ca_file=str(p["ca"]), cert_file=str(p["cert"]),
+    apiserver = ApiserverScrape(kubeconfig_server(p["kubeconfig"]), ca_file=str(p["ca"]), cert_file=str(p["cert"]),
                                 key_file=str(p["key"]))
     started = _stack.start(p["state"], apiserver=apiserver, kubeconfig=str(p["kubeconfig"]),
                            kube_state_metrics_binary=str(ksm) if ksm else None, wait_scraped=wait_scraped,
