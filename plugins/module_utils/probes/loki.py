@@ -6,7 +6,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import ProbeError, expect_ok
+from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import (
+    ProbeError,
+    expect_ok,
+    expect_ready,
+)
 
 
 class LokiClient:
@@ -15,11 +19,7 @@ class LokiClient:
         self.headers = {"X-Scope-OrgID": tenant} if tenant else {}
 
     def ready(self):
-        resp = self.transport.request("GET", "/ready", headers=self.headers)
-        if resp.status != 200:
-            raise ProbeError("Loki at %s is not ready: HTTP %d %s"
-                             % (self.transport.describe(), resp.status, resp.snippet()))
-        return resp.snippet()
+        return expect_ready(self.transport, "Loki", "/ready", headers=self.headers)
 
     def _api(self, path, params):
         resp = expect_ok(self.transport.request("GET", path, params, headers=self.headers), "Loki %s" % path)

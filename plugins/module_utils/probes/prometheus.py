@@ -6,7 +6,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import ProbeError, expect_ok
+from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import (
+    ProbeError,
+    expect_ok,
+    expect_ready,
+)
 
 
 class PrometheusClient:
@@ -18,11 +22,7 @@ class PrometheusClient:
         self.transport = transport
 
     def ready(self):
-        resp = self.transport.request("GET", "/-/ready")
-        if resp.status != 200:
-            raise ProbeError("%s at %s is not ready: HTTP %d %s"
-                             % (self.name, self.transport.describe(), resp.status, resp.snippet()))
-        return resp.snippet()
+        return expect_ready(self.transport, self.name, "/-/ready")
 
     def _api(self, path, params=None):
         resp = expect_ok(self.transport.request("GET", path, params), "%s %s" % (self.name, path))
@@ -60,11 +60,7 @@ class AlertmanagerClient:
         self.transport = transport
 
     def ready(self):
-        resp = self.transport.request("GET", "/-/ready")
-        if resp.status != 200:
-            raise ProbeError("%s at %s is not ready: HTTP %d %s"
-                             % (self.name, self.transport.describe(), resp.status, resp.snippet()))
-        return resp.snippet()
+        return expect_ready(self.transport, self.name, "/-/ready")
 
     def status(self):
         return expect_ok(self.transport.request("GET", "/api/v2/status"), "Alertmanager /api/v2/status").json()

@@ -194,3 +194,12 @@ def expect_ok(resp, what):
     if not resp.ok:
         raise ProbeError("%s: HTTP %d from %s: %s" % (what, resp.status, resp.url, resp.snippet()))
     return resp
+
+
+def expect_ready(transport, name, path, headers=None):
+    """The body snippet of a ``GET path`` readiness endpoint, else ProbeError naming ``name`` and the answer."""
+    resp = transport.request("GET", path, headers=headers)
+    if resp.status != 200:
+        raise ProbeError("%s at %s is not ready: HTTP %d %s"
+                         % (name, transport.describe(), resp.status, resp.snippet()))
+    return resp.snippet()
