@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from labctl.processes import free_port
+from labctl.processes import free_port, proc_start_ticks
 
 from . import config as cfg
 
@@ -276,11 +276,7 @@ def _gone(pid):
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == pid
     except ChildProcessError:
-        try:
-            fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return True
-        return fields[0] in ("Z", "X")
+        return proc_start_ticks(pid) is None
 
 
 def status(state_dir):
