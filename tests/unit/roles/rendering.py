@@ -44,21 +44,28 @@ def ensure_collection_link():
         link.symlink_to(ROOT, target_is_directory=True)
 
 
-def render_roles(roles, dest, **extra_vars):
-    """{role: [component, ...]} for `roles`, rendered into the directory `dest`."""
+def run_playbook(playbook, extra_vars, *options, **env):
+    """Run tests/unit/roles/<playbook> on localhost with this checkout as the collection
+    (``options`` go to ansible-playbook, ``env`` is added to the environment); the
+    CompletedProcess, whatever its return code."""
     ensure_collection_link()
     binary = playbook_bin()
     if not binary:
         raise RenderError("ansible-playbook is not installed")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_NOCOLOR="1", **env)
+    return subprocess.run(
+        [binary, *options, "-i", "localhost,", "-e", json.dumps(extra_vars), str(HERE / playbook)],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )
+
+
+def render_roles(roles, dest, **extra_vars):
+    """{role: [component, ...]} for `roles`, rendered into the directory `dest`."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     ev = dict(extra_vars, render_roles=list(roles), render_dest=str(dest))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
-    proc = subprocess.run(
-        [binary, "-i", "localhost,", "-e", json.dumps(ev), str(HERE / "render.yml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-    )
+    proc = run_playbook("render.yml", ev, ANSIBLE_STDOUT_CALLBACK="default")
     if proc.returncode != 0:
         raise RenderError("render.yml failed:\n%s\n%s" % (proc.stdout[-4000:], proc.stderr[-4000:]))
     return {role: json.loads((dest / ("%s.json" % role)).read_text()) for role in roles}

@@ -1,13 +1,11 @@
 """The stack role's plan: every component in its seed wave, in the shape the waves module accepts."""
 
 import json
-import os
-import subprocess
 
 import pytest
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import component_spec
 
-from .rendering import COLLECTIONS, HERE, ROOT, ensure_collection_link, playbook_bin
+from .rendering import run_playbook
 
 SEED_WAVES = {
     "prometheus-operator-crds": -2,
@@ -23,11 +21,7 @@ SEED_WAVES = {
 
 
 def _plan(tmp_path, **extra):
-    ensure_collection_link()
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    proc = subprocess.run([playbook_bin(), "-i", "localhost,", "-e", json.dumps(dict(extra, render_dest=str(tmp_path))),
-                           str(HERE / "render_stack.yml")], cwd=ROOT, env=env, capture_output=True, text=True,
-                          check=False)
+    proc = run_playbook("render_stack.yml", dict(extra, render_dest=str(tmp_path)))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads((tmp_path / "stack.json").read_text())
 
