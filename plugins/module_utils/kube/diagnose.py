@@ -19,18 +19,11 @@ MAX_POD_LIST = 50
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
 
-def _cond(obj, ctype):
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == ctype:
-            return cond
-    return None
-
-
 def explain_pod(pod):
     """Reasons a pod is not ready, most telling first."""
     name = pod["metadata"]["name"]
     reasons = []
-    scheduled = _cond(pod, "PodScheduled")
+    scheduled = h.condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False":
         why = scheduled.get("message") or scheduled.get("reason") or "no reason given"
         reasons.append("pod %s is unschedulable: %s" % (name, why))
@@ -104,7 +97,7 @@ def _selector(obj):
 def _pod_is_ready(pod):
     if (pod.get("status") or {}).get("phase") == "Succeeded":
         return True
-    ready = _cond(pod, "Ready")
+    ready = h.condition(pod, "Ready")
     return bool(ready and ready.get("status") == "True")
 
 

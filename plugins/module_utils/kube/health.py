@@ -57,7 +57,8 @@ def group_of(api_version):
     return api_version.split("/", 1)[0] if "/" in (api_version or "") else ""
 
 
-def _condition(obj, ctype):
+def condition(obj, ctype):
+    """The status condition of type ``ctype``, or None."""
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == ctype:
             return cond
@@ -83,7 +84,7 @@ def deployment_health(obj, context=None):
         return Health(SUSPENDED, "deployment is paused")
     if _generation_pending(obj):
         return Health(PROGRESSING, "waiting for the rollout to be observed by the controller")
-    progressing = _condition(obj, "Progressing")
+    progressing = condition(obj, "Progressing")
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
         return Health(DEGRADED, "deployment %r exceeded its progress deadline" % obj["metadata"].get("name"), True)
     want = _replicas(obj)
@@ -149,11 +150,11 @@ def daemonset_health(obj, context=None):
 def job_health(obj, context=None):
     spec = obj.get("spec") or {}
     for ctype in ("Failed", "FailureTarget"):
-        cond = _condition(obj, ctype)
+        cond = condition(obj, ctype)
         if cond and cond.get("status") == "True":
             return Health(DEGRADED, "job failed: %s" % (cond.get("message") or cond.get("reason") or ctype), True)
     for ctype in ("Complete", "SuccessCriteriaMet"):
-        cond = _condition(obj, ctype)
+        cond = condition(obj, ctype)
         if cond and cond.get("status") == "True":
             return Health(HEALTHY, "job complete")
     if spec.get("suspend"):
@@ -213,17 +214,17 @@ def ingress_health(obj, context=None):
 def crd_health(obj, context=None):
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return Health(PROGRESSING, "CRD is being deleted")
-    names = _condition(obj, "NamesAccepted")
+    names = condition(obj, "NamesAccepted")
     if names and names.get("status") == "False":
         return Health(DEGRADED, "CRD names not accepted: %s" % (names.get("message") or names.get("reason")), True)
-    established = _condition(obj, "Established")
+    established = condition(obj, "Established")
     if established and established.get("status") == "True" and (not names or names.get("status") == "True"):
         return Health(HEALTHY, "CRD established")
     return Health(PROGRESSING, "waiting for the CRD to be established")
 
 
 def apiservice_health(obj, context=None):
-    cond = _condition(obj, "Available")
+    cond = condition(obj, "Available")
     if cond and cond.get("status") == "True":
         return Health(HEALTHY, "API service available")
     if cond:
@@ -249,12 +250,12 @@ def pod_health(obj, context=None):
                 DEGRADED,
                 "container %s: %s %s" % (cstatus.get("name"), waiting["reason"], waiting.get("message") or ""),
             )
-    ready = _condition(obj, "Ready")
+    ready = condition(obj, "Ready")
     if phase == "Running" and ready and ready.get("status") == "True":
         return Health(HEALTHY, "pod running and ready")
     if (obj.get("spec") or {}).get("restartPolicy") in ("OnFailure", "Never") and phase == "Running":
         return Health(PROGRESSING, "pod running")
-    scheduled = _condition(obj, "PodScheduled")
+    scheduled = condition(obj, "PodScheduled")
     if scheduled and scheduled.get("status") == "False":
         return Health(PROGRESSING, "pod not scheduled: %s" % (scheduled.get("message") or scheduled.get("reason")))
     return Health(PROGRESSING, "pod %s, not ready" % (phase or "Pending"))
@@ -262,7 +263,7 @@ def pod_health(obj, context=None):
 
 def hpa_health(obj, context=None):
     for ctype in ("AbleToScale", "ScalingActive"):
-        cond = _condition(obj, ctype)
+        cond = condition(obj, ctype)
         if cond and cond.get("status") == "False" and cond.get("reason") not in ("ScalingDisabled",):
             return Health(DEGRADED, cond.get("message") or cond.get("reason"))
     return Health(HEALTHY, "")
@@ -276,7 +277,7 @@ def generic_health(obj, context=None):
     """
     status = obj.get("status") or {}
     for ctype in ("Ready", "Available"):
-        cond = _condition(obj, ctype)
+        cond = condition(obj, ctype)
         if cond is None:
             continue
         if cond.get("observedGeneration") is not None and _cond_stale(obj, cond):
