@@ -220,7 +220,7 @@ def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None
 def _wait_scraped(stack, timeout):
     jobs = set(stack.jobs)
     deadline = time.monotonic() + timeout
-    seen = []
+    scraped = set()
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(stack.prometheus_url + "/api/v1/targets?state=active", timeout=2) as resp:
@@ -232,8 +232,7 @@ def _wait_scraped(stack, timeout):
             return
         time.sleep(0.25)
     raise MonitoringError("Prometheus did not scrape every job within %ss (scraped: %s of %s); see %s/logs"
-                          % (timeout, sorted({t["labels"].get("job") for t in seen if t.get("health") != "unknown"}),
-                             sorted(jobs), stack.state_dir))
+                          % (timeout, sorted(scraped), sorted(jobs), stack.state_dir))
 
 
 def stop(state_dir, timeout=10.0):
