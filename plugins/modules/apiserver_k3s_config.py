@@ -105,8 +105,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.homelab.observability.plugins.module_utils.audit import disk, files, k3s
-from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
 from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
+    audit_flags_from,
     audit_log_argument_spec,
     on_host,
 )
@@ -154,8 +154,7 @@ def main():
         mode = int(str(p["mode"]), 8)
     except ValueError:
         module.fail_json(msg="mode: %r is not an octal file mode; write it quoted, e.g. '0600'" % (p["mode"],))
-    flags = mf.audit_flags(p["policy_file"], p["log_path"], p["log_format"], maxage=p["log_maxage"],
-                           maxbackup=p["log_maxbackup"], maxsize=p["log_maxsize"], extra=p["extra_args"])
+    flags = audit_flags_from(p)
     content = k3s.render_dropin(flavor, flags, p["policy_file"], p["log_path"], p["policy_sha256"])
     result["content"] = content
     result["changed"] = before != content

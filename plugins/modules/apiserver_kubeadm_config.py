@@ -62,7 +62,10 @@ cluster_configuration:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.homelab.observability.plugins.module_utils.audit import kubeadm_config as kc
 from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
-from ansible_collections.homelab.observability.plugins.module_utils.audit.args import audit_log_argument_spec
+from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
+    audit_flags_from,
+    audit_log_argument_spec,
+)
 
 
 def argument_spec():
@@ -80,8 +83,7 @@ def main():
     if not kc.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"))
     p = module.params
-    flags = mf.audit_flags(p["policy_file"], p["log_path"], p["log_format"], maxage=p["log_maxage"],
-                           maxbackup=p["log_maxbackup"], maxsize=p["log_maxsize"], extra=p["extra_args"])
+    flags = audit_flags_from(p)
     volumes = mf.audit_volumes(p["policy_file"], p["log_path"])
     try:
         client = kc.KubeconfigClient(p["kubeconfig"], module.tmpdir, p["server"])

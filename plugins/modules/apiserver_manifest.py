@@ -136,6 +136,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.homelab.observability.plugins.module_utils.audit import disk, files
 from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
 from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
+    audit_flags_from,
     audit_log_argument_spec,
     on_host,
 )
@@ -204,8 +205,7 @@ def main():
         module.fail_json(msg="%s does not exist: this host does not look like a kubeadm control plane node; "
                              "check the path or use the k3s/rke2 drop-in (apiserver_k3s_config)" % path)
 
-    flags = mf.audit_flags(p["policy_file"], p["log_path"], p["log_format"], maxage=p["log_maxage"],
-                           maxbackup=p["log_maxbackup"], maxsize=p["log_maxsize"], extra=p["extra_args"])
+    flags = audit_flags_from(p)
     volumes = mf.audit_volumes(p["policy_file"], p["log_path"])
     annotation = (mf.POLICY_ANNOTATION, p["policy_sha256"]) if p["policy_sha256"] and present else None
     if p["restart"]:

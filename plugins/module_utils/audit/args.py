@@ -12,6 +12,8 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
+
 
 def audit_log_argument_spec():
     return dict(
@@ -25,6 +27,13 @@ def audit_log_argument_spec():
         host_root=dict(type="path", default="/"),
         disk_check=dict(type="bool", default=True),
     )
+
+
+def audit_flags_from(params):
+    """The apiserver's audit flags for the options of audit_log_argument_spec() (manifest.audit_flags)."""
+    return mf.audit_flags(params["policy_file"], params["log_path"], params["log_format"],
+                          maxage=params["log_maxage"], maxbackup=params["log_maxbackup"],
+                          maxsize=params["log_maxsize"], extra=params["extra_args"])
 
 
 def on_host(host_root, path):
