@@ -15,6 +15,7 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML; the sanity import test has none
     yaml = None
 from ansible_collections.homelab.observability.plugins.module_utils.kube import apply as ap
+from ansible_collections.homelab.observability.plugins.module_utils.kube import goyaml
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
@@ -28,7 +29,7 @@ def load(manifests, manifest_files):
     for path in manifest_files or []:
         try:
             with open(path) as handle:
-                docs.extend(yaml.safe_load_all(handle))
+                docs.extend(goyaml.load_all(handle))
         except (OSError, yaml.YAMLError) as exc:
             raise KubeError("manifest file %s cannot be read: %s" % (path, exc)) from exc
     return ap.parse_documents(docs)
