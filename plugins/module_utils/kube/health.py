@@ -270,10 +270,13 @@ def hpa_health(obj, context=None):
 
 
 def generic_health(obj, context=None):
-    """Custom resources and every other kind: a Ready or Available condition decides, when there is one.
+    """Every kind without a predicate of its own: a Ready or Available condition decides, when there
+    is one.
 
     Objects without such a condition (ConfigMap, Secret, ServiceMonitor, ...) have nothing to wait
-    for and count as healthy, as in Argo CD.
+    for and count as healthy, as in Argo CD, which has no health check for them. Custom resources
+    whose controller reports status have predicates above (Argo CD's built-in checks), so an empty
+    status never counts as done for them.
     """
     status = obj.get("status") or {}
     for ctype in ("Ready", "Available"):
@@ -292,6 +295,50 @@ def generic_health(obj, context=None):
     if isinstance(status.get("phase"), str) and status["phase"].lower() in ("failed", "error"):
         return Health(DEGRADED, "phase %s" % status["phase"])
     return Health(HEALTHY, "")
+
+
+def operator_workload_health(obj, context=None):
+    """Prometheus, Alertmanager, ThanosRuler, PrometheusAgent (monitoring.coreos.com), as Argo CD's
+    built-in checks: Progressing until the operator reports ``Available``; ``Available=False`` is
+    Degraded unless the reason is only that some pods are not ready yet. An empty status means no
+    operator has looked at the object, which is never healthy."""
+    cond = condition(obj, "Available")
+    if cond is None:
+        return Health(PROGRESSING, "waiting for the operator to report status (no Available condition yet)")
+    if cond.get("observedGeneration") is not None and _cond_stale(obj, cond):
+        return Health(PROGRESSING, "waiting for the operator to observe the latest spec")
+    if cond.get("status") == "True":
+        return Health(HEALTHY, "all instances are available")
+    text = cond.get("message") or cond.get("reason") or "Available=%s" % cond.get("status")
+    if cond.get("reason") == "SomePodsNotReady":
+        return Health(PROGRESSING, text)
+    return Health(DEGRADED, text)
+
+
+def external_secret_health(obj, context=None):
+    """external-secrets.io ExternalSecret, as Argo CD: the Ready condition decides (for
+    ``refreshPolicy: OnChange`` only one written since the last refresh)."""
+    cond = condition(obj, "Ready")
+    refresh = (obj.get("status") or {}).get("refreshTime")
+    on_change = (obj.get("spec") or {}).get("refreshPolicy") == "OnChange"
+    if cond is not None and not (on_change and refresh and (cond.get("lastTransitionTime") or "") < refresh):
+        if cond.get("status") == "False":
+            return Health(DEGRADED, cond.get("message") or cond.get("reason") or "Ready=False")
+        if cond.get("status") == "True":
+            return Health(HEALTHY, cond.get("message") or "")
+    return Health(PROGRESSING, "waiting for the ExternalSecret to be synced")
+
+
+def vpa_health(obj, context=None):
+    """autoscaling.k8s.io VerticalPodAutoscaler, as Argo CD: Degraded when no pod matches, Healthy
+    once the recommender provided a recommendation, Progressing before."""
+    matched = condition(obj, "NoPodsMatched")
+    if matched is not None and matched.get("status") == "True":
+        return Health(DEGRADED, matched.get("message") or matched.get("reason") or "no pods match the VPA selector")
+    provided = condition(obj, "RecommendationProvided")
+    if provided is not None and provided.get("status") == "True":
+        return Health(HEALTHY, "recommendation provided")
+    return Health(PROGRESSING, "waiting for a recommendation from the VPA recommender")
 
 
 def _cond_stale(obj, cond):
@@ -314,6 +361,12 @@ PREDICATES = {
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crd_health,
     ("apiregistration.k8s.io", "APIService"): apiservice_health,
     ("autoscaling", "HorizontalPodAutoscaler"): hpa_health,
+    ("monitoring.coreos.com", "Prometheus"): operator_workload_health,
+    ("monitoring.coreos.com", "Alertmanager"): operator_workload_health,
+    ("monitoring.coreos.com", "ThanosRuler"): operator_workload_health,
+    ("monitoring.coreos.com", "PrometheusAgent"): operator_workload_health,
+    ("external-secrets.io", "ExternalSecret"): external_secret_health,
+    ("autoscaling.k8s.io", "VerticalPodAutoscaler"): vpa_health,
 }
 
 
