@@ -19,10 +19,6 @@ import subprocess
 import tempfile
 import time
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover - ansible-core depends on PyYAML; the sanity import test has none
-    yaml = None
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import resolve_auth
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 
@@ -97,7 +93,7 @@ class Helm:
             path = os.path.join(self.tmpdir(), "kubeconfig")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
-                yaml.safe_dump(config, handle)
+                json.dump(config, handle)
             args += ["--kubeconfig", path]
         else:
             if auth.get("kubeconfig"):
@@ -174,8 +170,10 @@ class Helm:
     def values_file(self, values):
         path = os.path.join(self.tmpdir(), "values-%d.yaml" % len(os.listdir(self.tmpdir())))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # JSON (a subset of YAML) so that no string can change type in Go's decoder: PyYAML writes
+        # "y", "n" or "1e3" unquoted, which helm reads as true, false and 1000.
         with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(values or {}, handle)
+            json.dump(values or {}, handle)
         return path
 
     @staticmethod
@@ -198,9 +196,12 @@ class Helm:
         args += list(extra or [])
         return _json_tail(self.run(args))
 
-    def template(self, name, namespace, chart, values, *, kube_version=None, is_upgrade=False):
-        """A client-side render (no cluster access): ``kube_version`` stands in for the cluster's."""
+    def template(self, name, namespace, chart, values, *, kube_version=None, is_upgrade=False, hooks=True):
+        """A client-side render (no cluster access): ``kube_version`` stands in for the cluster's;
+        ``hooks=False`` leaves the hooks out, as a release's stored manifest does."""
         args = ["template", name] + self.chart_args(chart) + ["-n", namespace, "-f", self.values_file(values)]
+        if not hooks:
+            args.append("--no-hooks")
         if kube_version:
             args += ["--kube-version", kube_version]
         if is_upgrade:

@@ -15,17 +15,19 @@ __metaclass__ = type
 
 import copy
 import os
+import tarfile
 
 try:
     import yaml
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML; the sanity import test has none
     yaml = None
-from ansible_collections.homelab.observability.plugins.module_utils.helm import storage
+from ansible_collections.homelab.observability.plugins.module_utils.helm import chart_source, storage
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import (
     PENDING,
     HelmError,
     last_deployed,
 )
+from ansible_collections.homelab.observability.plugins.module_utils.kube import goyaml
 from ansible_collections.homelab.observability.plugins.module_utils.kube.apply import install_order, redact  # noqa: F401
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
@@ -54,7 +56,7 @@ def merged_values(values_files, values):
     for path in values_files or []:
         try:
             with open(path) as handle:
-                doc = yaml.safe_load(handle) or {}
+                doc = goyaml.load(handle) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise KubeError("values file %s cannot be read: %s" % (path, exc)) from exc
         if not isinstance(doc, dict):
@@ -65,7 +67,7 @@ def merged_values(values_files, values):
 
 def parse_manifest(text):
     objs = []
-    for doc in yaml.safe_load_all(text or ""):
+    for doc in goyaml.load_all(text or ""):
         if isinstance(doc, dict) and doc.get("kind"):
             objs.append(doc)
     return objs
@@ -94,6 +96,7 @@ def manifest_changes(before_objs, after_objs, namespace):
         ref = Ref.of(new or old, namespace)
         items.append(
             {
+                "key": key,
                 "kind": ref.kind,
                 "namespace": (new or old).get("metadata", {}).get("namespace") or namespace,
                 "name": ref.name,
@@ -105,6 +108,11 @@ def manifest_changes(before_objs, after_objs, namespace):
             }
         )
     return items
+
+
+def public_diff(items):
+    """The diff items as the modules return them: changes only, without the internal object key."""
+    return [{k: v for k, v in item.items() if k != "key"} for item in items if item["action"] != "none"]
 
 
 def chart_id(release):
@@ -126,6 +134,7 @@ class HelmPlan:
         self.history = []
         self.fast_reasons = []
         self.note = None
+        self.cluster_read = set()
 
 
 def plan_release(helm, name, namespace, chart, values, *, create_namespace, recover_pending, check_mode,
@@ -215,6 +224,8 @@ def _server_plan(plan, helm, target, *, create_namespace, check_mode):
     plan.planned_objects = install_order(parse_manifest(planned.get("manifest")))
     current_objs = parse_manifest((current or {}).get("manifest")) if current else []
     plan.diff = manifest_changes(current_objs, plan.planned_objects, namespace)
+    plan.cluster_read = cluster_read_keys(chart, ((current or {}).get("manifest"), planned.get("manifest")),
+                                          namespace)
 
 
 def _stored_chart(plan):
@@ -234,9 +245,11 @@ def _verdict(plan, planned):
     planned_chart = "%s-%s" % chart_id(planned)
     if chart_id(planned)[0] and stored_chart != planned_chart:
         plan.reasons.append("chart %s -> %s" % (stored_chart, planned_chart))
+    same_inputs = not plan.reasons and (current.get("config") or {}) == (planned.get("config") or {})
     if (current.get("config") or {}) != (planned.get("config") or {}):
         plan.reasons.append("values differ")
-    if any(item["action"] != "none" for item in plan.diff):
+    read = plan.cluster_read if same_inputs else set()
+    if real_changes(plan.diff, read):
         plan.reasons.append("rendered objects differ")
     if plan.reasons:
         plan.action = "upgrade"
@@ -246,12 +259,21 @@ def local_chart_id(chart):
     """(name, version) of the chart to deploy, when known without asking a repository."""
     ref = chart["ref"]
     path = os.path.expanduser(ref)
-    if os.path.isdir(path):
-        try:
+    meta = None
+    try:
+        if os.path.isdir(path):
             with open(os.path.join(path, "Chart.yaml")) as handle:
-                meta = yaml.safe_load(handle) or {}
-        except (OSError, yaml.YAMLError):
-            return None
+                meta = goyaml.load(handle) or {}
+        elif os.path.isfile(path) and tarfile.is_tarfile(path):
+            with tarfile.open(path) as archive:
+                member = next((m for m in archive.getmembers() if m.name.count("/") == 1
+                               and m.name.endswith("/Chart.yaml")), None)
+                if member is None:
+                    return None
+                meta = goyaml.load(archive.extractfile(member).read().decode("utf-8")) or {}
+    except (OSError, tarfile.TarError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if meta is not None:
         return (meta.get("name"), str(meta.get("version")))
     if chart.get("version") and not os.path.exists(path):
         return (ref.rstrip("/").rsplit("/", 1)[-1], str(chart["version"]))
@@ -263,9 +285,12 @@ def _fast_verdict(plan, helm, target, *, kube_version):
     nothing changed, None when unsure. ``target`` is (name, namespace, chart, values).
 
     Unchanged needs: the same user values, the same chart name-version, and a client-side render
-    (the cluster's Kubernetes version, install/upgrade flags as stored) equal to the stored manifest
-    object for object. Anything else goes to the server-side dry-run, which decides for real (a
-    chart that reads the cluster's API versions renders differently client-side).
+    (the cluster's Kubernetes version, install/upgrade flags as stored, no hooks: the stored manifest
+    holds none) equal to the stored manifest, document for document (compared as text first, which
+    costs nothing for a large CRD chart, then object for object). Objects rendered by templates that
+    read the cluster (``lookup``) are judged by chart and values alone: a render can never reproduce
+    what they read. Anything else goes to the server-side dry run, which decides for real (a chart
+    that reads the cluster's API versions renders differently client-side).
     """
     name, namespace, chart, values = target
     current = plan.current
@@ -282,14 +307,49 @@ def _fast_verdict(plan, helm, target, *, kube_version):
         return None
     try:
         text = helm.template(name, namespace, chart, values, kube_version=kube_version,
-                             is_upgrade=(current.get("version") or 1) > 1)
+                             is_upgrade=(current.get("version") or 1) > 1, hooks=False)
     except HelmError:
         return None
-    stored = parse_manifest(current.get("manifest"))
-    rendered = parse_manifest(text)
-    if any(item["action"] != "none" for item in manifest_changes(stored, rendered, namespace)):
-        return None
-    return False
+    stored = current.get("manifest") or ""
+    if same_documents(stored, text):
+        return False
+    items = manifest_changes(parse_manifest(stored), parse_manifest(text), namespace)
+    if not real_changes(items, cluster_read_keys(chart, (stored, text), namespace)):
+        return False
+    return None
+
+
+def same_documents(before, after):
+    """True when two rendered manifests hold the same documents, in any order, as text."""
+    def docs(text):
+        return sorted(doc.strip() for _src, doc in chart_source.sources(text))
+    return docs(before) == docs(after)
+
+
+def cluster_read_keys(chart, manifests, namespace):
+    """Object keys (Ref.key) in ``manifests`` rendered by templates of ``chart`` that call lookup."""
+    lookups = chart_source.lookup_templates(chart["ref"])
+    keys = set()
+    if not lookups:
+        return keys
+    for text in manifests:
+        for source, doc in chart_source.sources(text):
+            if source not in lookups:
+                continue
+            for obj in goyaml.load_all(doc):
+                if isinstance(obj, dict) and obj.get("kind"):
+                    keys.add(Ref.of(obj, namespace).key())
+    return keys
+
+
+def real_changes(items, cluster_read):
+    """The diff items that are changes to deploy: an update of an object whose template reads the
+    cluster is not one when chart and values are the same (the caller checked those)."""
+    return [
+        item for item in items
+        if item["action"] != "none"
+        and not (item["action"] == "update" and item.get("key") in cluster_read)
+    ]
 
 
 _SECRET_WORDS = ("password", "secret", "token", "apikey", "api_key", "privatekey")

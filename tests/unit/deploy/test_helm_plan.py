@@ -1,6 +1,8 @@
 """Planning a Helm release without a cluster: the no-op fast path, certain upgrades, pending
 releases, CRD-first charts, values merging and the manifest diff."""
 
+import tarfile
+
 import pytest
 from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError, last_deployed
@@ -165,3 +167,79 @@ def test_last_deployed_skips_failed_and_pending():
     history = [{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "failed"},
                {"revision": 3, "status": "pending-upgrade"}]
     assert last_deployed(history, before=3)["revision"] == 1
+
+
+PVC_TEMPLATE = 'kind: PersistentVolumeClaim\n{{- with (lookup "v1" "PersistentVolumeClaim" "ns" "data") }}\n' \
+               'volumeName: {{ .spec.volumeName }}\n{{- end }}\n'
+PVC = """---
+# Source: c/templates/pvc.yaml
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+spec:
+  resources: {requests: {storage: 1Gi}}
+"""
+
+
+@pytest.fixture
+def lookup_chart(tmp_path):
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "pvc.yaml").write_text(PVC_TEMPLATE)
+    (tmp_path / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+    return {"ref": str(tmp_path)}
+
+
+def test_objects_of_templates_that_read_the_cluster_are_judged_by_chart_and_values(lookup_chart):
+    bound = PVC.replace("spec:\n", "spec:\n  volumeName: pv-1\n")
+    helm = FakeHelm(manifest=MANIFEST + bound, render=MANIFEST + PVC)
+    result = plan(helm, lookup_chart)
+    assert result.action == "none"
+    assert "upgrade-dry" not in helm.calls
+
+
+def test_the_server_dry_run_also_ignores_what_lookup_read(lookup_chart):
+    bound = PVC.replace("spec:\n", "spec:\n  volumeName: pv-1\n")
+    # the client-side render differs in a template without lookup: the server decides, and its render
+    # differs from the stored manifest only in the object a lookup filled in
+    helm = FakeHelm(manifest=MANIFEST + PVC, render=MANIFEST + bound)
+    helm.template = lambda *a, **kw: MANIFEST.replace('"1"', '"3"') + PVC
+    result = plan(helm, lookup_chart)
+    assert result.action == "none", result.reasons
+    assert "upgrade-dry" in helm.calls
+
+
+def test_other_objects_still_count_when_a_lookup_object_differs(lookup_chart):
+    bound = PVC.replace("spec:\n", "spec:\n  volumeName: pv-1\n")
+    helm = FakeHelm(manifest=MANIFEST + PVC, render=MANIFEST.replace('"1"', '"2"') + bound)
+    result = plan(helm, lookup_chart)
+    assert result.action == "upgrade" and "rendered objects differ" in result.reasons
+
+
+def test_the_same_documents_in_another_order_are_unchanged_without_parsing(chart, monkeypatch):
+    other = "---\n# Source: c/templates/b.yaml\nkind: Secret\nmetadata: {name: b}\n"
+    helm = FakeHelm(manifest=MANIFEST + other, render=other + MANIFEST)
+    monkeypatch.setattr(hr, "parse_manifest", _refuse)
+    assert hr._fast_verdict(plan_of(helm), helm, ("app", "ns", chart, {}), kube_version=None) is False
+
+
+def plan_of(helm):
+    p = hr.HelmPlan()
+    p.current = helm.release
+    p.history = helm.hist
+    return p
+
+
+def _refuse(*_args, **_kw):
+    raise AssertionError("parsed although the texts are the same")
+
+
+def test_a_packaged_chart_is_identified_without_a_repository(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Chart.yaml").write_text("apiVersion: v2\nname: loki\nversion: 6.55.0\n")
+    archive = tmp_path / "loki-6.55.0.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(src / "Chart.yaml", arcname="loki/Chart.yaml")
+    assert hr.local_chart_id({"ref": str(archive)}) == ("loki", "6.55.0")
