@@ -58,6 +58,13 @@ options:
     description:
       - Path of the C(helm) binary (v3 or v4). Defaults to C(helm) on E(PATH).
     type: path
+  chart_mirror:
+    description:
+      - A local directory of chart archives named C(<name>-<version>.tgz) (what C(helm pull) and C(helm package)
+        write) to take a repository chart from instead of its O(chart.repo_url), for air-gapped sites.
+      - The archive of the chart's name and O(chart.version) must be there; it is an error, before anything
+        is changed, when it is not. Local chart paths are used as they are.
+    type: path
 requirements:
   - helm v3 or v4 on the controller (for Helm releases)
 """

@@ -127,6 +127,7 @@ timing_table:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
@@ -163,7 +164,12 @@ def validate_components(module):
             module.fail_json(
                 msg="components[%d] (%s): %s" % (index, comp.get("name", "no name"), "; ".join(result.error_messages))
             )
-        out.append(result.validated_parameters)
+        params = result.validated_parameters
+        try:
+            mirror.resolve(params.get("chart"), params.get("chart_mirror"))
+        except KubeError as exc:
+            module.fail_json(msg="components[%d] (%s): %s" % (index, params.get("name"), exc))
+        out.append(params)
     return out
 
 

@@ -27,6 +27,7 @@ HELM_ARG_SPEC = {
     "rollback_on_failure": {"type": "bool", "default": False},
     "recover_pending": {"type": "bool", "default": False},
     "binary_path": {"type": "path"},
+    "chart_mirror": {"type": "path"},
 }
 
 WAIT_ARG_SPEC = {

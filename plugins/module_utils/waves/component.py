@@ -13,6 +13,7 @@ __metaclass__ = type
 import datetime
 import time
 
+from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
 from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import Helm, HelmError, last_deployed
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
@@ -134,9 +135,10 @@ def _deploy_manifests(params, api, waiter, *, check_mode, result, timer):
 
 
 def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
-    name, namespace, chart = params["name"], params["namespace"], params["chart"]
-    if not chart.get("ref"):
+    name, namespace = params["name"], params["namespace"]
+    if not params["chart"].get("ref"):
         raise KubeError("chart.ref is required: a chart name in chart.repo_url, an oci:// reference or a local path")
+    chart = mirror.resolve(params["chart"], params.get("chart_mirror"))
     helm.major()
     if params.get("state") == "absent":
         current = helm.status(name, namespace)
@@ -145,7 +147,8 @@ def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
             result["health"] = h.MISSING
             return
         result["changed"] = True
-        result["diff"] = hr.manifest_changes(hr.parse_manifest(current.get("manifest")), [], namespace)
+        result["diff"] = hr.public_diff(hr.manifest_changes(hr.parse_manifest(current.get("manifest")), [],
+                                                            namespace))
         if not check_mode:
             helm.uninstall(name, namespace, wait=params.get("wait", True))
         timer.lap("apply")
@@ -187,7 +190,7 @@ def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
             plan.diff = hr.manifest_changes(hr.parse_manifest((before or {}).get("manifest")),
                                             plan.planned_objects, namespace)
             plan.current = before
-    result["diff"] = [item for item in plan.diff if item["action"] != "none"]
+    result["diff"] = hr.public_diff(plan.diff)
     vdiff = hr.values_diff(plan)
     if vdiff:
         result["diff"].insert(0, vdiff)
