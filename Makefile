@@ -15,6 +15,11 @@ BIN := $(VENV)/bin
 COLLECTIONS := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/homelab/observability
 SANITY_ROOT := $(CURDIR)/.build/sanity/ansible_collections/homelab/observability
+# The chart archives of charts.lock.yml come from this mirror directory when it exists (the offline
+# copy beside the checkout), else `helm pull` fetches them from their repositories.
+CHARTS_MIRROR ?= $(if $(wildcard $(CURDIR)/../shared/charts/*.tgz),$(abspath $(CURDIR)/../shared/charts),)
+export LAB_CHARTS := $(CACHE)/charts
+HELM3 := $(CACHE)/bin/helm-$(shell sed -n 's/^HELM3_VERSION=//p' tools/lab/versions.env)/helm
 # The pip version ansible-test (of the pinned ansible-core) bootstraps into its venvs.
 SANITY_PIP_VERSION := 24.2
 
@@ -28,7 +33,7 @@ export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
 export ANSIBLE_NOCOLOR := 1
 
 .PHONY: help venv deps collection-link test lint unit integration molecule lab lab-build lab-up lab-down \
-        lab-status bench docs build sanity clean
+        lab-status bench docs build sanity clean charts
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -82,7 +87,11 @@ lab-build: ## build or reuse the lab binaries (pinned in tools/lab/versions.env)
 deps: ## Debian packages the tests run for real (Prometheus, promtool, Alertmanager, node-exporter)
 	bash tools/install-debian-deps.sh
 
-integration: venv collection-link lab-build deps ## tests against the lab control plane and real binaries
+charts: venv ## the chart archives pinned in charts.lock.yml, into $(CACHE)/charts (CHARTS_MIRROR=dir, else helm pull)
+	$(BIN)/python tools/charts.py fetch --dest $(LAB_CHARTS) --mirror "$(CHARTS_MIRROR)" \
+	  $(if $(wildcard $(HELM3)),--helm $(HELM3),)
+
+integration: venv collection-link lab-build deps charts ## tests against the lab control plane and real binaries
 	$(BIN)/pytest -q tests/promtool tests/integration
 
 molecule: venv collection-link ## molecule scenarios (real host roots)
@@ -99,12 +108,12 @@ lab-down: venv ## stop the lab processes this checkout started
 lab-status: venv ## show the lab processes, nodes and paths
 	$(BIN)/python tools/lab/lab.py status
 
-lab: lab-up ## start the lab and run the main job (playbooks/site.yml) against it
+lab: lab-up charts ## start the lab and run the main job (playbooks/site.yml) against it
 	@if [ -f playbooks/site.yml ]; then \
 	  $(BIN)/ansible-playbook -i inventory/lab playbooks/site.yml; \
 	else $(BIN)/python tools/lab/lab.py status; fi
 
-bench: venv collection-link lab-build deps ## benchmarks; prints tables (see docs/benchmarks.md)
+bench: venv collection-link lab-build deps charts ## benchmarks; prints tables (see docs/benchmarks.md)
 	@if ls tests/bench/bench_*.py >/dev/null 2>&1; then \
 	  for b in tests/bench/bench_*.py; do $(BIN)/python $$b; done; \
 	else echo "bench: no benchmarks exist yet: nothing measured"; fi

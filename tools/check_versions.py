@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Checks that docs/versions.md (the lock file) and the role defaults pin the same versions.
+"""Checks that docs/versions.md, charts.lock.yml and the role defaults pin the same versions.
 
 Fails when a row's version differs from the role default it names, when a default ending in
-_chart_version or _image_tag has no row, when a row names a variable no role defines, or when a pin
-is empty or "latest".
+_chart_version or _image_tag has no row, when a row names a variable no role defines, when a pin
+is empty or "latest", or when a chart of charts.lock.yml differs from the role defaults of its
+role_prefix (chart name, repository, version) or a pinned chart is missing from it.
 """
 
 import re
@@ -37,6 +38,36 @@ def role_pins(root):
     return pins
 
 
+def role_defaults(root):
+    merged = {}
+    for defaults in sorted((root / "roles").glob("*/defaults/main.yml")):
+        merged.update(yaml.safe_load(defaults.read_text()) or {})
+    return merged
+
+
+def chart_lock_problems(root):
+    lock = root / "charts.lock.yml"
+    if not lock.exists():
+        return ["charts.lock.yml is missing"]
+    defaults = role_defaults(root)
+    problems = []
+    prefixes = set()
+    for chart in (yaml.safe_load(lock.read_text()) or {}).get("charts", []):
+        prefix = chart.get("role_prefix", "")
+        prefixes.add(prefix)
+        expected = {"_chart_ref": chart.get("name"), "_chart_repo_url": chart.get("repo"),
+                    "_chart_version": chart.get("version")}
+        for suffix, value in expected.items():
+            actual = defaults.get(prefix + suffix)
+            if actual is None or str(actual) != str(value):
+                problems.append("charts.lock.yml: %s says %s but the role default %s%s is %r"
+                                % (chart.get("name"), value, prefix, suffix, actual))
+    for name in sorted(defaults):
+        if name.endswith("_chart_version") and name[: -len("_chart_version")] not in prefixes:
+            problems.append("charts.lock.yml: no chart for %s (add its archive with tools/charts.py lock)" % name)
+    return problems
+
+
 def check(root=ROOT):
     problems = []
     lock = root / "docs" / "versions.md"
@@ -53,7 +84,7 @@ def check(root=ROOT):
             problems.append("docs/versions.md: %s is %s but %s says %s" % (name, rows[name], where, value))
     for name in sorted(set(rows) - set(pins)):
         problems.append("docs/versions.md: %s names no role default" % name)
-    return problems
+    return problems + chart_lock_problems(root)
 
 
 def main():

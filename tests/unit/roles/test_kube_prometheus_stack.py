@@ -21,7 +21,7 @@ def test_release_source_and_wave(kps):
     assert kps["chart"] == {
         "ref": "kube-prometheus-stack",
         "repo_url": "https://prometheus-community.github.io/helm-charts",
-        "version": "89.1.0",
+        "version": "88.5.3",
     }
     assert kps["wait"] is True
 
@@ -140,7 +140,7 @@ def test_crds_in_their_own_component_one_wave_earlier(render, values):
     assert [c["name"] for c in comps] == ["prometheus-operator-crds", "kube-prometheus-stack"]
     crds = comps[0]
     assert crds["wave"] == -2
-    assert crds["chart"] == {"ref": "prometheus-operator-crds", "version": "32.0.0",
+    assert crds["chart"] == {"ref": "prometheus-operator-crds", "version": "31.0.1",
                              "repo_url": "https://prometheus-community.github.io/helm-charts"}
     assert values["crds"]["enabled"] is False
 

@@ -21,6 +21,7 @@ def copy(tmp_path):
     shutil.copytree(ROOT / "roles", tmp_path / "roles", ignore=shutil.ignore_patterns("files", "templates"))
     (tmp_path / "docs").mkdir()
     shutil.copy(ROOT / "docs" / "versions.md", tmp_path / "docs" / "versions.md")
+    shutil.copy(ROOT / "charts.lock.yml", tmp_path / "charts.lock.yml")
     return tmp_path
 
 
@@ -46,3 +47,15 @@ def test_a_pin_missing_from_the_lock_fails(copy):
     kept = [row for row in text.splitlines() if "`vpa_chart_version`" not in row]
     (copy / "docs/versions.md").write_text("\n".join(kept))
     assert any("no row for vpa_chart_version" in p for p in check_versions.check(copy))
+
+
+def test_a_chart_lock_that_disagrees_with_the_role_fails(copy):
+    _edit(copy / "charts.lock.yml", "version: 6.55.0", "version: 6.56.0")
+    assert any("loki says 6.56.0 but the role default loki_chart_version is '6.55.0'" in p
+               for p in check_versions.check(copy))
+
+
+def test_a_pinned_chart_missing_from_the_chart_lock_fails(copy):
+    text = (copy / "charts.lock.yml").read_text()
+    (copy / "charts.lock.yml").write_text(text[: text.index("  - name: goldilocks")])
+    assert any("no chart for goldilocks_chart_version" in p for p in check_versions.check(copy))
