@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -80,6 +81,27 @@ def _source(entry, mirror, helm, workdir):
     return _pull(entry, helm, workdir)
 
 
+def app_version(archive, name):
+    """appVersion of the chart's Chart.yaml inside ``archive`` (None when it has none)."""
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("%s/Chart.yaml" % name)
+        return None if member is None else (yaml.safe_load(member.read()) or {}).get("appVersion")
+
+
+def _check_app_version(entry, path, where):
+    want = entry.get("app_version")
+    if want is None:
+        return
+    try:
+        got = app_version(path, entry["name"])
+    except (tarfile.TarError, KeyError) as exc:
+        raise ChartError("%s %s from %s is not a chart archive with %s/Chart.yaml: %s"
+                         % (entry["name"], entry["version"], where, entry["name"], exc)) from exc
+    if str(got) != str(want):
+        raise ChartError("%s %s from %s has appVersion %s, but charts.lock.yml says %s"
+                         % (entry["name"], entry["version"], where, got, want))
+
+
 def fetch(entries, dest, mirror=None, helm=None):
     """Returns [(archive, 'kept' | 'copied from ...')]; raises ChartError before replacing anything
     in ``dest`` with an archive that does not match the lock."""
@@ -100,6 +122,7 @@ def fetch(entries, dest, mirror=None, helm=None):
                     "or record this one with `tools/charts.py lock` after checking it"
                     % (entry["name"], entry["version"], where, digest, entry["sha256"])
                 )
+            _check_app_version(entry, path, where)
             staged = Path(workdir) / (target.name + ".part")
             shutil.copyfile(path, staged)
             os.replace(staged, target)

@@ -45,6 +45,12 @@ def role_defaults(root):
     return merged
 
 
+def lab_versions(root):
+    path = root / "tools" / "lab" / "versions.env"
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
 def chart_lock_problems(root):
     lock = root / "charts.lock.yml"
     if not lock.exists():
@@ -62,6 +68,13 @@ def chart_lock_problems(root):
             if actual is None or str(actual) != str(value):
                 problems.append("charts.lock.yml: %s says %s but the role default %s%s is %r"
                                 % (chart.get("name"), value, prefix, suffix, actual))
+    lab = lab_versions(root)
+    for chart in (yaml.safe_load(lock.read_text()) or {}).get("charts", []):
+        if chart.get("name") == "kube-prometheus-stack" and lab.get("PROMETHEUS_OPERATOR_VERSION") != chart.get(
+                "app_version"):
+            problems.append("tools/lab/versions.env: PROMETHEUS_OPERATOR_VERSION is %s but kube-prometheus-stack %s "
+                            "runs the operator %s (charts.lock.yml app_version)"
+                            % (lab.get("PROMETHEUS_OPERATOR_VERSION"), chart.get("version"), chart.get("app_version")))
     for name in sorted(defaults):
         if name.endswith("_chart_version") and name[: -len("_chart_version")] not in prefixes:
             problems.append("charts.lock.yml: no chart for %s (add its archive with tools/charts.py lock)" % name)

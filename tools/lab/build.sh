@@ -146,6 +146,33 @@ go_build_wrapped() {
   )
 }
 
+# go_build_module_source NAME MODULE VERSION PKG DEST VERSION_ARG [LDFLAGS]: build PKG inside the module's own
+# source (a copy of the module cache's), so its go.mod decides the dependencies. `go install pkg@version`
+# refuses a go.mod with replace directives, and a wrapper module would ignore them (prometheus-operator's
+# excludes and replaces keep its dependency graph buildable). Replaces that point at sibling modules of the
+# same repository (./pkg/...), which a module zip does not contain, become requirements at VERSION.
+go_build_module_source() {
+  local name=$1 mod=$2 v=$3 pkg=$4 dest=$5 varg=$6 ld=${7:-}
+  [ -x "$dest/$name" ] && return 0
+  local ev; ev=$(echo "${name}_BIN" | tr 'a-z-' 'A-Z_')
+  use_existing "$name" "$v" "$ev" "$dest" "$varg" && return 0
+  say "building $name $v from $mod/$pkg"
+  local src w="$work_root/$name-$v"
+  src=$(go mod download -json "$mod@$v" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || fail "$mod" "$v" "go mod download"
+  rm -rf "$w"; mkdir -p "$w" "$dest"; cp -r "$src/." "$w/"; chmod -R u+w "$w"
+  (
+    cd "$w"
+    local sibling
+    for sibling in $(awk -v mod="$mod/" '{ if ($1 == "replace") { $1 = ""; $0 = $0 } }
+                     index($1, mod) == 1 && $2 == "=>" && $3 ~ /^\.\// { print $1 }' go.mod); do
+      go mod edit -dropreplace="$sibling" -require="$sibling@$v"
+    done
+    GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "-s -w $ld" -o "$dest/$name.tmp" "./$pkg" || fail "$mod" "$v" "go build ./$pkg"
+    mv "$dest/$name.tmp" "$dest/$name"
+  )
+}
+
 build_all() {
   build_kubernetes
   build_etcd
@@ -157,6 +184,9 @@ build_all() {
     "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
   go_build_wrapped kube-state-metrics k8s.io/kube-state-metrics/v2 "$KSM_VERSION" "$bin_root/kube-state-metrics-$KSM_VERSION" version \
     "-X github.com/prometheus/common/version.Version=${KSM_VERSION#v}"
+  go_build_module_source operator github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" \
+    cmd/operator "$bin_root/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION" --version \
+    "-X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}"
 }
 
 case "${1:-all}" in

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import monitoring  # noqa: E402
-from labctl import storage, supervisor  # noqa: E402
+from labctl import operator_host, storage, supervisor  # noqa: E402
 from labctl.control import Lab  # noqa: E402
 from labctl.paths import LabError  # noqa: E402
 from labctl.smoke import deployment_ready_seconds  # noqa: E402
@@ -119,6 +119,10 @@ def cmd_provision(_lab: Lab, _args) -> int:
     return storage.main()
 
 
+def cmd_operator_host(_lab: Lab, _args) -> int:
+    return operator_host.main()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="lab.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,6 +145,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_smoke)
     sub.add_parser("supervise", help=argparse.SUPPRESS).set_defaults(func=cmd_supervise)
     sub.add_parser("provision", help=argparse.SUPPRESS).set_defaults(func=cmd_provision)
+    sub.add_parser("operator-host", help=argparse.SUPPRESS).set_defaults(func=cmd_operator_host)
     args = parser.parse_args(argv)
     try:
         return args.func(Lab.discover(), args)

@@ -22,6 +22,8 @@ def copy(tmp_path):
     (tmp_path / "docs").mkdir()
     shutil.copy(ROOT / "docs" / "versions.md", tmp_path / "docs" / "versions.md")
     shutil.copy(ROOT / "charts.lock.yml", tmp_path / "charts.lock.yml")
+    (tmp_path / "tools" / "lab").mkdir(parents=True)
+    shutil.copy(ROOT / "tools" / "lab" / "versions.env", tmp_path / "tools" / "lab" / "versions.env")
     return tmp_path
 
 
@@ -59,3 +61,8 @@ def test_a_pinned_chart_missing_from_the_chart_lock_fails(copy):
     text = (copy / "charts.lock.yml").read_text()
     (copy / "charts.lock.yml").write_text(text[: text.index("  - name: goldilocks")])
     assert any("no chart for goldilocks_chart_version" in p for p in check_versions.check(copy))
+
+
+def test_a_lab_operator_other_than_the_charts_fails(copy):
+    _edit(copy / "tools/lab/versions.env", "PROMETHEUS_OPERATOR_VERSION=v0.93.1", "PROMETHEUS_OPERATOR_VERSION=v0.94.0")
+    assert any("PROMETHEUS_OPERATOR_VERSION is v0.94.0" in p for p in check_versions.check(copy))

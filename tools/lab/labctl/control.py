@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import components, nodes, storage
+from . import components, network_guard, nodes, storage
 from .audit import DEFAULT_POLICY
 from .kubeapi import ApiError, KubeApi
 from .paths import BUILD_SCRIPT, CONTROL_PLANE_NODE, Binaries, LabError, LabPaths
@@ -36,7 +36,8 @@ from .supervisor import read_status
 
 APISERVER_POD = f"kube-apiserver-{CONTROL_PLANE_NODE}"
 # the processes `up` starts, in start order (`down` stops them in reverse)
-PROCESSES = ["etcd", "static-pods", "kube-controller-manager", "kube-scheduler", "kwok", "provisioner"]
+PROCESSES = ["etcd", "static-pods", "kube-controller-manager", "kube-scheduler", "kwok", "provisioner",
+             "prometheus-operator"]
 # port name -> environment variable that pins it on the first `up`
 PORTS = {
     "etcd": "LAB_ETCD_PORT",
@@ -45,10 +46,11 @@ PORTS = {
     "kube-controller-manager": "LAB_CONTROLLER_MANAGER_PORT",
     "kube-scheduler": "LAB_SCHEDULER_PORT",
     "kwok": "LAB_KWOK_PORT",
+    "prometheus-operator": "LAB_PROMETHEUS_OPERATOR_PORT",
 }
 PORT_OF_PROCESS = {"etcd": ["etcd", "etcd-peer"], "static-pods": ["kube-apiserver"],
                    "kube-controller-manager": ["kube-controller-manager"], "kube-scheduler": ["kube-scheduler"],
-                   "kwok": ["kwok"], "provisioner": []}
+                   "kwok": ["kwok"], "provisioner": [], "prometheus-operator": ["prometheus-operator"]}
 DEFAULT_NODES = 3
 
 
@@ -179,7 +181,8 @@ class Lab:
         for name, client, user in (("controller-manager", "controller-manager", "system:kube-controller-manager"),
                                    ("scheduler", "scheduler", "system:kube-scheduler"),
                                    ("kwok", "kwok", "kwok-controller"),
-                                   ("provisioner", "provisioner", "lab-provisioner")):
+                                   ("provisioner", "provisioner", "lab-provisioner"),
+                                   ("prometheus-operator", "prometheus-operator", "lab-prometheus-operator-host")):
             write_kubeconfig(p.component_kubeconfig(name), server, p.pki, client=f"clients/{client}", user=user)
         # No Stage documents: kwok plays its default stages. More workers than its defaults (4, and 1
         # for listing the pods of each node it takes over), so that 1000 nodes get their leases and
@@ -250,6 +253,8 @@ class Lab:
         count = self.node_count()
         nodes.node_names(count)  # validates
         self.ensure_binaries()
+        for cidr in network_guard.ensure():
+            say(f"added the route `unreachable {cidr}` (simulated cluster addresses stay on this machine)")
         self.paths.ensure()
         running = self.running()
         fresh = not running["etcd"] and not running["static-pods"]
@@ -286,6 +291,9 @@ class Lab:
                 start(self.pids, "kwok", components.kwok(self.bins, self.paths, ports), log / "kwok.log")
             if not running["provisioner"]:
                 start(self.pids, "provisioner", components.python_entry("provision"), log / "provisioner.log")
+            if not running["prometheus-operator"]:
+                start(self.pids, "prometheus-operator", components.python_entry("operator-host"),
+                      log / "prometheus-operator.log")
         api = self.api()
         storage.ensure_storage_classes(api)
         created, deleted = nodes.reconcile(api, count)

@@ -86,6 +86,10 @@ class Binaries:
     def kube_state_metrics(self) -> Path:
         return self._dir("kube-state-metrics", "KSM_VERSION") / "kube-state-metrics"
 
+    @property
+    def prometheus_operator(self) -> Path:
+        return self._dir("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION") / "operator"
+
     def control_plane(self) -> dict[str, Path]:
         """What `up` needs (helm and kube-state-metrics are for the tests, not the lab)."""
         return {
@@ -94,6 +98,7 @@ class Binaries:
             "kube-controller-manager": self.kubernetes("kube-controller-manager"),
             "kube-scheduler": self.kubernetes("kube-scheduler"),
             "kwok": self.kwok,
+            "prometheus-operator": self.prometheus_operator,
         }
 
     def missing(self) -> list[str]:

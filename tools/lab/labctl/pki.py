@@ -139,6 +139,9 @@ def cert_specs(node: str) -> list[CertSpec]:
         # kwok plays every kubelet; the provisioner plays an external storage provisioner
         CertSpec("clients/kwok", "ca", "kwok-controller", ("system:masters",), client=True),
         CertSpec("clients/provisioner", "ca", "lab-provisioner", ("system:masters",), client=True),
+        # runs the real operator in place of its pod, impersonating the pod's ServiceAccount
+        CertSpec("clients/prometheus-operator", "ca", "lab-prometheus-operator-host", ("system:masters",),
+                 client=True),
     ]
 
 

@@ -11,7 +11,7 @@ Like the kubelet:
 Not like the kubelet: no mirror pods in the API and no liveness kills (readiness is probed).
 
 When the apiserver is ready again after a restart, the supervisor restarts the lab's
-controller processes (kube-controller-manager, kube-scheduler, kwok). Their informers would
+controller processes (kube-controller-manager, kube-scheduler, kwok, the Prometheus Operator). Their informers would
 otherwise sit in client-go's watch back-off (up to 30 s with 100 % jitter, and it only resets after
 two quiet minutes) after the RBAC-denied watches of the apiserver's first second: with a restart
 every few seconds in the tests, new namespaces waited 80 s for their ServiceAccount.
@@ -51,7 +51,7 @@ from .static_pod import PodError, pod_hash, resolve
 
 POLL = 0.5
 BACKOFF_MAX = 10.0
-CONTROLLERS = ("kube-controller-manager", "kube-scheduler", "kwok")
+CONTROLLERS = ("kube-controller-manager", "kube-scheduler", "kwok", "prometheus-operator")
 
 
 def iso(ts: float | None) -> str | None:
