@@ -19,10 +19,12 @@ with that reason.
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import socket
 import subprocess
+import tarfile
 import time
 import uuid
 from pathlib import Path
@@ -45,7 +47,17 @@ GRAFANA_VARIABLES = {"$namespace": ".*"}
 KSM_PREFIXES = ("kube_", "vpa_")
 KEYWORDS = {"sum", "count", "avg", "min", "max", "by", "on", "without", "ignoring", "group_left", "group_right",
             "and", "or", "unless", "bool", "offset", "rate", "irate", "increase", "absent", "topk", "bottomk"}
-CRD_FILE = ROOT / "tests" / "charts" / "stack-vpa" / "crds" / "autoscaling.k8s.io.yaml"
+CHARTS = Path(os.environ.get("LAB_CHARTS") or Path.home() / ".cache" / "homelab-observability" / "charts")
+
+
+def vpa_crds():
+    """The VPA CRDs of the pinned vpa chart archive (make charts), as the stack installs them."""
+    lock = yaml.safe_load((ROOT / "charts.lock.yml").read_text())
+    version = next(c["version"] for c in lock["charts"] if c["name"] == "vpa")
+    archive = CHARTS / ("vpa-%s.tgz" % version)
+    assert archive.is_file(), "no %s: run `make charts`" % archive
+    with tarfile.open(archive) as tar:
+        return tar.extractfile("vpa/crds/vpa-v1-crd.yaml").read().decode()
 
 
 def metric_names(expr):
@@ -118,7 +130,7 @@ def workload(lab):
     except client.ApiException as exc:
         if exc.status != 404:
             raise
-        crd = next(d for d in yaml.safe_load_all(CRD_FILE.read_text())
+        crd = next(d for d in yaml.safe_load_all(vpa_crds())
                    if d and d["metadata"]["name"].startswith("verticalpodautoscalers."))
         ext.create_custom_resource_definition(crd)
         created_crd = True

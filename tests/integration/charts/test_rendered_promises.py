@@ -1,0 +1,189 @@
+"""The seed's promises, checked on the objects the real pinned charts render from the roles' default
+values (not on the values): a role default or a chart upgrade that breaks a promise turns a test red."""
+
+from urllib.parse import urlparse
+
+import pytest
+
+from .conftest import env_of, load_yaml, of_kind, only
+
+
+@pytest.fixture(scope="module")
+def stack(rendered):
+    return rendered()
+
+
+@pytest.fixture(scope="module")
+def kps(stack):
+    return stack["kube-prometheus-stack"]
+
+
+def _service_urls_resolve(url, stack, namespace_default):
+    """True when ``url``'s host:port is a Service port that one of the stack's charts renders."""
+    parsed = urlparse(url)
+    parts = parsed.hostname.split(".")
+    name, namespace = parts[0], parts[1] if len(parts) > 1 else namespace_default
+    for objects in stack.values():
+        for svc in of_kind(objects, "Service"):
+            if svc["metadata"]["name"] == name and svc["metadata"].get("namespace", namespace) == namespace:
+                return parsed.port in [p["port"] for p in svc["spec"]["ports"]]
+    return False
+
+
+# --- Prometheus -------------------------------------------------------------------------------
+def test_prometheus_keeps_15_days_on_a_20gi_local_path_volume(kps):
+    spec = only(kps, "Prometheus")["spec"]
+    assert spec["retention"] == "15d"
+    claim = spec["storage"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == "local-path"
+    assert claim["resources"]["requests"]["storage"] == "20Gi"
+
+
+def test_prometheus_selects_every_monitor_and_rule_in_every_namespace(kps):
+    spec = only(kps, "Prometheus")["spec"]
+    for kind in ("serviceMonitor", "podMonitor", "probe", "rule"):
+        assert spec["%sSelector" % kind] == {}, kind
+        assert spec["%sNamespaceSelector" % kind] == {}, kind
+
+
+def test_prometheus_scrapes_pods_by_their_annotations(kps):
+    ref = only(kps, "Prometheus")["spec"]["additionalScrapeConfigs"]
+    secret = only(kps, "Secret", ref["name"])
+    jobs = load_yaml(_secret_text(secret, ref["key"]))
+    pods = [j for j in jobs if any(sd.get("role") == "pod" for sd in j.get("kubernetes_sd_configs", []))]
+    assert pods, jobs
+    keep = [r for j in pods for r in j["relabel_configs"] if r.get("action") == "keep"]
+    assert any("__meta_kubernetes_pod_annotation_prometheus_io_scrape" in r["source_labels"] for r in keep), keep
+
+
+def _secret_text(secret, key):
+    import base64  # noqa: PLC0415
+
+    if key in (secret.get("stringData") or {}):
+        return secret["stringData"][key]
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+# --- Alertmanager -----------------------------------------------------------------------------
+def test_alertmanager_is_deployed_without_a_volume(kps):
+    spec = only(kps, "Alertmanager")["spec"]
+    assert "storage" not in spec
+    assert spec.get("replicas", 1) >= 1
+
+
+# --- Ingress hosts ----------------------------------------------------------------------------
+def test_with_an_ingress_class_the_seed_hosts_are_served(rendered):
+    objects = rendered(kube_prometheus_stack_ingress_class_name="traefik")["kube-prometheus-stack"]
+    hosts = {rule["host"]: ing["spec"]["ingressClassName"]
+             for ing in of_kind(objects, "Ingress") for rule in ing["spec"]["rules"]}
+    assert hosts == {"prometheus.homelab.local": "traefik", "alertmanager.homelab.local": "traefik",
+                     "grafana.homelab.local": "traefik"}
+
+
+def test_without_an_ingress_class_no_ingress_is_rendered(kps):
+    assert of_kind(kps, "Ingress") == []
+
+
+# --- Grafana ----------------------------------------------------------------------------------
+def _grafana(kps):
+    return only(kps, "Deployment", "-grafana")["spec"]["template"]["spec"]
+
+
+def test_grafana_keeps_its_data_on_an_nfs_client_claim(kps):
+    claim = only(kps, "PersistentVolumeClaim", "-grafana")
+    assert claim["spec"]["storageClassName"] == "nfs-client"
+    volumes = {v["name"]: v for v in _grafana(kps)["volumes"]}
+    assert volumes["storage"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+
+def test_grafana_takes_its_admin_from_the_grafana_admin_secret(kps):
+    grafana = next(c for c in _grafana(kps)["containers"] if c["name"] == "grafana")
+    env = env_of(grafana)
+    assert env["GF_SECURITY_ADMIN_USER"] == {"secretKeyRef": {"name": "grafana-admin", "key": "admin-user"}}
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == {"secretKeyRef": {"name": "grafana-admin", "key": "admin-password"}}
+    assert not [s for s in of_kind(kps, "Secret") if s["metadata"]["name"].endswith("-grafana")], \
+        "the chart must not render its own admin Secret"
+
+
+def test_grafana_has_prometheus_default_and_loki_at_urls_of_rendered_services(stack, kps):
+    configmap = only(kps, "ConfigMap", "-grafana-datasource")
+    datasources = {d["name"]: d for d in load_yaml(configmap["data"]["datasource.yaml"])["datasources"]}
+    assert datasources["Prometheus"]["isDefault"] is True
+    assert datasources["Loki"]["type"] == "loki" and not datasources["Loki"]["isDefault"]
+    for name in ("Prometheus", "Loki"):
+        assert _service_urls_resolve(datasources[name]["url"], stack, "monitoring"), datasources[name]["url"]
+
+
+def test_grafana_loads_dashboards_from_labelled_configmaps_in_all_namespaces(kps):
+    sidecar = next(c for c in _grafana(kps)["containers"] if c["name"] == "grafana-sc-dashboard")
+    env = env_of(sidecar)
+    assert (env["LABEL"], env["LABEL_VALUE"], env["NAMESPACE"]) == ("grafana_dashboard", "1", "ALL")
+
+
+def test_vpa_recommendations_become_metrics_from_the_status_path(kps):
+    configmap = only(kps, "ConfigMap", "-customresourcestate-config")
+    resources = load_yaml(configmap["data"]["config.yaml"])["spec"]["resources"]
+    vpa = next(r for r in resources if r["groupVersionKind"]["kind"] == "VerticalPodAutoscaler")
+    paths = {tuple(m["each"]["gauge"]["path"]) for m in vpa["metrics"]}
+    assert paths == {("status", "recommendation", "containerRecommendations")}
+    args = only(kps, "Deployment", "-kube-state-metrics")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--custom-resource-state-config-file=/etc/customresourcestate/config.yaml" in args
+
+
+# --- Loki -------------------------------------------------------------------------------------
+def test_loki_is_one_single_binary_with_a_10gi_nfs_client_volume(stack):
+    loki = stack["loki"]
+    statefulset = only(loki, "StatefulSet")
+    assert statefulset["spec"]["replicas"] == 1
+    container = next(c for c in statefulset["spec"]["template"]["spec"]["containers"] if c["name"] == "loki")
+    assert "-target=all" in container["args"]
+    claim = statefulset["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert (claim["storageClassName"], claim["resources"]["requests"]["storage"]) == ("nfs-client", "10Gi")
+    assert of_kind(loki, "Deployment") == [], "no gateway, no scalable targets"
+
+
+def test_loki_stores_on_the_filesystem_and_its_compactor_deletes_after_168h(stack):
+    config = load_yaml(only(stack["loki"], "ConfigMap", "loki")["data"]["config.yaml"])
+    assert "filesystem" in config["common"]["storage"]
+    assert {c["object_store"] for c in config["schema_config"]["configs"]} == {"filesystem"}
+    assert config["compactor"]["retention_enabled"] is True
+    assert config["limits_config"]["retention_period"] == "168h"
+
+
+# --- Alloy ------------------------------------------------------------------------------------
+def test_alloy_runs_on_every_node_reading_pod_logs_and_the_audit_log(stack):
+    daemonset = only(stack["alloy"], "DaemonSet")
+    spec = daemonset["spec"]["template"]["spec"]
+    tolerated = {t["key"] for t in spec.get("tolerations", [])}
+    assert "node-role.kubernetes.io/control-plane" in tolerated
+    host_paths = {v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v}
+    assert {"/var/log", "/var/log/kubernetes/audit"} <= host_paths
+    alloy = next(c for c in spec["containers"] if c["name"] == "alloy")
+    assert alloy["securityContext"]["runAsUser"] == 0 and alloy["securityContext"]["privileged"] is False
+    mounts = {m["mountPath"]: m for m in alloy["volumeMounts"]}
+    assert mounts["/var/log"]["readOnly"] is True
+
+
+def test_alloy_ships_to_the_loki_service_the_loki_chart_renders(stack):
+    config = only(stack["alloy"], "ConfigMap")["data"]["config.alloy"]
+    assert 'job"      = "kubernetes-audit"' in config
+    urls = [line.split('"')[1] for line in config.splitlines() if line.strip().startswith("url")]
+    assert urls and all(url.endswith("/loki/api/v1/push") for url in urls), urls
+    assert all(_service_urls_resolve(url, stack, "monitoring") for url in urls), urls
+
+
+# --- VPA and Goldilocks -----------------------------------------------------------------------
+def test_vpa_runs_the_recommender_only_in_kube_system(stack):
+    deployments = of_kind(stack["vpa"], "Deployment")
+    assert [d["metadata"]["name"] for d in deployments] == ["vpa-recommender"]
+    assert only(stack["vpa"], "Deployment")["metadata"].get("namespace", "kube-system") == "kube-system"
+
+
+def test_goldilocks_watches_all_but_the_two_system_namespaces_and_is_on_by_default(stack):
+    goldilocks = stack["goldilocks"]
+    command = only(goldilocks, "Deployment", "-controller")["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert "--on-by-default=true" in command
+    assert "--exclude-namespaces=kube-node-lease,kube-public" in command
+    assert only(goldilocks, "Deployment", "-dashboard")
+    assert not [d for d in of_kind(goldilocks, "Deployment") if "vpa" in d["metadata"]["name"]], \
+        "goldilocks' own vpa subchart stays off: the vpa role installs the recommender"
