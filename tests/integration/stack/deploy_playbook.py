@@ -1,0 +1,51 @@
+"""Runs playbooks/deploy.yml with inventory/lab against a lab, as `make lab` does, and returns the
+waves module's result; shared by tests/integration/stack and tests/bench/bench_real_stack.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+ROLLOUT_TASK = "Roll out the stack in waves"
+
+
+def charts_dir() -> Path:
+    cache = Path(os.environ.get("LAB_CACHE") or Path.home() / ".cache" / "homelab-observability")
+    return Path(os.environ.get("LAB_CHARTS") or cache / "charts")
+
+
+def deploy(env: dict) -> tuple[int, dict, dict, float]:
+    """(return code, the rollout task's result, the play stats, wall seconds); ``env`` targets the lab
+    (KUBECONFIG, LAB_DIR, PATH)."""
+    env = env | {
+        "ANSIBLE_STDOUT_CALLBACK": "json",
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".build" / "collections"),
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "LAB_CHARTS": str(charts_dir()),
+    }
+    binary = Path(sys.executable).with_name("ansible-playbook")
+    t0 = time.monotonic()
+    proc = subprocess.run([str(binary), "-i", "inventory/lab", "playbooks/deploy.yml"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - t0
+    try:
+        doc = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError as exc:
+        tail = (proc.stdout[-3000:], proc.stderr[-3000:])
+        raise AssertionError("deploy.yml printed no JSON:\n%s\n%s" % tail) from exc
+    for play in doc["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"].endswith(ROLLOUT_TASK):
+                return proc.returncode, task["hosts"]["localhost"], doc["stats"], elapsed
+    raise AssertionError("no rollout task in deploy.yml's output (rc %s):\n%s" % (proc.returncode, proc.stderr[-3000:]))
+
+
+def wave_seconds(result: dict) -> dict:
+    """{wave: (seconds, [components])} of a rollout result."""
+    return {w["wave"]: (w["duration"], w["components"]) for w in result.get("waves", [])}
