@@ -4,7 +4,7 @@ about. No cluster is needed.
 
     def test_x(rendered):
         objects = rendered()["kube-prometheus-stack"]        # the release's rendered objects
-        objects = rendered(kube_prometheus_stack_ingress_class_name="traefik")[...]
+        objects = rendered(["kube_prometheus_stack"], kube_prometheus_stack_ingress_class_name="traefik")[...]
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def helm_template(component: dict, workdir: Path) -> list[dict]:
     values = workdir / ("%s.values.json" % component["name"])
     values.write_text(json.dumps(component.get("values") or {}))
     argv = [str(Binaries.discover().helm3), "template", component["name"], str(archive), "-n", component["namespace"],
-            "-f", str(values), "--kube-version", KUBE_VERSION]
+            "-f", str(values), "--kube-version", KUBE_VERSION, "--include-crds"]
     for api in API_VERSIONS:
         argv += ["--api-versions", api]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -63,11 +63,12 @@ def rendered(tmp_path_factory):
     """{release name: [object, ...]} of every chart component of the stack roles."""
     cache = {}
 
-    def _rendered(**role_vars):
-        key = json.dumps(role_vars, sort_keys=True)
+    def _rendered(roles=None, **role_vars):
+        roles = list(roles or ROLES)
+        key = json.dumps([roles, role_vars], sort_keys=True)
         if key not in cache:
             workdir = tmp_path_factory.mktemp("charts")
-            roles = render_roles(ROLES, workdir, **role_vars)
+            roles = render_roles(roles, workdir, **role_vars)
             cache[key] = {comp["name"]: helm_template(comp, workdir)
                           for comps in roles.values() for comp in comps if "chart" in comp}
         return cache[key]

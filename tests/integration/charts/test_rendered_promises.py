@@ -30,6 +30,27 @@ def _service_urls_resolve(url, stack, namespace_default):
     return False
 
 
+# --- CRDs -------------------------------------------------------------------------------------
+def test_the_crd_chart_parses_as_helm_reads_it(stack):
+    crds = of_kind(stack["prometheus-operator-crds"], "CustomResourceDefinition")
+    assert len(crds) == 10
+    # `- =` in an enum: PyYAML's YAML 1.1 "value" tag, a plain string to helm's go-yaml
+    text = repr([c["spec"] for c in crds])
+    assert "'='" in text
+
+
+def test_the_stack_chart_installs_no_crds_while_they_have_their_own_release(kps):
+    assert of_kind(kps, "CustomResourceDefinition") == []
+
+
+@pytest.mark.parametrize("value", [False, "false"])
+def test_crds_not_separate_leaves_the_stack_charts_own_crds_on(rendered, value):
+    stack = rendered(["kube_prometheus_stack"], kube_prometheus_stack_crds_separate=value)
+    assert "prometheus-operator-crds" not in stack
+    names = {c["metadata"]["name"] for c in of_kind(stack["kube-prometheus-stack"], "CustomResourceDefinition")}
+    assert {"prometheuses.monitoring.coreos.com", "alertmanagers.monitoring.coreos.com"} <= names
+
+
 # --- Prometheus -------------------------------------------------------------------------------
 def test_prometheus_keeps_15_days_on_a_20gi_local_path_volume(kps):
     spec = only(kps, "Prometheus")["spec"]
@@ -73,7 +94,8 @@ def test_alertmanager_is_deployed_without_a_volume(kps):
 
 # --- Ingress hosts ----------------------------------------------------------------------------
 def test_with_an_ingress_class_the_seed_hosts_are_served(rendered):
-    objects = rendered(kube_prometheus_stack_ingress_class_name="traefik")["kube-prometheus-stack"]
+    with_ingress = rendered(["kube_prometheus_stack"], kube_prometheus_stack_ingress_class_name="traefik")
+    objects = with_ingress["kube-prometheus-stack"]
     hosts = {rule["host"]: ing["spec"]["ingressClassName"]
              for ing in of_kind(objects, "Ingress") for rule in ing["spec"]["rules"]}
     assert hosts == {"prometheus.homelab.local": "traefik", "alertmanager.homelab.local": "traefik",
