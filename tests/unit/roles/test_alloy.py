@@ -1,14 +1,23 @@
 """Golden tests of the Alloy values and of the Alloy configuration the role renders.
 
-The redaction expressions are RE2 in Alloy; the tests run them with Python's `re`, whose syntax and
-semantics agree with RE2 for the constructs used (classes, alternation, non-capturing groups,
-no back-references or look-arounds).
+The redaction expressions are RE2 in Alloy (Go's regexp); the tests run them with RE2 itself
+(google-re2), with Alloy's stage.replace semantics: every capture group of a match is replaced.
 """
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+import re2
+
+# Audit events written by the real lab kube-apiserver (v1.34, a RequestResponse policy): a
+# TokenRequest and a TokenReview of its token, Secrets created, applied, JSON-, merge- and
+# strategic-patched (also the last-applied annotation by JSON patch), replaced and deleted. The
+# secret values all contain "hunter2" (or its base64 "aHVudGVy"); the tokens are JWTs of a lab CA
+# that no longer exists.
+REAL_EVENTS = Path(__file__).parent / "fixtures" / "audit-events-lab-apiserver.jsonl"
+LEAKS = re.compile(r"hunter2|aHVudGVy|eyJ[A-Za-z0-9_-]{20,}")
 
 
 def _alloy(render, **extra):
@@ -121,7 +130,7 @@ def test_everything_goes_to_loki(config):
 
 def _redactions(config):
     found = re.findall(r"stage\.replace \{\s+expression = `([^`]*)`\s+replace\s+= (\"(?:[^\"\\]|\\.)*\")", config)
-    return [(re.compile(expr), json.loads(rep)) for expr, rep in found]
+    return [(re2.compile(expr), json.loads(rep)) for expr, rep in found]
 
 
 def _replace_groups(match, replacement):
@@ -164,7 +173,7 @@ SECRET_JSON_PATCH = {
 @pytest.mark.parametrize("event", [SECRET_CREATE, SECRET_JSON_PATCH], ids=["create", "json-patch"])
 def test_secret_values_are_redacted_and_the_event_stays_json(config, event):
     redactions = _redactions(config)
-    assert len(redactions) == 4
+    assert len(redactions) == 5
     line = json.dumps(event, separators=(",", ":"))
     out = _apply(redactions, line)
     for secret in ("c2VjcmV0LWtleQ", "hunter2", "aHVudGVyMg", "aHVudGVyMw", "aHVudGVyNA"):
@@ -173,6 +182,22 @@ def test_secret_values_are_redacted_and_the_event_stays_json(config, event):
     assert parsed["user"]["username"] == event["user"]["username"]
     assert parsed["verb"] == event["verb"]
     assert "<redacted>" in out
+
+
+def test_no_secret_or_token_of_real_apiserver_events_reaches_loki(config):
+    redactions = _redactions(config)
+    lines = REAL_EVENTS.read_text().splitlines()
+    leaking = [line for line in lines if LEAKS.search(line)]
+    assert len(leaking) >= 8, "the fixture must hold the secrets this test looks for"
+    for line in lines:
+        out = _apply(redactions, line)
+        event, redacted = json.loads(line), json.loads(out)
+        assert not LEAKS.search(out), (event["verb"], event["objectRef"], LEAKS.findall(out))
+        assert (redacted["verb"], redacted["user"], redacted["objectRef"]) == (
+            event["verb"], event["user"], event["objectRef"])
+    resources = {(json.loads(line)["objectRef"]["resource"], json.loads(line)["objectRef"].get("subresource"))
+                 for line in leaking}
+    assert {("secrets", None), ("tokenreviews", None), ("serviceaccounts", "token")} <= resources
 
 
 def test_redaction_leaves_other_events_alone(config):
