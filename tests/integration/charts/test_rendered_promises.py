@@ -55,6 +55,7 @@ def test_crds_not_separate_leaves_the_stack_charts_own_crds_on(rendered, value):
 def test_prometheus_keeps_15_days_on_a_20gi_local_path_volume(kps):
     spec = only(kps, "Prometheus")["spec"]
     assert spec["retention"] == "15d"
+    assert spec["retentionSize"] == "16GB", "below the 20Gi volume, so the disk cannot fill first"
     claim = spec["storage"]["volumeClaimTemplate"]["spec"]
     assert claim["storageClassName"] == "local-path"
     assert claim["resources"]["requests"]["storage"] == "20Gi"

@@ -3,9 +3,12 @@ chart archives (make charts), on the lab. Every wave must become healthy (the Pr
 Alertmanager CRs through the real operator the lab runs), and a rerun must change nothing and send
 no write request. Prints the per-wave times of both runs."""
 
+import base64
+import gzip
 import json
 
 import pytest
+import yaml
 
 from .deploy_playbook import charts_dir, deploy, wave_seconds
 
@@ -13,6 +16,8 @@ EXPECTED_WAVES = {
     -2: {"prometheus-operator-crds"},
     -1: {"kube-prometheus-stack", "loki"},
     0: {"alloy"},
+    1: {"vpa"},
+    2: {"goldilocks"},
 }
 
 
@@ -21,6 +26,25 @@ def _table(label, result, elapsed):
     for wave, (seconds, components) in wave_seconds(result).items():
         rows.append("  wave %3s %6.1fs  %s" % (wave, seconds, ", ".join(components)))
     return "\n".join(rows)
+
+
+def _assert_the_vpa_crd_came_before_goldilocks(lab):
+    from kubernetes import client  # noqa: PLC0415 - only this test needs the client
+
+    api = lab.api_client()
+    crd = client.ApiextensionsV1Api(api).read_custom_resource_definition("verticalpodautoscalers.autoscaling.k8s.io")
+    controller = client.AppsV1Api(api).read_namespaced_deployment("goldilocks-controller", "monitoring")
+    assert crd.metadata.creation_timestamp <= controller.metadata.creation_timestamp
+
+
+def _assert_the_operator_configured_the_seed_retention(lab):
+    """The configuration the real operator generated for Prometheus carries 15d and the size limit."""
+    from kubernetes import client  # noqa: PLC0415 - only this test needs the client
+
+    secret = client.CoreV1Api(lab.api_client()).read_namespaced_secret(
+        "prometheus-kube-prometheus-stack-prometheus", "monitoring")
+    config = yaml.safe_load(gzip.decompress(base64.b64decode(secret.data["prometheus.yaml.gz"])))
+    assert config["storage"]["tsdb"]["retention"] == {"time": "15d", "size": "16GB"}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +64,8 @@ def test_the_real_stack_becomes_healthy_and_a_rerun_writes_nothing(lab, charts):
     for wave, names in EXPECTED_WAVES.items():
         assert names <= by_wave[wave], (wave, by_wave)
     assert [w["wave"] for w in first["waves"]] == sorted(by_wave)
+    _assert_the_vpa_crd_came_before_goldilocks(lab)
+    _assert_the_operator_configured_the_seed_retention(lab)
 
     since = lab.now()
     rc, second, stats, second_s = deploy(lab.env())

@@ -7,6 +7,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.waves.args i
 
 from .rendering import run_playbook
 
+# The seed names waves -1 and 0; -2 (CRDs) and 2 (Goldilocks after the VPA CRD) order dependencies.
 SEED_WAVES = {
     "prometheus-operator-crds": -2,
     "kube-prometheus-stack": -1,
@@ -15,7 +16,7 @@ SEED_WAVES = {
     "exportarr": 1,
     "uptime-kuma": 1,
     "vpa": 1,
-    "goldilocks": 1,
+    "goldilocks": 2,  # after the VPA CRD of wave 1
     "capacity-dashboards": 1,
 }
 

@@ -137,7 +137,7 @@ def test_vpa_recommendations_exported_by_kube_state_metrics(render):
 def test_goldilocks_controller_and_dashboard(wave1):
     (comp,) = wave1["goldilocks"]
     values = comp["values"]
-    assert comp["wave"] == 1
+    assert comp["wave"] == 2, "after the VPA CRD (wave 1)"
     assert values["controller"]["enabled"] is True
     assert values["dashboard"]["enabled"] is True
     assert values["dashboard"]["ingress"]["enabled"] is False
