@@ -1,6 +1,8 @@
 """The seed's promises, checked on the objects the real pinned charts render from the roles' default
 values (not on the values): a role default or a chart upgrade that breaks a promise turns a test red."""
 
+import shutil
+import subprocess
 from urllib.parse import urlparse
 
 import pytest
@@ -91,6 +93,40 @@ def test_alertmanager_is_deployed_without_a_volume(kps):
     spec = only(kps, "Alertmanager")["spec"]
     assert "storage" not in spec
     assert spec.get("replicas", 1) >= 1
+
+
+def _alertmanager_config(objects):
+    secret = only(objects, "Secret", "alertmanager-kube-prometheus-stack-alertmanager")
+    return _secret_text(secret, "alertmanager.yaml")
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["default", "receivers"])
+def test_the_alertmanager_config_the_chart_renders_passes_amtool(rendered, tmp_path, configured):
+    extra = {}
+    if configured:
+        extra = {"kube_prometheus_stack_alertmanager_receivers": [
+                     {"name": "slack", "slack_configs": [
+                         {"api_url_file": "/etc/alertmanager/secrets/alert-creds/slack", "channel": "#homelab"}]},
+                     {"name": "ntfy", "webhook_configs": [{"url": "http://ntfy.home.svc/alerts"}]}],
+                 "kube_prometheus_stack_alertmanager_default_receiver": "ntfy",
+                 "kube_prometheus_stack_alertmanager_routes": [{"receiver": "slack",
+                                                                "matchers": ['severity = "critical"']}],
+                 "kube_prometheus_stack_alertmanager_secrets": ["alert-creds"]}
+    objects = rendered(["kube_prometheus_stack"], **extra)["kube-prometheus-stack"]
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(_alertmanager_config(objects))
+    amtool = shutil.which("amtool")
+    assert amtool, "amtool (Debian prometheus-alertmanager, make deps) is missing"
+    proc = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    config = load_yaml(path.read_text())
+    assert config["route"]["routes"][0]["matchers"] == ['alertname = "Watchdog"']
+    assert config["inhibit_rules"], "the chart's inhibit rules are kept"
+    assert " - %d receivers" % (3 if configured else 1) in proc.stdout, proc.stdout
+    if configured:
+        assert config["route"]["receiver"] == "ntfy"
+        mounted = only(objects, "Alertmanager")["spec"]["secrets"]
+        assert mounted == ["alert-creds"]
 
 
 # --- Ingress hosts ----------------------------------------------------------------------------
