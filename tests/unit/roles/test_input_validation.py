@@ -1,0 +1,34 @@
+"""Values Prometheus, Loki, Exportarr or Kubernetes would refuse or misread are refused by the role,
+naming the variable, before anything is sent; what they accept is accepted."""
+
+import pytest
+
+from .rendering import RenderError
+
+
+@pytest.mark.parametrize(("role", "extra", "message"), [
+    ("loki", {"loki_retention_period": "7 days"}, "loki_retention_period must be a duration"),
+    ("loki", {"loki_storage_size": "10 GB"}, "loki_storage_size a Kubernetes quantity"),
+    ("kube_prometheus_stack", {"kube_prometheus_stack_prometheus_retention": "fifteen"},
+     "kube_prometheus_stack_prometheus_retention must be a Prometheus duration"),
+    ("kube_prometheus_stack", {"kube_prometheus_stack_prometheus_retention_size": "16Gi"}, "a size such as 16GB"),
+    ("kube_prometheus_stack", {"kube_prometheus_stack_prometheus_storage_size": "20gb"}, "Kubernetes"),
+    ("exportarr", {"exportarr_targets": [{"name": "sonarrr", "url": "http://sonarr:8989",
+                                          "api_key_secret": "sonarr-api-key"}]},
+     "entry sonarrr needs a name that is an Exportarr subcommand"),
+])
+def test_a_value_the_component_would_refuse_is_refused_first(render, role, extra, message):
+    with pytest.raises(RenderError, match=message):
+        render([role], **extra)
+
+
+@pytest.mark.parametrize(("role", "extra"), [
+    ("loki", {"loki_retention_period": "7d", "loki_storage_size": "10.5Gi"}),
+    ("kube_prometheus_stack", {"kube_prometheus_stack_prometheus_retention": "2w3d12h",
+                               "kube_prometheus_stack_prometheus_retention_size": "",
+                               "kube_prometheus_stack_prometheus_storage_size": "500G"}),
+    ("exportarr", {"exportarr_targets": [{"name": "sabnzbd", "url": "http://sabnzbd:8080",
+                                          "api_key_secret": "sabnzbd-api-key"}]}),
+])
+def test_what_the_component_accepts_is_accepted(render, role, extra):
+    assert render([role], **extra)[role]
