@@ -88,6 +88,28 @@ def _secret_text(secret, key):
     return base64.b64decode(secret["data"][key]).decode()
 
 
+CONTROL_PLANE = ("controller-manager", "scheduler", "etcd", "kube-proxy")
+
+
+def _control_plane_objects(objects):
+    return sorted(o["kind"] + "/" + o["metadata"]["name"] for o in objects
+                  if o["kind"] in ("ServiceMonitor", "Service", "PrometheusRule")
+                  and any(c in o["metadata"]["name"] for c in CONTROL_PLANE))
+
+
+def test_control_plane_targets_that_cannot_be_up_are_not_scraped_nor_alerted_on(kps):
+    assert _control_plane_objects(kps) == []
+
+
+def test_scraping_the_control_plane_brings_its_monitors_and_alerts(rendered):
+    objects = rendered(["kube_prometheus_stack"], kube_prometheus_stack_scrape_control_plane=True)
+    found = _control_plane_objects(objects["kube-prometheus-stack"])
+    assert len([f for f in found if f.startswith("ServiceMonitor/")]) == 4, found
+    rules = [f for f in found if f.startswith("PrometheusRule/")]
+    for component in CONTROL_PLANE:
+        assert any(component in f for f in rules), (component, rules)
+
+
 # --- Alertmanager -----------------------------------------------------------------------------
 def test_alertmanager_is_deployed_without_a_volume(kps):
     spec = only(kps, "Alertmanager")["spec"]
