@@ -74,16 +74,57 @@ INVALID = [
     ("resource-names-without-resources",
      _policy({"level": "None", "resources": [{"group": "", "resourceNames": ["kube-root-ca.crt"]}]}),
      "rules[0].resources[0].resourceNames: using resourceNames requires at least one resource"),
-    ("unknown-verb", _policy({"level": "None", "verbs": ["read"]}), "rules[0].verbs[0]: unknown verb 'read'"),
-    ("uppercase-verb", _policy({"level": "None", "verbs": ["GET"]}), "verbs are lower case"),
-    ("star-verb", _policy({"level": "None", "verbs": ["*"]}), "omit verbs to match every verb"),
     ("typo-field", _policy({"level": "None", "resource": [{"group": ""}]}), "rules[0]: unknown field 'resource'"),
     ("verbs-not-list", _policy({"level": "None", "verbs": "get"}), "rules[0].verbs: must be a list of strings"),
     ("resources-not-mappings", _policy({"level": "None", "resources": ["secrets"]}),
      "rules[0].resources[0]: must be a mapping"),
     ("rule-not-mapping", _policy("Metadata"), "rules[0]: must be a mapping"),
     ("policy-not-mapping", ["Metadata"], "policy: must be a mapping"),
+    # metadata is decoded into ObjectMeta: the apiserver refuses the file when a type is wrong.
+    ("metadata-not-mapping", dict(_policy(OK), metadata="audit"), "policy.metadata: must be a mapping"),
+    ("metadata-name-number", dict(_policy(OK), metadata={"name": 5}), "policy.metadata.name: must be a string; got 5"),
+    ("metadata-annotation-number", dict(_policy(OK), metadata={"annotations": {"a": 1}}),
+     'policy.metadata.annotations["a"]: must be a string; got 1 (quote it)'),
+    ("metadata-labels-list", dict(_policy(OK), metadata={"labels": ["a"]}),
+     "policy.metadata.labels: must be a mapping"),
+    ("metadata-bad-time", dict(_policy(OK), metadata={"creationTimestamp": "yesterday"}),
+     "policy.metadata.creationTimestamp: must be an RFC 3339 time"),
+    ("metadata-bad-date", dict(_policy(OK), metadata={"creationTimestamp": "2026-02-30T00:00:00Z"}),
+     "must be an RFC 3339 time"),
+    ("metadata-generation-string", dict(_policy(OK), metadata={"generation": "1"}),
+     "policy.metadata.generation: must be an integer"),
+    ("metadata-finalizers", dict(_policy(OK), metadata={"finalizers": "x"}), "policy.metadata.finalizers"),
+    ("metadata-owner-controller", dict(_policy(OK), metadata={"ownerReferences": [{"controller": "yes"}]}),
+     "policy.metadata.ownerReferences[0].controller: must be true or false"),
 ]
+
+# Accepted by the apiserver, but the rule can never match as written: (id, policy, warning fragment).
+WARNED = [
+    ("unknown-verb", _policy({"level": "None", "verbs": ["read"]}),
+     "rules[0].verbs[0]: unknown verb 'read' never matches a request"),
+    ("uppercase-verb", _policy({"level": "None", "verbs": ["GET"]}), "verbs are lower case"),
+    ("star-verb", _policy({"level": "None", "verbs": ["*"]}), "omit verbs to match every verb"),
+    ("users-null", _policy({"level": "None", "users": None}),
+     "rules[0].users: null is the same as leaving it out (the rule then matches every users)"),
+    ("metadata-unknown-field", dict(_policy(OK), metadata={"nmae": "x"}),
+     "policy.metadata: unknown field 'nmae' is ignored"),
+]
+
+
+@pytest.mark.parametrize("policy,fragment", [(p, f) for _, p, f in WARNED], ids=[i for i, _, _ in WARNED])
+def test_accepted_but_surely_wrong_is_a_warning(policy, fragment):
+    warnings = ap.validate_policy(policy)
+    assert any(fragment in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize("meta", [
+    {"name": "audit", "labels": {"a": "b"}, "annotations": {"y": "n", "n": None}},
+    {"creationTimestamp": "2026-01-31T12:00:00Z", "deletionTimestamp": "2026-01-31T12:00:00.5+01:00"},
+    {"generation": 3, "finalizers": ["x"], "ownerReferences": [{"name": "x", "controller": True}]},
+    {"name": None, "creationTimestamp": None},
+])
+def test_valid_metadata(meta):
+    assert ap.validate_policy(dict(_policy(OK), metadata=meta)) == []
 
 
 @pytest.mark.parametrize("policy,fragment", [(p, f) for _, p, f in INVALID], ids=[i for i, _, _ in INVALID])
@@ -94,7 +135,7 @@ def test_invalid_policies_are_rejected_with_a_message(policy, fragment):
 
 
 def test_table_is_large_enough():
-    assert len(INVALID) >= 12
+    assert len(INVALID) >= 12 and len(WARNED) >= 5
 
 
 def test_every_problem_is_reported_at_once():
@@ -126,7 +167,7 @@ def test_catch_all_rule_warns_about_dead_rules():
 def test_render_round_trips_and_is_stable():
     policy = ap.default_policy()
     text = ap.render_policy(policy, header="managed")
-    assert text.startswith("# managed\napiVersion: audit.k8s.io/v1\nkind: Policy\n")
+    assert text.startswith('# managed\napiVersion: "audit.k8s.io/v1"\nkind: "Policy"\n')
     assert yaml.safe_load(text) == policy
     assert ap.render_policy(copy.deepcopy(policy), header="managed") == text
 
