@@ -230,7 +230,7 @@ def test_module_refuses_maxbackup_zero_and_backup_dir_inside(run_module, host):
 def test_module_needs_the_policy_and_the_disk(run_module, host):
     os.unlink(host / POLICY.lstrip("/"))
     result, failed = run_module(module, _args(host))
-    assert failed and "Write it first" in result["msg"]
+    assert failed and "write it first" in result["msg"]
     result, failed = run_module(module, _args(host), check=True)
     assert not failed and result["changed"]
     (host / POLICY.lstrip("/")).write_text("x")
