@@ -41,7 +41,7 @@ def test_kubeadm_manifest_only_gains_lines():
     ops = difflib.SequenceMatcher(a=KUBEADM.splitlines(), b=new.splitlines(), autojunk=False).get_opcodes()
     assert {tag for tag, *_ in ops} == {"equal", "insert"}, "an existing line changed"
     added = [line for tag, _, _, j1, j2 in ops if tag == "insert" for line in new.splitlines()[j1:j2]]
-    assert len(added) == 6 + 1 + 5 + 8  # flags, annotation, mounts, volumes
+    assert len(added) == 6 + 2 + 5 + 8  # flags, annotations (policy checksum, owned flags), mounts, volumes
 
 
 def test_kubeadm_flags_land_in_sorted_position_once():
