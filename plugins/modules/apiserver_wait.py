@@ -46,6 +46,13 @@ options:
   expected_flags:
     description: Flags (C(--name) to value) the running apiserver must have.
     type: dict
+  ignore_exits_for:
+    description:
+      - Seconds after O(started_after) in which a fatal exit does not end the wait. After a rollback the broken
+        configuration may still be started once more (the kubelet's back-off) and exit just after the rollback;
+        that exit is not the restored configuration's.
+    type: float
+    default: 0
   log_glob:
     description: Where the apiserver's container logs are, for the error message.
     type: path
@@ -110,6 +117,7 @@ def argument_spec():
         started_after=dict(type="float"),
         expected_flags=dict(type="dict"),
         log_glob=dict(type="path", default=health.DEFAULT_LOG_GLOB),
+        ignore_exits_for=dict(type="float", default=0.0),
     )
 
 
@@ -126,7 +134,8 @@ def main():
                              % p["ca_path"])
     expected = {k: str(v) for k, v in (p["expected_flags"] or {}).items()}
     res = health.wait_ready(p["url"], p["timeout"], ca_path=ca_path, validate_certs=p["validate_certs"],
-                            started_after=p["started_after"], expected_flags=expected, log_glob=p["log_glob"])
+                            started_after=p["started_after"], expected_flags=expected, log_glob=p["log_glob"],
+                            ignore_exits_for=p["ignore_exits_for"])
     if res["ok"]:
         module.exit_json(changed=False, **res)
     if res.get("reason"):

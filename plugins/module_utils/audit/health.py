@@ -189,12 +189,15 @@ def fatal_exit(log_glob, since):
 
 
 def wait_ready(url, timeout, *, ca_path=None, validate_certs=True, started_after=None, expected_flags=None,
-               log_glob=None, interval=1.0, grace=20.0, clock=time.monotonic, sleep=time.sleep, proc="/proc"):
+               log_glob=None, ignore_exits_for=0.0, interval=1.0, grace=20.0, clock=time.monotonic, sleep=time.sleep,
+               proc="/proc"):
     """Wait until the apiserver behind ``url`` is new enough, has the flags, and is ready.
 
     Returns dict(ok, elapsed, pid, detail) and, when a run since ``started_after`` ended on a fatal
-    error in ``log_glob``, at once with ``reason`` and ``log_file``. ``grace``: seconds after which a
-    listener that cannot be found no longer blocks (readyz alone decides).
+    error in ``log_glob`` (later than ``ignore_exits_for`` seconds after it: a run of the previous
+    configuration may still end just after a rollback), at once with ``reason`` and ``log_file``.
+    ``grace``: seconds after which a listener that cannot be found no longer blocks (readyz alone
+    decides).
     """
     port = urlparse(url).port or (443 if url.startswith("https") else 80)
     start = clock()
@@ -226,7 +229,8 @@ def wait_ready(url, timeout, *, ca_path=None, validate_certs=True, started_after
         else:
             detail = blocker
         # Not the new apiserver, or not ready: did the new one already exit, and why?
-        fatal = fatal_exit(log_glob, started_after) if blocker is not None or pid is None else None
+        since = None if started_after is None else started_after + ignore_exits_for
+        fatal = fatal_exit(log_glob, since) if blocker is not None or pid is None else None
         if fatal:
             return dict(ok=False, elapsed=round(clock() - start, 1), pid=pid, detail=detail, log_file=fatal[0],
                         reason=fatal[1])

@@ -157,3 +157,14 @@ def test_wait_stops_at_the_new_apiservers_fatal_exit(tmp_path):
                             interval=0.05)
     assert not res["ok"] and res["reason"] == "Error: unknown flag: --audit-log-frobnicate"
     assert res["log_file"].endswith("0.log") and time.monotonic() - began < 2
+
+
+def test_wait_after_a_rollback_ignores_the_broken_configurations_last_exit(tmp_path):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    glob = _pod_logs(tmp_path, [("Error: unknown flag: --audit-log-frobnicate\n", None)])
+    res = health.wait_ready("http://127.0.0.1:%d/readyz" % port, 0.5, started_after=time.time() - 1, log_glob=glob,
+                            ignore_exits_for=5, interval=0.05, grace=0.1)
+    assert not res["ok"] and "reason" not in res

@@ -7,6 +7,7 @@ import stat
 import pytest
 import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.audit import policy as ap
+from ansible_collections.homelab.observability.plugins.module_utils.audit import yaml11
 from ansible_collections.homelab.observability.plugins.modules import audit_policy as audit_policy_module
 
 
@@ -117,12 +118,15 @@ def test_accepted_but_surely_wrong_is_a_warning(policy, fragment):
     assert any(fragment in w for w in warnings), warnings
 
 
-@pytest.mark.parametrize("meta", [
+VALID_METADATA = [
     {"name": "audit", "labels": {"a": "b"}, "annotations": {"y": "n", "n": None}},
     {"creationTimestamp": "2026-01-31T12:00:00Z", "deletionTimestamp": "2026-01-31T12:00:00.5+01:00"},
     {"generation": 3, "finalizers": ["x"], "ownerReferences": [{"name": "x", "controller": True}]},
     {"name": None, "creationTimestamp": None},
-])
+]
+
+
+@pytest.mark.parametrize("meta", VALID_METADATA)
 def test_valid_metadata(meta):
     assert ap.validate_policy(dict(_policy(OK), metadata=meta)) == []
 
@@ -145,7 +149,7 @@ def test_every_problem_is_reported_at_once():
     assert info.value.errors[0].startswith("rules[0]") and info.value.errors[1].startswith("rules[1]")
 
 
-@pytest.mark.parametrize("rule", [
+VALID_RULES = [
     {"level": "None", "nonResourceURLs": ["*"]},
     {"level": "None", "nonResourceURLs": ["/"]},
     {"level": "Request", "resources": [{"group": ""}]},
@@ -154,9 +158,12 @@ def test_every_problem_is_reported_at_once():
     {"level": "Metadata", "users": ["system:kube-proxy"], "userGroups": ["system:nodes"], "namespaces": [""]},
     {"level": "None", "verbs": ["post", "head", "options", "deletecollection", "proxy"]},
     {"level": "RequestResponse", "omitStages": ["Panic"], "omitManagedFields": True},
-])
+]
+
+
+@pytest.mark.parametrize("rule", VALID_RULES)
 def test_valid_rules(rule):
-    assert ap.validate_policy(_policy(rule)) in ([], [])
+    assert ap.validate_policy(_policy(rule)) == []
 
 
 def test_catch_all_rule_warns_about_dead_rules():
@@ -244,3 +251,32 @@ def test_role_defaults_hold_the_same_rules_as_the_module():
     assert defaults["apiserver_audit_policy_rules"] == ap.DEFAULT_RULES
     assert defaults["apiserver_audit_policy_omit_stages"] == ap.DEFAULT_OMIT_STAGES
     assert ap.validate_policy(ap.default_policy(defaults["apiserver_audit_policy_rules"])) == []
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ("", "is empty: the apiserver would not start with it, and it is not taken as the default policy"),
+    ("# only a comment\n", "is empty"),
+    (None, "is a directory; give the policy file itself"),
+    ("rules: [\n", "is not valid YAML"),
+    ("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  users: [y]\n",
+     "rules[0].users: must be a list of strings"),
+], ids=["empty", "comment-only", "directory", "broken", "unquoted-y"])
+def test_module_src_refuses_what_the_apiserver_would_not_load(run_module, tmp_path, content, fragment):
+    src = tmp_path / "policy.yml"
+    if content is None:
+        src.mkdir()
+    else:
+        src.write_text(content)
+    path = tmp_path / "out" / "audit-policy.yml"
+    result, failed = run_module(audit_policy_module, {"path": str(path), "owner": "", "group": "", "src": str(src)})
+    assert failed and fragment in result["msg"] and "nothing written" in result["msg"], result["msg"]
+    assert not path.exists()
+
+
+def test_module_src_is_validated_and_written_quoted(run_module, tmp_path):
+    src = tmp_path / "policy.yml"
+    src.write_text('apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  users: ["y", "1e3"]\n')
+    path = tmp_path / "audit-policy.yml"
+    result, failed = run_module(audit_policy_module, {"path": str(path), "owner": "", "group": "", "src": str(src)})
+    assert not failed and result["changed"]
+    assert yaml11.go_load(path.read_text())["rules"][0]["users"] == ["y", "1e3"]
