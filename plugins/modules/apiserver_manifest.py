@@ -123,6 +123,11 @@ disk:
   description: The free-disk preflight (path, free, required, existing bytes, message).
   returned: when the check ran
   type: dict
+removed_flags:
+  description: Flags the role had set (its annotation C(audit.homelab.observability/flags)) that this run removes.
+  returned: unless restoring
+  type: list
+  elements: str
 restored_from:
   description: The backup that was put back.
   returned: with O(restore_from)
@@ -221,6 +226,8 @@ def main():
         module.fail_json(msg="%s: %s" % (path, exc))
 
     result = dict(changed=before != after, path=path, changed_at=time.time())
+    gone = set(mf.current_flags(before, p["container_name"])) - set(mf.current_flags(after, p["container_name"]))
+    result["removed_flags"] = sorted(gone & set(mf.owned_flags(mf.yaml.safe_load(before) or {})))
     result["flags"] = {k: v for k, v in mf.current_flags(after, p["container_name"]).items()
                        if k.startswith("--audit-") or k in flags}
     if module._diff:

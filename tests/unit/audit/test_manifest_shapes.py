@@ -78,6 +78,22 @@ def test_a_flag_taken_out_of_extra_args_is_removed():
     assert _edit(without) == _edit(INPUTS["no-flags"])
 
 
+def test_the_module_reports_the_flags_it_removed(run_module, tmp_path):
+    from ansible_collections.homelab.observability.plugins.modules import apiserver_manifest  # noqa: PLC0415
+
+    root = tmp_path / "host"
+    manifest = root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(_edit(INPUTS["no-flags"], flags=mf.audit_flags(POLICY, LOG, extra={"audit-log-compress": 1})))
+    (root / POLICY.lstrip("/")).parent.mkdir(parents=True)
+    (root / POLICY.lstrip("/")).write_text("x")
+    args = {"path": str(manifest), "host_root": str(root), "backup_dir": str(root / "etc/kubernetes/tmp")}
+    result, failed = run_module(apiserver_manifest, args)
+    assert not failed and result["changed"] and result["removed_flags"] == ["--audit-log-compress"]
+    result, failed = run_module(apiserver_manifest, dict(args, state="absent"))
+    assert not failed and result["removed_flags"] == sorted(FLAGS)
+
+
 def test_a_hand_set_flag_the_role_never_set_is_left_alone():
     text = INPUTS["no-flags"].replace("    - --allow-privileged=true\n",
                                       "    - --allow-privileged=true\n    - --audit-webhook-mode=batch\n")
