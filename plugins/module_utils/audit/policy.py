@@ -231,8 +231,8 @@ NULLABLE_SELECTORS = ("users", "userGroups", "verbs", "resources", "namespaces",
 def _warn_null_selectors(warnings, path, obj, keys):
     for key in keys:
         if key in obj and obj[key] is None:
-            warnings.append("%s.%s: null is the same as leaving it out (the rule then matches every %s); remove it "
-                            "or give a list" % (path, key, key))
+            warnings.append("%s.%s: null is the same as leaving it out (the rule then does not select by %s); "
+                            "remove it or give a list" % (path, key, key))
 
 
 def validate_rule(rule, index, warnings=None):

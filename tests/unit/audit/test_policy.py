@@ -106,7 +106,7 @@ WARNED = [
     ("uppercase-verb", _policy({"level": "None", "verbs": ["GET"]}), "verbs are lower case"),
     ("star-verb", _policy({"level": "None", "verbs": ["*"]}), "omit verbs to match every verb"),
     ("users-null", _policy({"level": "None", "users": None}),
-     "rules[0].users: null is the same as leaving it out (the rule then matches every users)"),
+     "rules[0].users: null is the same as leaving it out (the rule then does not select by users)"),
     ("metadata-unknown-field", dict(_policy(OK), metadata={"nmae": "x"}),
      "policy.metadata: unknown field 'nmae' is ignored"),
 ]
