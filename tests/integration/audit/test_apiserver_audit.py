@@ -501,3 +501,32 @@ def test_an_unsafe_log_path_is_refused_before_any_change(lab, audited, log_path)
     proc = audited.run(extra={"apiserver_audit_log_path": log_path}, check=False)
     assert proc.returncode != 0 and "log_path %r" % log_path in proc.stdout, proc.stdout[-3000:]
     assert lab.apiserver_manifest.read_text() == manifest and lab.on_host(POLICY).read_text() == policy
+
+
+def test_a_partly_hand_made_audit_setup_is_taken_over_through_the_supervisor(lab, audited):
+    """Split --flag value form, a missing flag, the log volume under another name: run by the real apiserver."""
+    good = lab.apiserver_manifest.read_text()
+    hand = "\n".join(line for line in good.splitlines()
+                     if "audit.homelab.observability/" not in line and "--audit-log-maxbackup=" not in line) + "\n"
+    maxage = next(line for line in hand.splitlines() if line.strip().startswith("- --audit-log-maxage="))
+    indent = maxage[:maxage.index("-")]
+    hand = hand.replace(maxage, '%s- --audit-log-maxage\n%s- "30"' % (indent, indent))
+    hand = hand.replace("name: audit-log\n", "name: hand-audit-log\n")
+    assert hand.count("hand-audit-log") == 2 and "--audit-log-maxbackup" not in hand
+    pid = lab.apiserver_status()["pid"]
+    lab.apiserver_manifest.write_text(hand)
+    status = lab.wait_apiserver_ready(90, previous_pid=pid)
+    assert "--audit-log-maxage" in status["argv"] and "30" in status["argv"]  # the apiserver runs the hand shape
+
+    proc = audited.run()
+    assert Playbook.recap(proc)["changed"] >= 1
+    pod = yaml.safe_load(lab.apiserver_manifest.read_text())
+    command = pod["spec"]["containers"][0]["command"]
+    for flag in ("--audit-log-maxage=7", "--audit-log-maxbackup=3"):
+        assert command.count(flag) == 1, command
+    assert "30" not in command and "--audit-log-maxage" not in command
+    names = [v["name"] for v in pod["spec"]["volumes"]]
+    assert "hand-audit-log" not in names and names.count("audit-log") == 1
+    status = lab.wait_apiserver_ready(30)
+    assert "--audit-log-maxage=7" in status["argv"] and "--audit-log-maxbackup=3" in status["argv"]
+    assert Playbook.recap(audited.run())["changed"] == 0
