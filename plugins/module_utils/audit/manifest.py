@@ -312,7 +312,7 @@ def _edit_flags(text, edits, seq_node, seq_data, *, flags, remove, what):
         end_of_list = _line_end(text, _last_index(items[-1]))
         for name in missing:
             wanted = "%s=%s" % (name, flags[name])
-            names = [n for _, n, _ in kept if n is not None]
+            names = [entry[1] for entry in kept if entry[1] is not None]
             before = _sorted_insert_before(names, name)
             if before is None:
                 edits.add(end_of_list, end_of_list, prefix + format_scalar(wanted) + "\n")
@@ -371,7 +371,7 @@ def _edit_named_items(text, edits, parent_node, parent_data, *, key, wanted, sta
         prefix = _item_extent(text, seq.value[-1], "%s[%d]" % (what, len(seq.value) - 1))[2]
         end_of_list = _line_end(text, _last_index(seq.value[-1]))
     for want in sorted(missing, key=lambda w: w["name"]):
-        names = [n for _, n, _ in kept]
+        names = [entry[1] for entry in kept]
         before = _sorted_insert_before(names, want["name"]) if None not in names else None
         if before is None:
             edits.add(end_of_list, end_of_list, _render_item(want, prefix))

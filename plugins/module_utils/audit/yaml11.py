@@ -193,8 +193,7 @@ def _lines(value, indent):
         for key, item in value.items():
             if isinstance(item, (dict, list)) and item:
                 yield "%s%s:" % (pad, _key(key))
-                for line in _lines(item, indent + 2):
-                    yield line
+                yield from _lines(item, indent + 2)
             else:
                 yield "%s%s: %s" % (pad, _key(key), _flow_empty(item))
     elif isinstance(value, list) and value:
@@ -202,8 +201,7 @@ def _lines(value, indent):
             if isinstance(item, (dict, list)) and item:
                 inner = list(_lines(item, indent + 2))
                 yield pad + "- " + inner[0][indent + 2:]
-                for line in inner[1:]:
-                    yield line
+                yield from inner[1:]
             else:
                 yield "%s- %s" % (pad, _flow_empty(item))
     else:
