@@ -13,11 +13,16 @@ options:
   policy_file:
     description:
       - Path of the audit policy as the apiserver sees it (C(--audit-policy-file)).
-      - Write it first with M(homelab.observability.audit_policy).
+      - Write it first with M(homelab.observability.audit_policy). Must be a regular file (not a directory).
     type: str
     default: /etc/kubernetes/audit/audit-policy.yml
   log_path:
-    description: Audit log file (C(--audit-log-path)). Its directory is created by the kubelet (C(DirectoryOrCreate)).
+    description:
+      - Audit log file (C(--audit-log-path)). Its directory is created by the kubelet (C(DirectoryOrCreate)).
+      - An absolute, normalised file path below a directory other than C(/). V(-) (stdout), a relative path or one
+        ending in C(/) is refused, since its directory would be mounted read-write into the apiserver.
+      - Before any change the log's directory must exist or be creatable, and be writable (not a read-only mount);
+        the path must not be a directory.
     type: str
     default: /var/log/kubernetes/audit/audit.log
   log_format:

@@ -109,6 +109,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.audit.args i
     audit_flags_from,
     audit_log_argument_spec,
     on_host,
+    preflight_errors,
 )
 
 
@@ -147,9 +148,9 @@ def main():
             os.unlink(path)
         module.exit_json(**result)
 
-    errors = disk.rotation_errors(p["log_maxage"], p["log_maxbackup"], p["log_maxsize"])
+    errors = preflight_errors(p, policy_must_exist=not module.check_mode)
     if errors:
-        module.fail_json(msg="; ".join(errors) + "; nothing changed")
+        module.fail_json(msg="; ".join(errors) + "; nothing changed", errors=errors)
     try:
         mode = int(str(p["mode"]), 8)
     except ValueError:
@@ -164,11 +165,8 @@ def main():
         module.warn(warning)
     if result["changed"]:
         policy_on_host = on_host(p["host_root"], p["policy_file"])
-        if not os.path.isfile(policy_on_host):
-            msg = "%s does not exist; write it first with homelab.observability.audit_policy" % policy_on_host
-            if not module.check_mode:
-                module.fail_json(msg=msg + "; nothing changed")
-            module.warn(msg)
+        if not os.path.isfile(policy_on_host):  # check mode only: preflight_errors refused it otherwise
+            module.warn("%s does not exist; write it first with homelab.observability.audit_policy" % policy_on_host)
         if p["disk_check"]:
             result["disk"] = disk.check_free_space(on_host(p["host_root"], p["log_path"]),
                                                    p["log_maxbackup"], p["log_maxsize"])

@@ -36,6 +36,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  remove_flags:
+    description:
+      - Flags (C(--name)) the role set before and no longer sets, removed from C(apiServer.extraArgs) too, e.g.
+        RV(homelab.observability.apiserver_manifest#module:removed_flags).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -74,6 +81,7 @@ def argument_spec():
         kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"),
         server=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
+        remove_flags=dict(type="list", elements="str", default=[]),
     )
     return spec
 
@@ -101,7 +109,7 @@ def main():
         module.fail_json(msg="kube-system/kubeadm-config has no %s key; run kubeadm init phase upload-config" % kc.KEY)
     try:
         before = kc.yaml.safe_load(text)
-        after, changed = kc.carry(before, flags, volumes, p["state"])
+        after, changed = kc.carry(before, flags, volumes, p["state"], remove=p["remove_flags"])
     except (kc.yaml.YAMLError, kc.KubeadmConfigError) as exc:
         module.fail_json(msg="kube-system/kubeadm-config: %s" % exc)
     result = dict(changed=changed, cluster_configuration=after)

@@ -123,6 +123,11 @@ disk:
   description: The free-disk preflight (path, free, required, existing bytes, message).
   returned: when the check ran
   type: dict
+removed_flags:
+  description: Flags the role had set (its annotation C(audit.homelab.observability/flags)) that this run removes.
+  returned: unless restoring
+  type: list
+  elements: str
 restored_from:
   description: The backup that was put back.
   returned: with O(restore_from)
@@ -139,6 +144,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.audit.args i
     audit_flags_from,
     audit_log_argument_spec,
     on_host,
+    preflight_errors,
 )
 
 
@@ -185,9 +191,10 @@ def main():
     if p["restore_from"]:
         restore(module, path, files.read_text(path))
 
-    errors = disk.rotation_errors(p["log_maxage"], p["log_maxbackup"], p["log_maxsize"]) if present else []
+    # The plan runs in check mode before the policy is written: it may not exist yet then.
+    errors = preflight_errors(p, policy_must_exist=not module.check_mode) if present else []
     if errors:
-        module.fail_json(msg="; ".join(errors) + "; nothing changed")
+        module.fail_json(msg="; ".join(errors) + "; nothing changed", errors=errors)
     backup_dir = os.path.abspath(p["backup_dir"])
     if os.path.abspath(manifests_dir) == backup_dir or backup_dir.startswith(os.path.abspath(manifests_dir) + "/"):
         module.fail_json(msg="backup_dir %s is inside the manifests directory, where the kubelet would run the "
@@ -219,24 +226,19 @@ def main():
         module.fail_json(msg="%s: %s" % (path, exc))
 
     result = dict(changed=before != after, path=path, changed_at=time.time())
+    gone = set(mf.current_flags(before, p["container_name"])) - set(mf.current_flags(after, p["container_name"]))
+    result["removed_flags"] = sorted(gone & set(mf.owned_flags(mf.yaml.safe_load(before) or {})))
     result["flags"] = {k: v for k, v in mf.current_flags(after, p["container_name"]).items()
                        if k.startswith("--audit-") or k in flags}
     if module._diff:
         result["diff"] = dict(before=before, after=after, before_header=path, after_header=path)
 
-    if result["changed"] and present:
-        policy_on_host = on_host(p["host_root"], p["policy_file"])
-        if not os.path.isfile(policy_on_host):
-            msg = ("%s does not exist; the apiserver would not start (hostPath type File). Write it first with "
-                   "homelab.observability.audit_policy" % policy_on_host)
-            if not module.check_mode:
-                module.fail_json(msg=msg + "; nothing changed")
-        if p["disk_check"]:
-            result["disk"] = disk.check_free_space(on_host(p["host_root"], p["log_path"]),
-                                                   p["log_maxbackup"], p["log_maxsize"])
-            if not result["disk"]["ok"]:
-                module.fail_json(msg="not enough disk for the audit log: %s; nothing changed" % result["disk"]["msg"],
-                                 disk=result["disk"])
+    if result["changed"] and present and p["disk_check"]:
+        result["disk"] = disk.check_free_space(on_host(p["host_root"], p["log_path"]),
+                                               p["log_maxbackup"], p["log_maxsize"])
+        if not result["disk"]["ok"]:
+            module.fail_json(msg="not enough disk for the audit log: %s; nothing changed" % result["disk"]["msg"],
+                             disk=result["disk"])
 
     if result["changed"] and not module.check_mode:
         result["backup_file"] = files.backup_file(path, backup_dir)

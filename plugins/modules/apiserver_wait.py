@@ -17,6 +17,9 @@ description:
     apiserver, still answering while the kubelet has not yet replaced it, does not count. With O(expected_flags),
     that process must also run with those flags.
   - On timeout it fails with the last probe result and the apiserver's last log lines (from O(log_glob)).
+  - With O(started_after), it fails at once when an apiserver run logged since then ended on a fatal error
+    (C(Error:), C(command failed), a klog C(F) line), the message leading with that line, instead of waiting out
+    O(timeout) while the kubelet restarts it in a back-off loop.
   - In check mode it does nothing (nothing was restarted).
 author:
   - homelab.observability maintainers (@homelab-observability)
@@ -43,6 +46,13 @@ options:
   expected_flags:
     description: Flags (C(--name) to value) the running apiserver must have.
     type: dict
+  ignore_exits_for:
+    description:
+      - Seconds after O(started_after) in which a fatal exit does not end the wait. After a rollback the broken
+        configuration may still be started once more (the kubelet's back-off) and exit just after the rollback;
+        that exit is not the restored configuration's.
+    type: float
+    default: 0
   log_glob:
     description: Where the apiserver's container logs are, for the error message.
     type: path
@@ -81,6 +91,10 @@ log_file:
   description: The apiserver log the error lines come from.
   returned: on failure
   type: str
+reason:
+  description: "The apiserver's own last fatal log line, e.g. C(Error: unknown flag: --foo)."
+  returned: when the new apiserver exited on a fatal error
+  type: str
 log_tail:
   description: The apiserver's last (error) log lines.
   returned: on failure
@@ -103,6 +117,7 @@ def argument_spec():
         started_after=dict(type="float"),
         expected_flags=dict(type="dict"),
         log_glob=dict(type="path", default=health.DEFAULT_LOG_GLOB),
+        ignore_exits_for=dict(type="float", default=0.0),
     )
 
 
@@ -119,9 +134,13 @@ def main():
                              % p["ca_path"])
     expected = {k: str(v) for k, v in (p["expected_flags"] or {}).items()}
     res = health.wait_ready(p["url"], p["timeout"], ca_path=ca_path, validate_certs=p["validate_certs"],
-                            started_after=p["started_after"], expected_flags=expected)
+                            started_after=p["started_after"], expected_flags=expected, log_glob=p["log_glob"],
+                            ignore_exits_for=p["ignore_exits_for"])
     if res["ok"]:
         module.exit_json(changed=False, **res)
+    if res.get("reason"):
+        module.fail_json(msg="kube-apiserver exited after the change: %s (after %ss; log %s)"
+                             % (res["reason"], res["elapsed"], res["log_file"]), **res)
     log_file, lines = health.last_log_lines(p["log_glob"], since=p["started_after"])
     msg = "kube-apiserver not ready at %s after %ss: %s" % (p["url"], res["elapsed"], res["detail"])
     if lines:

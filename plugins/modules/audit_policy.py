@@ -48,6 +48,13 @@ options:
     description:
       - A complete policy object (apiVersion, kind, rules, ...). Mutually exclusive with O(rules) and O(omit_stages).
     type: dict
+  src:
+    description:
+      - A policy file on the managed host to validate and write to O(path), read the way the apiserver reads it
+        (YAML 1.1 scalars as go-yaml resolves them, so an unquoted C(y) is a boolean there too).
+      - An empty file, a directory or a file that is not a policy mapping is refused; it is never taken as "no policy".
+      - Mutually exclusive with O(policy) and O(rules).
+    type: path
   validate:
     description:
       - Validate before writing. Only turn this off to test how the apiserver handles a policy it rejects,
@@ -129,7 +136,7 @@ warnings_list:
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.homelab.observability.plugins.module_utils.audit import files
+from ansible_collections.homelab.observability.plugins.module_utils.audit import files, yaml11
 from ansible_collections.homelab.observability.plugins.module_utils.audit import policy as audit_policy
 
 HEADER = ("Kubernetes audit policy. Managed by Ansible (homelab.observability.audit_policy);\n"
@@ -143,6 +150,7 @@ def argument_spec():
         omit_stages=dict(type="list", elements="str", default=["RequestReceived"]),
         omit_managed_fields=dict(type="bool"),
         policy=dict(type="dict"),
+        src=dict(type="path"),
         validate=dict(type="bool", default=True),
         backup_dir=dict(type="path"),
         mode=dict(type="raw", default="0600"),
@@ -158,17 +166,38 @@ def _mode(module, value):
         module.fail_json(msg="mode: %r is not an octal file mode; write it quoted, e.g. '0600'" % (value,))
 
 
+def read_src(module, src):
+    """The policy object in the file ``src``, as the apiserver would read it; fails on anything else."""
+    if os.path.isdir(src):
+        module.fail_json(msg="src %s is a directory; give the policy file itself; nothing written" % src)
+    text = files.read_text(src)
+    if text is None:
+        module.fail_json(msg="src %s does not exist; nothing written" % src)
+    try:
+        obj = yaml11.go_load(text)
+    except yaml11.yaml.YAMLError as exc:
+        module.fail_json(msg="src %s is not valid YAML (%s); nothing written" % (src, exc))
+    if obj is None:
+        module.fail_json(msg="src %s is empty: the apiserver would not start with it, and it is not taken as the "
+                             "default policy; write a policy into it or leave src out for the defaults; nothing "
+                             "written" % src)
+    return obj
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("policy", "rules"), ("policy", "omit_managed_fields")],
+        mutually_exclusive=[("policy", "rules"), ("policy", "omit_managed_fields"), ("src", "policy"), ("src", "rules"),
+                            ("src", "omit_managed_fields")],
         supports_check_mode=True,
     )
     if not audit_policy.HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"))
     p = module.params
     mode = _mode(module, p["mode"])
-    if p["policy"] is not None:
+    if p["src"] is not None:
+        obj = read_src(module, p["src"])
+    elif p["policy"] is not None:
         obj = p["policy"]
     else:
         obj = audit_policy.default_policy(p["rules"], p["omit_stages"], p["omit_managed_fields"])

@@ -12,6 +12,12 @@ carry the expected flags, and only then trusts ``/readyz``. When the listener ca
 
 On timeout the error names what was last seen and the apiserver's last log lines (the kubelet's
 ``/var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/<n>.log``).
+
+A new apiserver that refuses its flags or files exits within seconds and says why as the last
+thing it prints (``Error: unknown flag: --x`` before logging is set up, ``"command failed"
+err="..."`` after, a klog ``F`` line on a fatal). The waiter reads the logs written since the
+change on every round and stops at the first such line, instead of waiting out the timeout while
+the kubelet restarts it in a back-off loop: the caller can roll back at once.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,6 +26,7 @@ __metaclass__ = type
 
 import glob
 import os
+import re
 import ssl
 import time
 
@@ -30,6 +37,10 @@ from ansible.module_utils.urls import open_url
 LISTEN = "0A"
 DEFAULT_LOG_GLOB = "/var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log"
 ERROR_MARKERS = ("E0", "E1", "F0", "F1", "Error", "error:", "failed", "invalid")
+# The CRI log prefix the kubelet writes before each line: "<RFC 3339 time> stdout|stderr F|P ".
+_CRI_PREFIX = re.compile(r"^\S+Z? (stdout|stderr) [FP] ")
+# Lines the apiserver prints as it exits on a fatal error.
+_FATAL = re.compile(r'^(Error: |F\d{4} \d\d:\d\d:\d\d\.\d+ )|"command failed"')
 
 
 def _listening_inodes(port, proc="/proc"):
@@ -157,12 +168,36 @@ def last_log_lines(log_glob, lines=20, since=None):
     return newest, (errors or all_lines)[-lines:]
 
 
+def fatal_exit(log_glob, since):
+    """(log file, reason) of an apiserver run logged since ``since`` that ended on a fatal error, else None."""
+    if not log_glob or since is None:
+        return None
+    for path in sorted((f for f in glob.glob(log_glob) if os.path.isfile(f)), key=os.path.getmtime, reverse=True):
+        try:
+            if os.path.getmtime(path) < since:
+                break
+            with open(path, "rb") as handle:
+                handle.seek(max(os.path.getsize(path) - 65536, 0))
+                lines = handle.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            continue
+        reasons = [_CRI_PREFIX.sub("", line).strip() for line in lines]
+        reasons = [line for line in reasons if _FATAL.search(line)]
+        if reasons:
+            return path, reasons[-1]
+    return None
+
+
 def wait_ready(url, timeout, *, ca_path=None, validate_certs=True, started_after=None, expected_flags=None,
-               interval=1.0, grace=20.0, clock=time.monotonic, sleep=time.sleep, proc="/proc"):
+               log_glob=None, ignore_exits_for=0.0, interval=1.0, grace=20.0, clock=time.monotonic, sleep=time.sleep,
+               proc="/proc"):
     """Wait until the apiserver behind ``url`` is new enough, has the flags, and is ready.
 
-    Returns dict(ok, elapsed, pid, detail, checks). ``grace``: seconds after which a listener that
-    cannot be found no longer blocks (readyz alone decides).
+    Returns dict(ok, elapsed, pid, detail) and, when a run since ``started_after`` ended on a fatal
+    error in ``log_glob`` (later than ``ignore_exits_for`` seconds after it: a run of the previous
+    configuration may still end just after a rollback), at once with ``reason`` and ``log_file``.
+    ``grace``: seconds after which a listener that cannot be found no longer blocks (readyz alone
+    decides).
     """
     port = urlparse(url).port or (443 if url.startswith("https") else 80)
     start = clock()
@@ -193,6 +228,12 @@ def wait_ready(url, timeout, *, ca_path=None, validate_certs=True, started_after
                 return dict(ok=True, elapsed=round(clock() - start, 1), pid=pid, detail=detail)
         else:
             detail = blocker
+        # Not the new apiserver, or not ready: did the new one already exit, and why?
+        since = None if started_after is None else started_after + ignore_exits_for
+        fatal = fatal_exit(log_glob, since) if blocker is not None or pid is None else None
+        if fatal:
+            return dict(ok=False, elapsed=round(clock() - start, 1), pid=pid, detail=detail, log_file=fatal[0],
+                        reason=fatal[1])
         if clock() >= deadline:
             return dict(ok=False, elapsed=round(clock() - start, 1), pid=pid, detail=detail)
         sleep(interval)

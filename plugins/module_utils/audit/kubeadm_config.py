@@ -44,8 +44,11 @@ def _is_v1beta3(cfg):
     return str(cfg.get("apiVersion", "")).endswith("/v1beta3")
 
 
-def carry(cluster_config, flags, volumes, state="present"):
-    """(new ClusterConfiguration object, changed) with the audit ``flags`` and ``volumes`` set (or removed)."""
+def carry(cluster_config, flags, volumes, state="present", remove=()):
+    """(new ClusterConfiguration object, changed) with the audit ``flags`` and ``volumes`` set (or removed).
+
+    ``remove``: flags the role set before and no longer sets (the manifest's record); they go too.
+    """
     cfg = copy.deepcopy(cluster_config) if isinstance(cluster_config, dict) else {}
     if not str(cfg.get("apiVersion", "")).startswith("kubeadm.k8s.io/"):
         raise KubeadmConfigError("ClusterConfiguration has apiVersion %r, not kubeadm.k8s.io/*; is this kubeadm?"
@@ -53,8 +56,11 @@ def carry(cluster_config, flags, volumes, state="present"):
     api = cfg.get("apiServer") or {}
     cfg["apiServer"] = api
     args = {name.lstrip("-"): str(value) for name, value in flags.items()}
+    dropped = {name.lstrip("-") for name in remove} - (set(args) if state == "present" else set())
     if _is_v1beta3(cfg):
         extra = dict(api.get("extraArgs") or {})
+        for name in dropped:
+            extra.pop(name, None)
         for name, value in args.items():
             if state == "present":
                 extra[name] = value
@@ -63,8 +69,8 @@ def carry(cluster_config, flags, volumes, state="present"):
     else:
         extra = []
         for entry in api.get("extraArgs") or []:
-            if entry.get("name") in args:
-                continue  # re-added below, once
+            if entry.get("name") in args or entry.get("name") in dropped:
+                continue  # re-added below, once; or no longer set
             extra.append(entry)
         if state == "present":
             extra.extend({"name": name, "value": value} for name, value in args.items())

@@ -29,9 +29,19 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_YAML = False
 
+from ansible_collections.homelab.observability.plugins.module_utils.audit import yaml11
+
 KUBEADM_MANIFESTS = ("etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml")
 POLICY_ANNOTATION = "audit.homelab.observability/policy-sha256"
 RESTART_ANNOTATION = "audit.homelab.observability/restarted-at"
+# The flags the role set, comma-separated: what it removes when they leave its variables or on state absent.
+FLAGS_ANNOTATION = "audit.homelab.observability/flags"
+ROLE_ANNOTATIONS = (POLICY_ANNOTATION, RESTART_ANNOTATION, FLAGS_ANNOTATION)
+BASE_FLAGS = ("--audit-log-format", "--audit-log-maxage", "--audit-log-maxbackup", "--audit-log-maxsize",
+              "--audit-log-path", "--audit-policy-file")
+# kubeadm's own volumes of the apiserver pod: never taken for a stale audit mount.
+KUBEADM_VOLUMES = ("ca-certs", "etc-ca-certificates", "etc-pki", "k8s-certs", "usr-local-share-ca-certificates",
+                   "usr-share-ca-certificates")
 POLICY_VOLUME = "audit-policy"
 LOG_VOLUME = "audit-log"
 _DASH_PREFIX = re.compile(r"^[ ]*-[ ]+$")
@@ -157,7 +167,8 @@ def format_scalar(value):
         plain_ok = bool(text) and "\n" not in text and ": " not in text and " #" not in text and text == text.strip()
     if plain_ok:
         try:
-            if yaml.safe_load(text) == text:
+            # plain only when both PyYAML and the kubelet's YAML 1.1 reader (1e5, y, 0o17) keep the string
+            if yaml.safe_load(text) == text and yaml11.resolve_plain(text) == text:
                 return text
         except yaml.YAMLError:
             pass
@@ -238,63 +249,86 @@ def _sorted_insert_before(names, new_name):
     return None
 
 
-def _edit_flags(text, edits, seq_node, seq_data, *, flags, state, what):
-    """Set (state=present) or remove (absent) ``--flag=value`` items of the command list."""
+def _split_value(items, seq_data, i, name, owned):
+    """True when item ``i`` is an owned ``--flag`` written ``--flag value``: its value is item ``i + 1``."""
+    return (name in owned and "=" not in str(seq_data[i]) and i + 1 < len(items)
+            and not str(seq_data[i + 1]).startswith("--"))
+
+
+def _parse_command(items, seq_data, owned, what):
+    """[(item indexes, flag name or None)] of the command list; ``--flag value`` pairs are one entry."""
+    entries = []
+    i = 0
+    while i < len(items):
+        value = str(seq_data[i])
+        name = value.split("=", 1)[0] if value.startswith("--") else None
+        if _split_value(items, seq_data, i, name, owned):
+            entries.append(([i, i + 1], name))
+            i += 2
+            continue
+        if name in owned and "=" not in value:
+            raise ManifestError("%s[%d]: %r has no '=value'; write it as %s=<value>" % (what, i, value, name))
+        entries.append(([i], name))
+        i += 1
+    return entries
+
+
+def _edit_flags(text, edits, seq_node, seq_data, *, flags, remove, what):
+    """Set the ``--flag=value`` items of ``flags`` once each, delete those of ``remove``; the new list.
+
+    ``--flag value`` (two items) becomes ``--flag=value``; duplicates are deleted (the apiserver takes
+    the last one, the manifest then says two things). New flags go into kubeadm's sorted position
+    when the existing flags are sorted, else after the last item.
+    """
     items = seq_node.value
     if not items:
         raise ManifestError("%s: is empty; expected kube-apiserver and its flags" % what)
     for i, item in enumerate(items):
         if not isinstance(item, yaml.ScalarNode):
             raise ManifestError("%s[%d]: expected a string" % (what, i))
-    names = []
+    owned = set(flags) | set(remove)
+    kept = []  # (first item index or None for a new item, flag name or None, text)
     seen = set()
-    new_data = []
-    for i, item in enumerate(items):
-        value = str(seq_data[i])
-        name = value.split("=", 1)[0] if value.startswith("--") else None
-        names.append(name)
-        if name in flags and "=" not in value:
-            raise ManifestError("%s[%d]: %r has no '=value'; write it as %s=<value>" % (what, i, value, name))
-        if name not in flags:
-            new_data.append(value)
+    for indexes, name in _parse_command(items, seq_data, owned, what):
+        if name not in owned:
+            kept.append((indexes[0], name, str(seq_data[indexes[0]])))
             continue
-        start, end = _item_extent(text, item, "%s[%d]" % (what, i))[:2]
-        if state == "absent" or name in seen:
-            edits.add(start, end, "")  # removed, or a duplicate of a flag already set above
+        extents = [_item_extent(text, items[k], "%s[%d]" % (what, k))[:2] for k in indexes]
+        if name not in flags or name in seen:
+            for start, end in extents:
+                edits.add(start, end, "")
             continue
         seen.add(name)
         wanted = "%s=%s" % (name, flags[name])
-        new_data.append(wanted)
-        if value != wanted:
-            edits.add(item.start_mark.index, item.end_mark.index, format_scalar(wanted))
-    if state == "absent":
-        return new_data
-    missing = [n for n in flags if n not in seen]
-    if not missing:
-        return new_data
-    prefix = _item_extent(text, items[-1], "%s[%d]" % (what, len(items) - 1))[2]
-    flag_positions = [(i, n) for i, n in enumerate(names) if n is not None]
-    existing = [pair[1] for pair in flag_positions]
-    for name in sorted(missing):
-        line = prefix + format_scalar("%s=%s" % (name, flags[name])) + "\n"
-        before = _sorted_insert_before(existing, name)
-        wanted = "%s=%s" % (name, flags[name])
-        if before is None:
-            edits.add(_line_end(text, _last_index(items[-1])), _line_end(text, _last_index(items[-1])), line)
-            new_data.append(wanted)
-        else:
-            idx = flag_positions[before][0]
-            at = _line_start(text, items[idx].start_mark.index)
-            edits.add(at, at, line)
-            # position in new_data: before the first kept item with that value
-            anchor = str(seq_data[idx])
-            pos = new_data.index(anchor) if anchor in new_data else len(new_data)
-            new_data.insert(pos, wanted)
-    return new_data
+        first = items[indexes[0]]
+        if len(indexes) == 2 or str(seq_data[indexes[0]]) != wanted:
+            edits.add(first.start_mark.index, first.end_mark.index, format_scalar(wanted))
+        for start, end in extents[1:]:
+            edits.add(start, end, "")
+        kept.append((indexes[0], name, wanted))
+    missing = sorted(n for n in flags if n not in seen)
+    if missing:
+        prefix = _item_extent(text, items[-1], "%s[%d]" % (what, len(items) - 1))[2]
+        end_of_list = _line_end(text, _last_index(items[-1]))
+        for name in missing:
+            wanted = "%s=%s" % (name, flags[name])
+            names = [entry[1] for entry in kept if entry[1] is not None]
+            before = _sorted_insert_before(names, name)
+            if before is None:
+                edits.add(end_of_list, end_of_list, prefix + format_scalar(wanted) + "\n")
+                kept.append((None, name, wanted))
+                continue
+            # The first flag after it is an existing item: the missing names come in sorted order.
+            pos = [k for k, entry in enumerate(kept) if entry[1] is not None][before]
+            anchor_at = _line_start(text, items[kept[pos][0]].start_mark.index)
+            edits.add(anchor_at, anchor_at, prefix + format_scalar(wanted) + "\n")
+            kept.insert(pos, (None, name, wanted))
+    return [entry[2] for entry in kept]
 
 
-def _edit_named_items(text, edits, parent_node, parent_data, *, key, wanted, state, what, normalize=lambda x: x):
-    """Make the list ``parent[key]`` hold each mapping of ``wanted`` (by name) exactly once."""
+def _edit_named_items(text, edits, parent_node, parent_data, *, key, wanted, state, what, drop=(),
+                      normalize=lambda x: x):
+    """Make the list ``parent[key]`` hold each mapping of ``wanted`` (by name) exactly once, none of ``drop``."""
     seq = _mapping_value(parent_node, key)
     current = list(parent_data.get(key) or [])
     wanted_names = [w["name"] for w in wanted]
@@ -313,94 +347,118 @@ def _edit_named_items(text, edits, parent_node, parent_data, *, key, wanted, sta
             edits.add(at, at, "%s%s:\n%s" % (" " * kcol, key, body))
         return sorted(wanted, key=lambda w: w["name"])
     _block_sequence(seq, what)
-    names = []
-    new_data = []
+    kept = []  # (item index or None for a new item, name, mapping), in the new list's order
     done = set()
     for i, item in enumerate(seq.value):
         value = current[i]
         name = value.get("name") if isinstance(value, dict) else None
-        names.append(name)
-        if name not in wanted_names:
-            new_data.append(value)
+        if name not in wanted_names and name not in drop:
+            kept.append((i, name, value))
             continue
         start, end, prefix = _item_extent(text, item, "%s[%d]" % (what, i))
-        want = wanted[wanted_names.index(name)]
-        if state == "absent" or name in done:
-            edits.add(start, end, "")
+        if state == "absent" or name in done or name not in wanted_names:
+            edits.add(start, end, "")  # removed, a duplicate, or a stale audit entry under another name
             continue
+        want = wanted[wanted_names.index(name)]
         done.add(name)
-        new_data.append(want)
+        kept.append((i, name, want))
         if normalize(value) != normalize(want):
             edits.add(start, end, _render_item(want, prefix))
-    if state == "absent":
-        return new_data
-    missing = [w for w in wanted if w["name"] not in done]
-    if not missing:
-        return new_data
-    if not seq.value:
+    missing = [w for w in wanted if w["name"] not in done] if state != "absent" else []
+    if missing and not seq.value:
         raise ManifestError("%s: is an empty list; remove the empty '%s: []' or add one entry by hand" % (what, key))
-    prefix = _item_extent(text, seq.value[-1], "%s[%d]" % (what, len(seq.value) - 1))[2]
-    existing = [n for n in names if n is not None]
+    if missing:
+        prefix = _item_extent(text, seq.value[-1], "%s[%d]" % (what, len(seq.value) - 1))[2]
+        end_of_list = _line_end(text, _last_index(seq.value[-1]))
     for want in sorted(missing, key=lambda w: w["name"]):
-        body = _render_item(want, prefix)
-        before = _sorted_insert_before(existing, want["name"]) if len(existing) == len(names) else None
+        names = [entry[1] for entry in kept]
+        before = _sorted_insert_before(names, want["name"]) if None not in names else None
         if before is None:
-            at = _line_end(text, _last_index(seq.value[-1]))
-            new_data.append(want)
-        else:
-            at = _line_start(text, seq.value[before].start_mark.index)
-            anchor = current[before]
-            pos = next((k for k, v in enumerate(new_data) if v is anchor), len(new_data))
-            new_data.insert(pos, want)
-        edits.add(at, at, body)
-    return new_data
+            edits.add(end_of_list, end_of_list, _render_item(want, prefix))
+            kept.append((None, want["name"], want))
+        else:  # the missing names come in sorted order: the next name is an existing item
+            at = _line_start(text, seq.value[kept[before][0]].start_mark.index)
+            edits.add(at, at, _render_item(want, prefix))
+            kept.insert(before, (None, want["name"], want))
+    return [entry[2] for entry in kept]
 
 
-def _edit_annotation(text, edits, root, data, *, key, value, state):
+def _edit_annotations(text, edits, root, data, changes):
+    """Apply ``changes`` ({key: value, or None to remove}) to metadata.annotations; the new mapping or None."""
     meta = _mapping_value(root, "metadata")
     if not isinstance(meta, yaml.MappingNode) or meta.flow_style:
         raise ManifestError("metadata: expected a block mapping")
     ann_key, ann = _mapping_get(meta, "annotations")
-    annotations = dict(data.get("metadata", {}).get("annotations") or {})
-    if state == "absent" or value is None:
-        if not isinstance(ann, yaml.MappingNode) or key not in annotations:
-            return annotations, False
-        k, v = _mapping_get(ann, key)
-        start = _line_start(text, k.start_mark.index)
-        if len(annotations) == 1:
-            start = _line_start(text, ann_key.start_mark.index)
-        edits.add(start, _line_end(text, _last_index(v)), "")
-        annotations.pop(key)
-        return annotations, not annotations
-    annotations[key] = value
+    original = dict((data.get("metadata") or {}).get("annotations") or {})
+    annotations = dict(original)
+    for key, value in changes.items():
+        if value is None:
+            annotations.pop(key, None)
+        else:
+            annotations[key] = value
+    if annotations == original:
+        return original
+    sets = sorted((k, v) for k, v in changes.items() if v is not None and original.get(k) != v)
     if ann is None or (isinstance(ann, yaml.ScalarNode) and ann.value in ("", "null", "~")):
         kcol = meta.value[0][0].start_mark.column
-        lines = "%sannotations:\n%s%s: %s\n" % (" " * kcol, " " * (kcol + 2), key, format_scalar(value))
+        lines = "%sannotations:\n" % (" " * kcol) + "".join(
+            "%s%s: %s\n" % (" " * (kcol + 2), k, format_scalar(v)) for k, v in sets)
         if ann is not None:
             edits.add(_line_start(text, ann_key.start_mark.index), _line_end(text, ann.end_mark.index), lines)
         else:
             at = _line_start(text, meta.value[0][0].start_mark.index)
             edits.add(at, at, lines)
-        return annotations, False
+        return annotations
     if not isinstance(ann, yaml.MappingNode) or ann.flow_style:
         raise ManifestError("metadata.annotations: expected a block mapping; rewrite it in block style")
-    k, v = _mapping_get(ann, key)
-    if k is not None:
-        if v.value != value:
-            edits.add(v.start_mark.index, v.end_mark.index, format_scalar(value))
-        return annotations, False
+    if not annotations:  # every annotation was the role's: the key goes too
+        edits.add(_line_start(text, ann_key.start_mark.index), _line_end(text, _last_index(ann)), "")
+        return None
     kcol = ann.value[0][0].start_mark.column
     at = _line_end(text, _last_index(ann))
-    edits.add(at, at, "%s%s: %s\n" % (" " * kcol, key, format_scalar(value)))
-    return annotations, False
+    for key, value in sorted(changes.items()):
+        k, v = _mapping_get(ann, key)
+        if value is None and k is not None:
+            edits.add(_line_start(text, k.start_mark.index), _line_end(text, _last_index(v)), "")
+        elif value is not None and k is not None and v.value != value:
+            edits.add(v.start_mark.index, v.end_mark.index, format_scalar(value))
+        elif value is not None and k is None:
+            edits.add(at, at, "%s%s: %s\n" % (" " * kcol, key, format_scalar(value)))
+    return annotations
+
+
+def _stale_audit_mounts(container, paths, own_names):
+    """Names of mounts at an audit path (old or new log directory or policy file) under a name not the role's."""
+    stale = []
+    for mount in container.get("volumeMounts") or []:
+        if not isinstance(mount, dict) or mount.get("name") in own_names:
+            continue
+        if mount.get("mountPath") in paths:
+            if mount.get("name") in KUBEADM_VOLUMES:
+                raise ManifestError(
+                    "%s is already mounted as kubeadm's %r volume; choose a log_path/policy_file outside it"
+                    % (mount.get("mountPath"), mount.get("name")))
+            stale.append(mount.get("name"))
+    return stale
+
+
+def owned_flags(data):
+    """Flags the role set on an earlier run (its annotation), plus the audit flags it always manages."""
+    annotations = (data.get("metadata") or {}).get("annotations") or {}
+    listed = [f for f in str(annotations.get(FLAGS_ANNOTATION) or "").split(",") if f.startswith("--")]
+    return sorted(set(listed) | set(BASE_FLAGS))
 
 
 def edit_manifest(text, flags, volumes, annotation=None, *, state="present", container_name="kube-apiserver"):
     """Return the manifest text with the audit flags, volumes/mounts and annotation applied.
 
     ``flags``: {"--name": "value"}; ``volumes``: [(volume, mount)] as from audit_volumes();
-    ``annotation``: (key, value) or None. ``state=absent`` removes them. Raises ManifestError,
-    naming the field and the fix, when the manifest has a layout this editor does not change safely.
+    ``annotation``: (key, value) or None. The role owns every flag it ever set (listed in the
+    annotation FLAGS_ANNOTATION): one no longer in ``flags`` is removed, and ``state=absent``
+    removes them all with the volumes and annotations. An audit volume under another name at an
+    audit path (the old or new log directory or policy file) is replaced, not left behind.
+    Raises ManifestError, naming the field and the fix, when the manifest has a layout this editor
+    does not change safely.
     """
     if not HAS_YAML:  # pragma: no cover
         raise ManifestError("PyYAML is required on the managed host (python3-yaml)")
@@ -417,6 +475,7 @@ def edit_manifest(text, flags, volumes, annotation=None, *, state="present", con
     container = data["spec"]["containers"][cidx]
     expected = copy.deepcopy(data)
     edits = _Edits(text)
+    present = state == "present"
 
     seq_key = "command" if "command" in container else "args" if "args" in container else None
     if seq_key is None:
@@ -424,27 +483,39 @@ def edit_manifest(text, flags, volumes, annotation=None, *, state="present", con
     what = "spec.containers[%d].%s" % (cidx, seq_key)
     seq_node = _mapping_value(container_node, seq_key)
     _block_sequence(seq_node, what)
+    previous = current_flags(text, container_name)
+    owned = sorted(set(owned_flags(data)) | set(flags))
     expected["spec"]["containers"][cidx][seq_key] = _edit_flags(
-        text, edits, seq_node, container[seq_key], flags=flags, state=state, what=what)
+        text, edits, seq_node, container[seq_key], flags=flags if present else {}, remove=owned, what=what)
 
     wanted_mounts = [pair[1] for pair in volumes]
     wanted_volumes = [pair[0] for pair in volumes]
+    paths = {m["mountPath"] for m in wanted_mounts}
+    if previous.get("--audit-log-path", "").startswith("/"):
+        paths.add(os.path.dirname(previous["--audit-log-path"]))
+    if previous.get("--audit-policy-file"):
+        paths.add(previous["--audit-policy-file"])
+    stale = _stale_audit_mounts(container, paths, [m["name"] for m in wanted_mounts])
     new_mounts = _edit_named_items(
         text, edits, container_node, container, key="volumeMounts", wanted=wanted_mounts, state=state,
-        what="spec.containers[%d].volumeMounts" % cidx, normalize=_normalize_mount)
+        what="spec.containers[%d].volumeMounts" % cidx, drop=stale, normalize=_normalize_mount)
     new_volumes = _edit_named_items(
-        text, edits, spec_node, data["spec"], key="volumes", wanted=wanted_volumes, state=state, what="spec.volumes")
+        text, edits, spec_node, data["spec"], key="volumes", wanted=wanted_volumes, state=state, what="spec.volumes",
+        drop=stale)
     _set_or_drop(expected["spec"]["containers"][cidx], "volumeMounts", new_mounts, container)
     _set_or_drop(expected["spec"], "volumes", new_volumes, data["spec"])
 
-    if annotation is not None or state == "absent":
-        key, value = annotation if annotation is not None else (POLICY_ANNOTATION, None)
-        original = (data.get("metadata") or {}).get("annotations")
-        anns, dropped = _edit_annotation(text, edits, root, data, key=key, value=value, state=state)
-        if dropped:
-            expected["metadata"].pop("annotations", None)
-        elif anns != (original or {}):
-            expected["metadata"]["annotations"] = anns
+    if present:
+        changes = {FLAGS_ANNOTATION: ",".join(sorted(flags))}
+        if annotation is not None:
+            changes[annotation[0]] = annotation[1]
+    else:
+        changes = {key: None for key in ROLE_ANNOTATIONS}
+    anns = _edit_annotations(text, edits, root, data, changes)
+    if anns is None:
+        expected["metadata"].pop("annotations", None)
+    elif anns != ((data.get("metadata") or {}).get("annotations") or {}):
+        expected["metadata"]["annotations"] = anns
 
     new_text = edits.apply()
     _verify(new_text, expected)
@@ -481,9 +552,12 @@ def current_flags(text, container_name="kube-apiserver"):
     for c in (data.get("spec") or {}).get("containers") or []:
         if c.get("name") == container_name or len(data["spec"]["containers"]) == 1:
             out = {}
-            for entry in (c.get("command") or []) + (c.get("args") or []):
-                if str(entry).startswith("--"):
-                    name, value = str(entry).partition("=")[::2]
+            entries = [str(e) for e in (c.get("command") or []) + (c.get("args") or [])]
+            for i, entry in enumerate(entries):
+                if entry.startswith("--"):
+                    name, eq, value = entry.partition("=")
+                    if not eq and i + 1 < len(entries) and not entries[i + 1].startswith("--"):
+                        value = entries[i + 1]  # --flag value
                     out[name] = value
             return out
     return {}

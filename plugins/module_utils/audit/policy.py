@@ -18,11 +18,19 @@ apiserver will load, and the apiserver never gets a file that stops it from star
 
 Stricter than the apiserver, because each of these silently widens or voids a rule:
 
-* unknown fields (the apiserver ignores a typo such as ``resource:``, the rule then matches
-  everything);
-* verbs must be request verbs the apiserver can produce (the matcher has no ``*`` wildcard: an
-  unknown verb never matches);
+* unknown fields of a rule or of the policy (the apiserver ignores a typo such as ``resource:``,
+  the rule then matches everything);
 * list fields must be lists of strings, ``resources`` a list of mappings.
+
+Accepted by the apiserver but surely a mistake, so a warning rather than a refusal:
+
+* an unknown verb (the matcher has no ``*`` wildcard, and an unknown verb never matches);
+* a selector given as ``null`` (``users: null`` is the same as leaving it out: every user);
+* an unknown ``metadata`` field (ignored). Known ``metadata`` fields are ObjectMeta and must have
+  its types, since the apiserver refuses the file otherwise.
+
+What is written is what was validated: ``render_policy`` quotes every string (``yaml11``) and
+reads its own output back the way the apiserver does before returning it.
 
 Pure Python (PyYAML only for rendering) so unit tests call it directly.
 """
@@ -36,12 +44,10 @@ import hashlib
 import json
 import re
 
-try:
-    import yaml
+from ansible_collections.homelab.observability.plugins.module_utils.audit import yaml11
+from ansible_collections.homelab.observability.plugins.module_utils.audit.object_meta import check_object_meta
 
-    HAS_YAML = True
-except ImportError:  # pragma: no cover - reported by the module
-    HAS_YAML = False
+HAS_YAML = yaml11.HAS_YAML
 
 API_VERSION = "audit.k8s.io/v1"
 KIND = "Policy"
@@ -196,47 +202,62 @@ def _check_resources(errors, path, resources):
                 errors.append("%s.group: %r: must be a lower-case DNS subdomain such as rbac.authorization.k8s.io "
                               "(\"\" is the core group; there is no group wildcard)" % (gpath, group))
         names_ok = True
-        if "resources" in gr:
+        if gr.get("resources") is not None:
             names_ok = _check_string_list(errors, gpath + ".resources", gr["resources"], "resource names, e.g. secrets")
-        names_listed = "resourceNames" in gr and names_ok and _check_string_list(
+        names_listed = gr.get("resourceNames") is not None and names_ok and _check_string_list(
             errors, gpath + ".resourceNames", gr["resourceNames"], "object names")
         if names_listed and gr["resourceNames"] and not gr.get("resources"):
             errors.append("%s.resourceNames: using resourceNames requires at least one resource; "
                           "add resources: [...]" % gpath)
 
 
-def _check_verbs(errors, path, verbs):
+def _check_verbs(errors, warnings, path, verbs):
     if not _check_string_list(errors, path, verbs, "verbs"):
         return
     for i, verb in enumerate(verbs):
         if verb == "*":
-            errors.append("%s[%d]: '*' is not a wildcard for verbs (it never matches); omit verbs to match every verb"
-                          % (path, i))
+            warnings.append("%s[%d]: '*' is not a wildcard for verbs (it never matches); omit verbs to match every "
+                            "verb" % (path, i))
         elif verb not in KNOWN_VERBS:
             hint = " (verbs are lower case)" if verb.lower() in KNOWN_VERBS else ""
-            errors.append("%s[%d]: unknown verb %r%s; use one of %s" % (path, i, verb, hint, ", ".join(KNOWN_VERBS)))
+            warnings.append("%s[%d]: unknown verb %r%s never matches a request; use one of %s"
+                            % (path, i, verb, hint, ", ".join(KNOWN_VERBS)))
 
 
-def validate_rule(rule, index):
-    """Problems of one rule, each message starting with ``rules[index]``."""
+# Selectors whose null the apiserver takes as "not given": the rule then matches more.
+NULLABLE_SELECTORS = ("users", "userGroups", "verbs", "resources", "namespaces", "nonResourceURLs", "omitStages")
+
+
+def _warn_null_selectors(warnings, path, obj, keys):
+    for key in keys:
+        if key in obj and obj[key] is None:
+            warnings.append("%s.%s: null is the same as leaving it out (the rule then does not select by %s); "
+                            "remove it or give a list" % (path, key, key))
+
+
+def validate_rule(rule, index, warnings=None):
+    """Problems of one rule, each message starting with ``rules[index]``; warnings go to ``warnings``."""
     path = "rules[%d]" % index
     errors = []
+    warnings = [] if warnings is None else warnings
     if not isinstance(rule, dict):
         return ["%s: must be a mapping with at least a level; got %s" % (path, json.dumps(rule, default=str))]
     _check_unknown(errors, path, rule, RULE_FIELDS)
     _check_level(errors, path, rule.get("level"))
+    _warn_null_selectors(warnings, path, rule, NULLABLE_SELECTORS)
+    present = {k: v for k, v in rule.items() if v is not None}
     for key in ("users", "userGroups", "namespaces"):
-        if key in rule:
+        if key in present:
             _check_string_list(errors, "%s.%s" % (path, key), rule[key], key)
-    if "verbs" in rule:
-        _check_verbs(errors, path + ".verbs", rule["verbs"])
-    if "nonResourceURLs" in rule:
+    if "verbs" in present:
+        _check_verbs(errors, warnings, path + ".verbs", rule["verbs"])
+    if "nonResourceURLs" in present:
         _check_non_resource_urls(errors, path + ".nonResourceURLs", rule["nonResourceURLs"])
-    if "resources" in rule:
+    if "resources" in present:
         _check_resources(errors, path + ".resources", rule["resources"])
-    if "omitStages" in rule:
+    if "omitStages" in present:
         _check_stages(errors, path + ".omitStages", rule["omitStages"])
-    if "omitManagedFields" in rule and not isinstance(rule["omitManagedFields"], bool):
+    if rule.get("omitManagedFields") is not None and not isinstance(rule["omitManagedFields"], bool):
         errors.append("%s.omitManagedFields: must be true or false" % path)
     if rule.get("nonResourceURLs") and (rule.get("resources") or rule.get("namespaces")):
         errors.append("%s.nonResourceURLs: rules cannot apply to both regular resources and non-resource URLs; "
@@ -259,14 +280,17 @@ def validate_policy(policy):
     if not isinstance(policy, dict):
         raise PolicyError(["policy: must be a mapping with apiVersion, kind and rules"])
     _check_unknown(errors, "policy", policy, POLICY_FIELDS)
+    warnings = []
+    if policy.get("metadata") is not None:
+        check_object_meta(errors, warnings, "policy.metadata", policy["metadata"])
     if policy.get("apiVersion") != API_VERSION:
         errors.append("policy.apiVersion: %r is not served by kube-apiserver 1.24+; set apiVersion: %s"
                       % (policy.get("apiVersion"), API_VERSION))
     if policy.get("kind") != KIND:
         errors.append("policy.kind: %r; set kind: %s" % (policy.get("kind"), KIND))
-    if "omitStages" in policy:
+    if policy.get("omitStages") is not None:
         _check_stages(errors, "policy.omitStages", policy["omitStages"])
-    if "omitManagedFields" in policy and not isinstance(policy["omitManagedFields"], bool):
+    if policy.get("omitManagedFields") is not None and not isinstance(policy["omitManagedFields"], bool):
         errors.append("policy.omitManagedFields: must be true or false")
     rules = policy.get("rules")
     if not isinstance(rules, list) or not rules:
@@ -274,10 +298,9 @@ def validate_policy(policy):
                       "give at least one rule, e.g. {level: Metadata}")
         rules = rules if isinstance(rules, list) else []
     for i, rule in enumerate(rules):
-        errors.extend(validate_rule(rule, i))
+        errors.extend(validate_rule(rule, i, warnings))
     if errors:
         raise PolicyError(errors)
-    warnings = []
     dead = unreachable_rules(rules)
     if dead:
         warnings.append("rules %s come after rule %d, which matches every request; they never apply (first match "
@@ -294,29 +317,36 @@ _RULE_ORDER = RULE_FIELDS
 _GR_ORDER = GROUP_RESOURCE_FIELDS
 
 
+def _ordered(obj, order):
+    """``obj`` with the keys of ``order`` first, in that order, then any others as they came."""
+    out = {k: obj[k] for k in order if k in obj}
+    out.update((k, v) for k, v in obj.items() if k not in out)
+    return out
+
+
 def _ordered_rule(rule):
-    out = {}
-    for key in _RULE_ORDER:
-        if key not in rule:
-            continue
-        value = rule[key]
-        if key == "resources":
-            value = [{k: gr[k] for k in _GR_ORDER if k in gr} for gr in value]
-        out[key] = value
+    out = _ordered(rule, _RULE_ORDER)
+    if isinstance(out.get("resources"), list):
+        out["resources"] = [_ordered(gr, _GR_ORDER) if isinstance(gr, dict) else gr for gr in out["resources"]]
     return out
 
 
 def render_policy(policy, header=None):
-    """The policy as YAML text, keys in a stable order, with an optional comment header."""
+    """The policy as YAML text, keys in a stable order, with an optional comment header.
+
+    Every string is double-quoted (``yaml11.render``), and the text is read back the way the
+    apiserver reads it: should any value come back different, nothing is returned to be written.
+    """
     if not HAS_YAML:  # pragma: no cover
         raise RuntimeError("PyYAML is required to render the audit policy")
     policy = _clean(policy)
-    ordered = {}
-    for key in ("apiVersion", "kind", "metadata", "omitStages", "omitManagedFields"):
-        if key in policy:
-            ordered[key] = policy[key]
-    ordered["rules"] = [_ordered_rule(r) for r in policy.get("rules", [])]
-    body = yaml.safe_dump(ordered, default_flow_style=False, sort_keys=False, width=120)
+    ordered = _ordered(policy, ("apiVersion", "kind", "metadata", "omitStages", "omitManagedFields", "rules"))
+    if isinstance(ordered.get("rules"), list):
+        ordered["rules"] = [_ordered_rule(r) if isinstance(r, dict) else r for r in ordered["rules"]]
+    body = yaml11.render(ordered)
+    if yaml11.go_load(body) != ordered:
+        raise PolicyError(["internal: the rendered policy reads back differently under the apiserver's YAML rules; "
+                           "nothing written. Please report this with the policy"])
     if header:
         lines = ["# " + line if line else "#" for line in header.splitlines()]
         body = "\n".join(lines) + "\n" + body

@@ -112,3 +112,59 @@ def test_boot_time_is_precise():
     assert abs(boot - btime) < 1.5
     # a process started now is not older than now
     assert health.process_start_time(os.getpid()) <= time.time()
+
+
+def _pod_logs(tmp_path, runs):
+    """The kubelet's layout: one <n>.log per run; ``runs`` = [(text, mtime or None for now)]."""
+    pod = tmp_path / "kube-system_kube-apiserver-cp_1234" / "kube-apiserver"
+    pod.mkdir(parents=True)
+    for n, (text, mtime) in enumerate(runs):
+        (pod / ("%d.log" % n)).write_text(text)
+        if mtime is not None:
+            os.utime(pod / ("%d.log" % n), (mtime, mtime))
+    return str(tmp_path / "kube-system_kube-apiserver-*/kube-apiserver/*.log")
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("Error: unknown flag: --audit-log-frobnicate\n", "Error: unknown flag: --audit-log-frobnicate"),
+    ('I1203 05:42:16.76 1 options.go:263] external host\nE1203 05:42:16.762308 1 run.go:72] "command failed" '
+     'err="open /var/log/kubernetes/audit/audit.log: read-only file system"\n',
+     'E1203 05:42:16.762308 1 run.go:72] "command failed" err="open /var/log/kubernetes/audit/audit.log: '
+     'read-only file system"'),
+    ("2026-12-03T05:00:00.000000000Z stderr F Error: unknown flag: --x\n", "Error: unknown flag: --x"),
+    ("F1203 05:00:00.000000 1 server.go:1] cannot listen\n", "F1203 05:00:00.000000 1 server.go:1] cannot listen"),
+], ids=["flag", "command-failed", "cri-format", "klog-fatal"])
+def test_fatal_exit_finds_the_apiservers_own_reason(tmp_path, text, reason):
+    glob = _pod_logs(tmp_path, [("I0101 old run\n", 1), (text, None)])
+    newest = str(tmp_path / "kube-system_kube-apiserver-cp_1234/kube-apiserver/1.log")
+    assert health.fatal_exit(glob, time.time() - 60) == (newest, reason)
+
+
+def test_fatal_exit_ignores_runs_before_the_change_and_healthy_runs(tmp_path):
+    glob = _pod_logs(tmp_path, [("Error: unknown flag: --old\n", 1000), ("I1203 serving securely\n", None)])
+    assert health.fatal_exit(glob, time.time() - 60) is None
+    assert health.fatal_exit(glob, None) is None and health.fatal_exit(None, 0) is None
+
+
+def test_wait_stops_at_the_new_apiservers_fatal_exit(tmp_path):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    glob = _pod_logs(tmp_path, [("Error: unknown flag: --audit-log-frobnicate\n", None)])
+    began = time.monotonic()
+    res = health.wait_ready("http://127.0.0.1:%d/readyz" % port, 30, started_after=time.time() - 5, log_glob=glob,
+                            interval=0.05)
+    assert not res["ok"] and res["reason"] == "Error: unknown flag: --audit-log-frobnicate"
+    assert res["log_file"].endswith("0.log") and time.monotonic() - began < 2
+
+
+def test_wait_after_a_rollback_ignores_the_broken_configurations_last_exit(tmp_path):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    glob = _pod_logs(tmp_path, [("Error: unknown flag: --audit-log-frobnicate\n", None)])
+    res = health.wait_ready("http://127.0.0.1:%d/readyz" % port, 0.5, started_after=time.time() - 1, log_glob=glob,
+                            ignore_exits_for=5, interval=0.05, grace=0.1)
+    assert not res["ok"] and "reason" not in res

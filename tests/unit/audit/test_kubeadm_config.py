@@ -72,6 +72,15 @@ def test_absent_removes_only_the_audit_settings():
     assert "extraVolumes" not in cfg["apiServer"]
 
 
+@pytest.mark.parametrize("base", [V1BETA4, V1BETA3], ids=["v1beta4", "v1beta3"])
+def test_a_flag_the_role_no_longer_sets_is_removed(base):
+    with_extra, _ = kc.carry(base, dict(FLAGS, **{"--audit-log-compress": "true"}), VOLUMES)
+    cfg, changed = kc.carry(with_extra, FLAGS, VOLUMES, remove=["--audit-log-compress"])
+    assert changed and cfg == kc.carry(base, FLAGS, VOLUMES)[0]
+    # a flag both set and listed as removed (it came back into the variables) stays
+    assert kc.carry(cfg, FLAGS, VOLUMES, remove=["--audit-log-maxage"]) == (cfg, False)
+
+
 def test_not_kubeadm():
     with pytest.raises(kc.KubeadmConfigError, match="is this kubeadm"):
         kc.carry({"apiVersion": "v1", "kind": "Config"}, FLAGS, VOLUMES)

@@ -41,7 +41,7 @@ def test_kubeadm_manifest_only_gains_lines():
     ops = difflib.SequenceMatcher(a=KUBEADM.splitlines(), b=new.splitlines(), autojunk=False).get_opcodes()
     assert {tag for tag, *_ in ops} == {"equal", "insert"}, "an existing line changed"
     added = [line for tag, _, _, j1, j2 in ops if tag == "insert" for line in new.splitlines()[j1:j2]]
-    assert len(added) == 6 + 1 + 5 + 8  # flags, annotation, mounts, volumes
+    assert len(added) == 6 + 2 + 5 + 8  # flags, annotations (policy checksum, owned flags), mounts, volumes
 
 
 def test_kubeadm_flags_land_in_sorted_position_once():
@@ -230,7 +230,7 @@ def test_module_refuses_maxbackup_zero_and_backup_dir_inside(run_module, host):
 def test_module_needs_the_policy_and_the_disk(run_module, host):
     os.unlink(host / POLICY.lstrip("/"))
     result, failed = run_module(module, _args(host))
-    assert failed and "Write it first" in result["msg"]
+    assert failed and "write it first" in result["msg"]
     result, failed = run_module(module, _args(host), check=True)
     assert not failed and result["changed"]
     (host / POLICY.lstrip("/")).write_text("x")

@@ -7,6 +7,7 @@ import stat
 import pytest
 import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.audit import policy as ap
+from ansible_collections.homelab.observability.plugins.module_utils.audit import yaml11
 from ansible_collections.homelab.observability.plugins.modules import audit_policy as audit_policy_module
 
 
@@ -74,16 +75,60 @@ INVALID = [
     ("resource-names-without-resources",
      _policy({"level": "None", "resources": [{"group": "", "resourceNames": ["kube-root-ca.crt"]}]}),
      "rules[0].resources[0].resourceNames: using resourceNames requires at least one resource"),
-    ("unknown-verb", _policy({"level": "None", "verbs": ["read"]}), "rules[0].verbs[0]: unknown verb 'read'"),
-    ("uppercase-verb", _policy({"level": "None", "verbs": ["GET"]}), "verbs are lower case"),
-    ("star-verb", _policy({"level": "None", "verbs": ["*"]}), "omit verbs to match every verb"),
     ("typo-field", _policy({"level": "None", "resource": [{"group": ""}]}), "rules[0]: unknown field 'resource'"),
     ("verbs-not-list", _policy({"level": "None", "verbs": "get"}), "rules[0].verbs: must be a list of strings"),
     ("resources-not-mappings", _policy({"level": "None", "resources": ["secrets"]}),
      "rules[0].resources[0]: must be a mapping"),
     ("rule-not-mapping", _policy("Metadata"), "rules[0]: must be a mapping"),
     ("policy-not-mapping", ["Metadata"], "policy: must be a mapping"),
+    # metadata is decoded into ObjectMeta: the apiserver refuses the file when a type is wrong.
+    ("metadata-not-mapping", dict(_policy(OK), metadata="audit"), "policy.metadata: must be a mapping"),
+    ("metadata-name-number", dict(_policy(OK), metadata={"name": 5}), "policy.metadata.name: must be a string; got 5"),
+    ("metadata-annotation-number", dict(_policy(OK), metadata={"annotations": {"a": 1}}),
+     'policy.metadata.annotations["a"]: must be a string; got 1 (quote it)'),
+    ("metadata-labels-list", dict(_policy(OK), metadata={"labels": ["a"]}),
+     "policy.metadata.labels: must be a mapping"),
+    ("metadata-bad-time", dict(_policy(OK), metadata={"creationTimestamp": "yesterday"}),
+     "policy.metadata.creationTimestamp: must be an RFC 3339 time"),
+    ("metadata-bad-date", dict(_policy(OK), metadata={"creationTimestamp": "2026-02-30T00:00:00Z"}),
+     "must be an RFC 3339 time"),
+    ("metadata-generation-string", dict(_policy(OK), metadata={"generation": "1"}),
+     "policy.metadata.generation: must be an integer"),
+    ("metadata-finalizers", dict(_policy(OK), metadata={"finalizers": "x"}), "policy.metadata.finalizers"),
+    ("metadata-owner-controller", dict(_policy(OK), metadata={"ownerReferences": [{"controller": "yes"}]}),
+     "policy.metadata.ownerReferences[0].controller: must be true or false"),
 ]
+
+# Accepted by the apiserver, but the rule can never match as written: (id, policy, warning fragment).
+WARNED = [
+    ("unknown-verb", _policy({"level": "None", "verbs": ["read"]}),
+     "rules[0].verbs[0]: unknown verb 'read' never matches a request"),
+    ("uppercase-verb", _policy({"level": "None", "verbs": ["GET"]}), "verbs are lower case"),
+    ("star-verb", _policy({"level": "None", "verbs": ["*"]}), "omit verbs to match every verb"),
+    ("users-null", _policy({"level": "None", "users": None}),
+     "rules[0].users: null is the same as leaving it out (the rule then does not select by users)"),
+    ("metadata-unknown-field", dict(_policy(OK), metadata={"nmae": "x"}),
+     "policy.metadata: unknown field 'nmae' is ignored"),
+]
+
+
+@pytest.mark.parametrize("policy,fragment", [(p, f) for _, p, f in WARNED], ids=[i for i, _, _ in WARNED])
+def test_accepted_but_surely_wrong_is_a_warning(policy, fragment):
+    warnings = ap.validate_policy(policy)
+    assert any(fragment in w for w in warnings), warnings
+
+
+VALID_METADATA = [
+    {"name": "audit", "labels": {"a": "b"}, "annotations": {"y": "n", "n": None}},
+    {"creationTimestamp": "2026-01-31T12:00:00Z", "deletionTimestamp": "2026-01-31T12:00:00.5+01:00"},
+    {"generation": 3, "finalizers": ["x"], "ownerReferences": [{"name": "x", "controller": True}]},
+    {"name": None, "creationTimestamp": None},
+]
+
+
+@pytest.mark.parametrize("meta", VALID_METADATA)
+def test_valid_metadata(meta):
+    assert ap.validate_policy(dict(_policy(OK), metadata=meta)) == []
 
 
 @pytest.mark.parametrize("policy,fragment", [(p, f) for _, p, f in INVALID], ids=[i for i, _, _ in INVALID])
@@ -94,7 +139,7 @@ def test_invalid_policies_are_rejected_with_a_message(policy, fragment):
 
 
 def test_table_is_large_enough():
-    assert len(INVALID) >= 12
+    assert len(INVALID) >= 12 and len(WARNED) >= 5
 
 
 def test_every_problem_is_reported_at_once():
@@ -104,7 +149,7 @@ def test_every_problem_is_reported_at_once():
     assert info.value.errors[0].startswith("rules[0]") and info.value.errors[1].startswith("rules[1]")
 
 
-@pytest.mark.parametrize("rule", [
+VALID_RULES = [
     {"level": "None", "nonResourceURLs": ["*"]},
     {"level": "None", "nonResourceURLs": ["/"]},
     {"level": "Request", "resources": [{"group": ""}]},
@@ -113,9 +158,12 @@ def test_every_problem_is_reported_at_once():
     {"level": "Metadata", "users": ["system:kube-proxy"], "userGroups": ["system:nodes"], "namespaces": [""]},
     {"level": "None", "verbs": ["post", "head", "options", "deletecollection", "proxy"]},
     {"level": "RequestResponse", "omitStages": ["Panic"], "omitManagedFields": True},
-])
+]
+
+
+@pytest.mark.parametrize("rule", VALID_RULES)
 def test_valid_rules(rule):
-    assert ap.validate_policy(_policy(rule)) in ([], [])
+    assert ap.validate_policy(_policy(rule)) == []
 
 
 def test_catch_all_rule_warns_about_dead_rules():
@@ -126,7 +174,7 @@ def test_catch_all_rule_warns_about_dead_rules():
 def test_render_round_trips_and_is_stable():
     policy = ap.default_policy()
     text = ap.render_policy(policy, header="managed")
-    assert text.startswith("# managed\napiVersion: audit.k8s.io/v1\nkind: Policy\n")
+    assert text.startswith('# managed\napiVersion: "audit.k8s.io/v1"\nkind: "Policy"\n')
     assert yaml.safe_load(text) == policy
     assert ap.render_policy(copy.deepcopy(policy), header="managed") == text
 
@@ -203,3 +251,32 @@ def test_role_defaults_hold_the_same_rules_as_the_module():
     assert defaults["apiserver_audit_policy_rules"] == ap.DEFAULT_RULES
     assert defaults["apiserver_audit_policy_omit_stages"] == ap.DEFAULT_OMIT_STAGES
     assert ap.validate_policy(ap.default_policy(defaults["apiserver_audit_policy_rules"])) == []
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ("", "is empty: the apiserver would not start with it, and it is not taken as the default policy"),
+    ("# only a comment\n", "is empty"),
+    (None, "is a directory; give the policy file itself"),
+    ("rules: [\n", "is not valid YAML"),
+    ("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  users: [y]\n",
+     "rules[0].users: must be a list of strings"),
+], ids=["empty", "comment-only", "directory", "broken", "unquoted-y"])
+def test_module_src_refuses_what_the_apiserver_would_not_load(run_module, tmp_path, content, fragment):
+    src = tmp_path / "policy.yml"
+    if content is None:
+        src.mkdir()
+    else:
+        src.write_text(content)
+    path = tmp_path / "out" / "audit-policy.yml"
+    result, failed = run_module(audit_policy_module, {"path": str(path), "owner": "", "group": "", "src": str(src)})
+    assert failed and fragment in result["msg"] and "nothing written" in result["msg"], result["msg"]
+    assert not path.exists()
+
+
+def test_module_src_is_validated_and_written_quoted(run_module, tmp_path):
+    src = tmp_path / "policy.yml"
+    src.write_text('apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  users: ["y", "1e3"]\n')
+    path = tmp_path / "audit-policy.yml"
+    result, failed = run_module(audit_policy_module, {"path": str(path), "owner": "", "group": "", "src": str(src)})
+    assert not failed and result["changed"]
+    assert yaml11.go_load(path.read_text())["rules"][0]["users"] == ["y", "1e3"]
