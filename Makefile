@@ -51,7 +51,7 @@ collection-link:
 
 test: lint unit integration molecule ## everything: lint, unit, integration (lab), molecule
 
-lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argument specs, ansible-test sanity
+lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argument specs, changelog, ansible-test sanity
 	$(BIN)/yamllint --strict .
 	$(BIN)/ruff check .
 	$(BIN)/python tools/check_argument_specs.py
@@ -59,7 +59,13 @@ lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argumen
 	$(BIN)/python tools/check_versions.py
 	$(BIN)/python tools/dashboards/generate.py --check
 	$(BIN)/ansible-lint --profile production --offline
+	$(MAKE) --no-print-directory changelog-lint
 	$(MAKE) --no-print-directory sanity
+
+.PHONY: changelog-lint
+changelog-lint: venv ## antsibull-changelog: the fragments of changelogs/fragments and changelogs/changelog.yaml
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 sanity: venv ## ansible-test sanity on a copy of the collection under ansible_collections/homelab/observability
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
