@@ -60,12 +60,23 @@ lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argumen
 	$(BIN)/python tools/dashboards/generate.py --check
 	$(BIN)/ansible-lint --profile production --offline
 	$(MAKE) --no-print-directory changelog-lint
+	$(MAKE) --no-print-directory galaxy-importer
 	$(MAKE) --no-print-directory sanity
 
 .PHONY: changelog-lint
 changelog-lint: venv ## antsibull-changelog: the fragments of changelogs/fragments and changelogs/changelog.yaml
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+
+# Galaxy's importer with its default checks (ansible-doc, ansible-lint, changelog; ansible-test needs
+# containers and runs as `make sanity` instead). It exits 0 on findings, so any WARNING or ERROR line fails.
+.PHONY: galaxy-importer
+galaxy-importer: venv ## galaxy-importer on the built tarball; fails on any finding
+	@rm -rf .build/importer && mkdir -p .build/importer
+	$(BIN)/ansible-galaxy collection build --force --output-path .build/importer >/dev/null
+	cd .build/importer && GALAXY_IMPORTER_RUN_ANSIBLE_TEST=false GALAXY_IMPORTER_CHECK_CHANGELOG=true \
+	  $(BIN)/python -m galaxy_importer.main *.tar.gz 2>&1 | tee importer.log
+	@! grep -E '^(WARNING|ERROR)' .build/importer/importer.log || { echo "galaxy-importer: the findings above" >&2; exit 1; }
 
 sanity: venv ## ansible-test sanity on a copy of the collection under ansible_collections/homelab/observability
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)

@@ -76,6 +76,14 @@ def test_license_file_matches_the_declared_license(shipped):
     assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 3, 29 June 2007" in text
 
 
+def runtime_requirements():
+    """The requirements meta/execution-environment.yml points ansible-builder at."""
+    ee = yaml.safe_load((ROOT / "meta" / "execution-environment.yml").read_text())
+    assert ee["version"] == 1
+    text = (ROOT / ee["dependencies"]["python"]).read_text()
+    return [Requirement(line) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
 def _third_party_imports():
     names = set()
     for path in (ROOT / "plugins").rglob("*.py"):
@@ -92,37 +100,13 @@ DISTRIBUTIONS = {"yaml": "pyyaml"}
 
 
 def test_execution_environment_declares_every_runtime_import():
-    ee = yaml.safe_load((ROOT / "meta" / "execution-environment.yml").read_text())
-    assert ee["version"] == 1
-    requirements_file = ROOT / ee["dependencies"]["python"]
-    runtime = [Requirement(line) for line in requirements_file.read_text().splitlines()
-               if line.strip() and not line.startswith("#")]
+    runtime = runtime_requirements()
     declared = {r.name.lower() for r in runtime}
     imported = {DISTRIBUTIONS.get(name, name).lower() for name in _third_party_imports()}
     assert imported == declared
     # the development venv (requirements.txt, not shipped) satisfies the runtime ranges: the tests run what a user gets
     for req in runtime:
         assert req.specifier.contains(metadata.version(req.name)), (req, metadata.version(req.name))
-
-
-def test_installed_tarball_runs_its_playbooks_by_fqcn(tarball, tmp_path):
-    """A fresh project: the tarball installed with ansible-galaxy, no ansible.cfg, playbooks named by FQCN."""
-    collections = tmp_path / "collections"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(tmp_path / "none.cfg"), ANSIBLE_COLLECTIONS_PATH=str(collections),
-               ANSIBLE_HOME=str(tmp_path / "home"))
-    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p", str(collections)],
-                   cwd=tmp_path, check=True, capture_output=True, text=True, env=env)
-    installed = collections / "ansible_collections" / "homelab" / "observability"
-    assert (installed / "playbooks" / "site.yml").is_file()
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  children:\n    control_plane:\n      hosts:\n        cp1:\n")
-    for playbook in sorted(p.stem for p in (ROOT / "playbooks").glob("*.yml")):
-        proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), "--syntax-check",
-                               "homelab.observability.%s" % playbook],
-                              cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "[WARNING]" not in proc.stderr, proc.stderr
 
 
 def test_ansible_doc_lists_and_renders_every_module():
@@ -135,3 +119,40 @@ def test_ansible_doc_lists_and_renders_every_module():
         assert entry["examples"].strip(), module
         assert entry["return"], module
 
+
+@pytest.fixture(scope="module")
+def installed(tarball, tmp_path_factory):
+    """A fresh project: the tarball installed with ansible-galaxy, no ansible.cfg; (project dir, env)."""
+    project = tmp_path_factory.mktemp("project")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_CONFIG=str(project / "none.cfg"), ANSIBLE_COLLECTIONS_PATH=str(project / "collections"),
+               ANSIBLE_HOME=str(project / "home"))
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p",
+                    str(project / "collections")], cwd=project, check=True, capture_output=True, text=True, env=env)
+    return project, env
+
+
+def test_installed_tarball_runs_its_playbooks_by_fqcn(installed):
+    project, env = installed
+    assert (project / "collections" / "ansible_collections" / "homelab" / "observability" / "playbooks").is_dir()
+    inventory = project / "hosts.yml"
+    inventory.write_text("all:\n  children:\n    control_plane:\n      hosts:\n        cp1:\n")
+    for playbook in sorted(p.stem for p in (ROOT / "playbooks").glob("*.yml")):
+        proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), "--syntax-check",
+                               "homelab.observability.%s" % playbook],
+                              cwd=project, capture_output=True, text=True, env=env, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "[WARNING]" not in proc.stderr, proc.stderr
+
+
+def test_ansible_builder_finds_the_runtime_requirements_of_the_installed_collection(installed):
+    project, env = installed
+    out = subprocess.run([str(BIN / "ansible-builder"), "introspect", str(project / "collections")],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    found = yaml.safe_load(out)["python"]
+    ours = {Requirement(line.split("#")[0]).name.lower() for line in found
+            if line.endswith("from collection homelab.observability")}
+    declared = {r.name.lower() for r in runtime_requirements()}
+    # ansible-builder leaves out what ansible-core itself depends on (PyYAML): the EE has it already
+    core = {Requirement(r).name.lower() for r in metadata.requires("ansible-core")}
+    assert ours == declared - core and "kubernetes" in ours
