@@ -51,7 +51,7 @@ collection-link:
 
 test: lint unit integration molecule ## everything: lint, unit, integration (lab), molecule
 
-lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argument specs, changelog, ansible-test sanity
+lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argument specs, changelog, antsibull-docs, galaxy-importer, ansible-test sanity
 	$(BIN)/yamllint --strict .
 	$(BIN)/ruff check .
 	$(BIN)/python tools/check_argument_specs.py
@@ -60,6 +60,7 @@ lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argumen
 	$(BIN)/python tools/dashboards/generate.py --check
 	$(BIN)/ansible-lint --profile production --offline
 	$(MAKE) --no-print-directory changelog-lint
+	$(MAKE) --no-print-directory docs-lint
 	$(MAKE) --no-print-directory galaxy-importer
 	$(MAKE) --no-print-directory sanity
 
@@ -126,8 +127,19 @@ bench: venv collection-link lab-build deps ## benchmarks; prints tables (see doc
 	  for b in tests/bench/bench_*.py; do $(BIN)/python $$b; done; \
 	else echo "bench: no benchmarks exist yet: nothing measured"; fi
 
-docs: venv ## regenerate the role README variable tables from meta/argument_specs.yml
+DOCS_SITE := $(CURDIR)/.build/docs-site
+docs: venv collection-link ## regenerate the role README tables; build the antsibull-docs site (offline) into .build/docs-site
 	$(BIN)/python tools/gen_role_docs.py
+	@rm -rf $(DOCS_SITE) && mkdir -p $(DOCS_SITE)/rst && chmod 700 $(DOCS_SITE)/rst
+	$(BIN)/antsibull-docs --config-file tools/docs_site/antsibull-docs.cfg collection --use-current \
+	  --cleanup everything --dest-dir $(DOCS_SITE)/rst homelab.observability
+	cp tools/docs_site/index.rst $(DOCS_SITE)/rst/
+	$(BIN)/sphinx-build -M html $(DOCS_SITE)/rst $(DOCS_SITE)/build -c tools/docs_site -W --keep-going -q
+	@echo "docs: $(DOCS_SITE)/build/html/index.html"
+
+.PHONY: docs-lint
+docs-lint: venv collection-link ## antsibull-docs lint of the module and role documentation (markup, references)
+	cd $(COLLECTION_LINK) && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
 build: venv ## build the collection tarball into .build/
 	$(BIN)/ansible-galaxy collection build --force --output-path .build/
