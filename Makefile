@@ -56,7 +56,7 @@ collection-link:
 
 test: lint unit integration molecule ## everything: lint, unit, integration (lab), molecule
 
-lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argument specs, ansible-test sanity
+lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argument specs, changelog, antsibull-docs, galaxy-importer, ansible-test sanity
 	$(BIN)/yamllint --strict .
 	$(BIN)/ruff check .
 	$(BIN)/python tools/check_argument_specs.py
@@ -64,7 +64,25 @@ lint: venv collection-link ## yamllint, ruff, ansible-lint (production), argumen
 	$(BIN)/python tools/check_versions.py
 	$(BIN)/python tools/dashboards/generate.py --check
 	$(BIN)/ansible-lint --profile production --offline
+	$(MAKE) --no-print-directory changelog-lint
+	$(MAKE) --no-print-directory docs-lint
+	$(MAKE) --no-print-directory galaxy-importer
 	$(MAKE) --no-print-directory sanity
+
+.PHONY: changelog-lint
+changelog-lint: venv ## antsibull-changelog: the fragments of changelogs/fragments and changelogs/changelog.yaml
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+
+# Galaxy's importer with its default checks (ansible-doc, ansible-lint, changelog; ansible-test needs
+# containers and runs as `make sanity` instead). It exits 0 on findings, so any WARNING or ERROR line fails.
+.PHONY: galaxy-importer
+galaxy-importer: venv ## galaxy-importer on the built tarball; fails on any finding
+	@rm -rf .build/importer && mkdir -p .build/importer
+	$(BIN)/ansible-galaxy collection build --force --output-path .build/importer >/dev/null
+	cd .build/importer && GALAXY_IMPORTER_RUN_ANSIBLE_TEST=false GALAXY_IMPORTER_CHECK_CHANGELOG=true \
+	  $(BIN)/python -m galaxy_importer.main *.tar.gz 2>&1 | tee importer.log
+	@! grep -E '^(WARNING|ERROR)' .build/importer/importer.log || { echo "galaxy-importer: the findings above" >&2; exit 1; }
 
 sanity: venv ## ansible-test sanity on a copy of the collection under ansible_collections/homelab/observability
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
@@ -118,8 +136,19 @@ bench: venv collection-link lab-build deps charts ## benchmarks; prints tables (
 	  for b in tests/bench/bench_*.py; do $(BIN)/python $$b; done; \
 	else echo "bench: no benchmarks exist yet: nothing measured"; fi
 
-docs: venv ## regenerate the role README variable tables from meta/argument_specs.yml
+DOCS_SITE := $(CURDIR)/.build/docs-site
+docs: venv collection-link ## regenerate the role README tables; build the antsibull-docs site (offline) into .build/docs-site
 	$(BIN)/python tools/gen_role_docs.py
+	@rm -rf $(DOCS_SITE) && mkdir -p $(DOCS_SITE)/rst && chmod 700 $(DOCS_SITE)/rst
+	$(BIN)/antsibull-docs --config-file tools/docs_site/antsibull-docs.cfg collection --use-current \
+	  --cleanup everything --dest-dir $(DOCS_SITE)/rst homelab.observability
+	cp tools/docs_site/index.rst $(DOCS_SITE)/rst/
+	$(BIN)/sphinx-build -M html $(DOCS_SITE)/rst $(DOCS_SITE)/build -c tools/docs_site -W --keep-going -q
+	@echo "docs: $(DOCS_SITE)/build/html/index.html"
+
+.PHONY: docs-lint
+docs-lint: venv collection-link ## antsibull-docs lint of the module and role documentation (markup, references)
+	cd $(COLLECTION_LINK) && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
 build: venv ## build the collection tarball into .build/
 	$(BIN)/ansible-galaxy collection build --force --output-path .build/

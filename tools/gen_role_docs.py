@@ -3,9 +3,13 @@
 
 The table sits between the markers below; the rest of the README is left as written.
 `--check` exits 1 when a README is out of date (used by `make lint`).
+
+Both modes also check the README's hand-written usage example: a "## Use" section whose first
+```yaml block is a play that runs the role by its FQCN and sets only variables some role documents.
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -51,6 +55,61 @@ def render_readme(role_dir):
     return readme, text.rstrip("\n") + "\n\n" + block + "\n"
 
 
+USE_HEADING = "## Use"
+NAMESPACE = "homelab.observability"
+
+
+def usage_example(text):
+    """The first ```yaml block of the README's "## Use" section, or None."""
+    if "\n%s\n" % USE_HEADING not in text:
+        return None
+    section = text.split("\n%s\n" % USE_HEADING, 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```yaml\n(.*?)```", section, re.S)
+    return match.group(1) if match else None
+
+
+def _plays(plays):
+    return [play for play in plays if isinstance(play, dict)] if isinstance(plays, list) else []
+
+
+def _play_vars(plays):
+    for play in _plays(plays):
+        yield from (play.get("vars") or {}).keys()
+        for role in play.get("roles") or []:
+            if isinstance(role, dict):
+                yield from (role.get("vars") or {}).keys()
+
+
+def _play_roles(plays):
+    for play in _plays(plays):
+        for role in play.get("roles") or []:
+            yield role.get("role") if isinstance(role, dict) else role
+
+
+def check_usage(role_dir, documented):
+    """Problems of the README's usage example (``documented``: every variable any role documents)."""
+    readme = role_dir / "README.md"
+    example = usage_example(readme.read_text() if readme.exists() else "")
+    where = "roles/%s/README.md" % role_dir.name
+    if example is None:
+        return ["%s: no usage example (a '%s' section with a ```yaml play)" % (where, USE_HEADING)]
+    try:
+        plays = yaml.safe_load(example)
+    except yaml.YAMLError as exc:
+        return ["%s: the usage example is not YAML: %s" % (where, exc)]
+    fqcn = "%s.%s" % (NAMESPACE, role_dir.name)
+    problems = [] if fqcn in set(_play_roles(plays)) else ["%s: the usage example does not run role %s" % (where, fqcn)]
+    unknown = sorted(set(_play_vars(plays)) - documented)
+    if unknown:
+        problems.append("%s: the usage example sets undocumented variables: %s" % (where, ", ".join(unknown)))
+    return problems
+
+
+def role_options(role_dir):
+    specs = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text()) or {}
+    return (specs.get("argument_specs", {}).get("main") or {}).get("options") or {}
+
+
 def main(argv):
     check = "--check" in argv
     stale = []
@@ -63,10 +122,14 @@ def main(argv):
             else:
                 readme.write_text(text)
                 print("docs: wrote %s" % readme.relative_to(ROOT))
+    role_dirs = [spec.parent.parent for spec in sorted((ROOT / "roles").glob("*/meta/argument_specs.yml"))]
+    documented = {name for role_dir in role_dirs for name in role_options(role_dir)}
+    usage = [problem for role_dir in role_dirs for problem in check_usage(role_dir, documented)]
+    for problem in usage:
+        print("docs: %s" % problem, file=sys.stderr)
     if stale:
         print("docs: out of date (run `make docs`): %s" % ", ".join(stale), file=sys.stderr)
-        return 1
-    return 0
+    return 1 if stale or usage else 0
 
 
 if __name__ == "__main__":

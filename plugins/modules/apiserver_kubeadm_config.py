@@ -16,21 +16,33 @@ description:
     C(kube-system/kubeadm-config) and drops what is only in the manifest. This module puts the same audit flags
     (C(apiServer.extraArgs)) and volumes (C(apiServer.extraVolumes)) there, for C(kubeadm.k8s.io/v1beta3) (a map)
     and C(v1beta4) (a list of name/value).
-  - Talks to the apiserver with the credentials of O(kubeconfig) (kubeadm's C(admin.conf)); needs no Kubernetes
-    Python client on the host.
+  - Talks to the apiserver with the connection options of the C(k8s) action group (by default the credentials of
+    kubeadm's C(admin.conf)); needs no Kubernetes Python client on the host.
   - Without the ConfigMap (not a kubeadm cluster) it changes nothing and warns.
 author:
   - homelab.observability maintainers (@homelab-observability)
 extends_documentation_fragment:
   - homelab.observability.audit_log
+  - homelab.observability.k8s_auth
 options:
   kubeconfig:
-    description: Kubeconfig with rights to update ConfigMaps in kube-system.
+    description:
+      - Kubeconfig with rights to update ConfigMaps in kube-system.
+      - Falls back to E(K8S_AUTH_KUBECONFIG), then kubeadm's C(/etc/kubernetes/admin.conf).
+      - A host path, looked up under O(host_root).
     type: path
-    default: /etc/kubernetes/admin.conf
-  server:
-    description: API server URL; defaults to the kubeconfig's.
+  disk_check:
+    description:
+      - Accepted as an option of the C(host) action group; this module writes nothing on the host, so it checks
+        no disk. The check runs where the log is enabled (M(homelab.observability.apiserver_manifest)).
+    type: bool
+    default: true
+  host:
+    description:
+      - URL of the Kubernetes API server. When set, the kubeconfig is not read.
+      - Falls back to E(K8S_AUTH_HOST), then the server of the kubeconfig's context.
     type: str
+    aliases: [server]
   state:
     description: V(absent) removes the audit flags and volumes from the ClusterConfiguration.
     type: str
@@ -72,14 +84,19 @@ from ansible_collections.homelab.observability.plugins.module_utils.audit import
 from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
     audit_flags_from,
     audit_log_argument_spec,
+    on_host,
 )
+from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import resolve_auth
+
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
 
 
 def argument_spec():
     spec = audit_log_argument_spec()
+    spec.update(auth_argument_spec())
+    spec["host"]["aliases"] = ["server"]  # its name before the k8s action group
     spec.update(
-        kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"),
-        server=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         remove_flags=dict(type="list", elements="str", default=[]),
     )
@@ -93,11 +110,18 @@ def main():
     p = module.params
     flags = audit_flags_from(p)
     volumes = mf.audit_volumes(p["policy_file"], p["log_path"])
+    auth = resolve_auth(p)
+    auth["kubeconfig"] = on_host(p["host_root"], auth["kubeconfig"] or ADMIN_CONF)
     try:
-        client = kc.KubeconfigClient(p["kubeconfig"], module.tmpdir, p["server"])
+        client = kc.KubeconfigClient(auth, module.tmpdir)
+    except kc.KubeadmConfigError as exc:  # names the option to fix
+        module.fail_json(msg=str(exc))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        module.fail_json(msg="kubeconfig %s: %s; point kubeconfig at kubeadm's admin.conf" % (p["kubeconfig"], exc))
-    code, cm = client.request("GET", kc.CONFIGMAP_PATH)
+        module.fail_json(msg="kubeconfig %s: %s; point kubeconfig at kubeadm's admin.conf" % (auth["kubeconfig"], exc))
+    try:
+        code, cm = client.request("GET", kc.CONFIGMAP_PATH)
+    except kc.KubeadmConfigError as exc:
+        module.fail_json(msg=str(exc))
     if code == 404:
         module.warn("no ConfigMap kube-system/kubeadm-config: not a kubeadm cluster, nothing to carry")
         module.exit_json(changed=False)
@@ -118,7 +142,10 @@ def main():
                               before_header="kubeadm-config", after_header="kubeadm-config")
     if changed and not module.check_mode:
         cm["data"][kc.KEY] = kc.yaml.safe_dump(after, sort_keys=False, default_flow_style=False)
-        code, resp = client.request("PUT", kc.CONFIGMAP_PATH, cm)
+        try:
+            code, resp = client.request("PUT", kc.CONFIGMAP_PATH, cm)
+        except kc.KubeadmConfigError as exc:
+            module.fail_json(msg="updating kube-system/kubeadm-config: %s" % exc)
         if code != 200:
             module.fail_json(msg="updating kube-system/kubeadm-config: HTTP %s %s (retry: it may have changed meanwhile)"
                                  % (code, resp.get("message", "")))

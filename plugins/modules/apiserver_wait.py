@@ -28,10 +28,12 @@ options:
     description: The readiness endpoint. C(/readyz) is readable without credentials (system:public-info-viewer).
     type: str
     default: https://127.0.0.1:6443/readyz
-  ca_path:
-    description: CA bundle for the apiserver's serving certificate.
+  ca_cert:
+    description:
+      - CA bundle for the apiserver's serving certificate (named like the C(k8s) group's option).
     type: path
     default: /etc/kubernetes/pki/ca.crt
+    aliases: [ca_path]
   validate_certs:
     description: Verify the serving certificate.
     type: bool
@@ -111,7 +113,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.audit import
 def argument_spec():
     return dict(
         url=dict(type="str", default="https://127.0.0.1:6443/readyz"),
-        ca_path=dict(type="path", default="/etc/kubernetes/pki/ca.crt"),
+        ca_cert=dict(type="path", default="/etc/kubernetes/pki/ca.crt", aliases=["ca_path"]),
         validate_certs=dict(type="bool", default=True),
         timeout=dict(type="int", default=180),
         started_after=dict(type="float"),
@@ -128,10 +130,10 @@ def main():
         module.exit_json(changed=False, elapsed=0.0, detail="check mode: nothing was restarted, nothing to wait for")
     if p["timeout"] < 1:
         module.fail_json(msg="timeout=%d: give the apiserver at least a few seconds, e.g. 180" % p["timeout"])
-    ca_path = p["ca_path"] if p["ca_path"] and os.path.exists(p["ca_path"]) else None
-    if p["validate_certs"] and p["ca_path"] and ca_path is None:
-        module.fail_json(msg="ca_path %s does not exist; point it at the cluster CA (kubeadm: /etc/kubernetes/pki/ca.crt)"
-                             % p["ca_path"])
+    ca_path = p["ca_cert"] if p["ca_cert"] and os.path.exists(p["ca_cert"]) else None
+    if p["validate_certs"] and p["ca_cert"] and ca_path is None:
+        module.fail_json(msg="ca_cert %s does not exist; point it at the cluster CA (kubeadm: /etc/kubernetes/pki/ca.crt)"
+                             % p["ca_cert"])
     expected = {k: str(v) for k, v in (p["expected_flags"] or {}).items()}
     res = health.wait_ready(p["url"], p["timeout"], ca_path=ca_path, validate_certs=p["validate_certs"],
                             started_after=p["started_after"], expected_flags=expected, log_glob=p["log_glob"],

@@ -35,11 +35,14 @@ options:
       - Title of the report.
     type: str
     default: Stack verification report
-  context:
+  report_context:
     description:
       - Extra facts printed at the top of the report and stored in the JSON, for example the cluster name.
+      - Named C(context) before 0.1.0's action groups, where C(context) is the kubeconfig context; the old name
+        stays an alias.
     type: dict
     default: {}
+    aliases: [context]
 attributes:
   check_mode:
     support: full
@@ -111,7 +114,7 @@ def argument_spec():
         checks=dict(type="list", elements="dict", required=True),
         dest=dict(type="path", required=True),
         title=dict(type="str", default="Stack verification report"),
-        context=dict(type="dict", default={}),
+        report_context=dict(type="dict", default={}, aliases=["context"]),
     )
 
 
@@ -125,8 +128,8 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017 (modules run on Python < 3.11 too)
     generated = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     paths = planned_files(p["dest"])
-    md = render_markdown(checks, p["title"], generated, p["context"])
-    files = {paths["markdown"]: md, paths["json"]: render_json(checks, p["title"], generated, p["context"])}
+    md = render_markdown(checks, p["title"], generated, p["report_context"])
+    files = {paths["markdown"]: md, paths["json"]: render_json(checks, p["title"], generated, p["report_context"])}
     before = ""
     try:
         with open(paths["markdown"]) as handle:

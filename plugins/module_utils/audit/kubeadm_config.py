@@ -9,8 +9,8 @@ lost. ``apiServer.extraArgs`` is a map in ``kubeadm.k8s.io/v1beta3`` and a list 
 ``{name, value}`` from ``v1beta4`` (kubeadm 1.31) on; ``apiServer.extraVolumes`` is a list of
 ``{name, hostPath, mountPath, readOnly, pathType}`` in both.
 
-Also a minimal client for the ConfigMap: the kubeconfig's embedded or referenced certificates and
-``ansible.module_utils.urls.open_url`` (no Kubernetes Python client on the host).
+Also a minimal client for the ConfigMap: the k8s group's connection options, the kubeconfig's embedded
+or referenced certificates and ``ansible.module_utils.urls.open_url`` (no Kubernetes Python client on the host).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -105,26 +105,46 @@ def _normalized(cfg):
 
 
 class KubeconfigClient:
-    """GET/PUT with the credentials of a kubeconfig's current context (certificates or a token)."""
+    """GET/PUT with the connection options of the k8s group (``kube.client.resolve_auth``).
 
-    def __init__(self, kubeconfig_path, tmpdir, server=None):
+    With ``host`` the kubeconfig is not read; otherwise the ``context`` (default: the current one) of
+    the kubeconfig gives the server and credentials, and ``api_key``, ``ca_cert``, ``client_cert``
+    and ``client_key`` replace what it holds.
+    """
+
+    def __init__(self, auth, tmpdir):
+        self.validate_certs = auth.get("validate_certs") is not False
+        cluster, user = {}, {}
+        base = ""
+        if not auth.get("host"):
+            cluster, user = self._context(auth["kubeconfig"], auth.get("context"))
+            base = os.path.dirname(os.path.abspath(auth["kubeconfig"]))
+        self.server = (auth.get("host") or cluster.get("server") or "").rstrip("/")
+        if not self.server:
+            raise KubeadmConfigError("%s: no server in the context; set 'host'" % auth["kubeconfig"])
+        self.ca = auth.get("ca_cert") or self._file(cluster, "certificate-authority", base, tmpdir)
+        self.cert = auth.get("client_cert") or self._file(user, "client-certificate", base, tmpdir)
+        self.key = auth.get("client_key") or self._file(user, "client-key", base, tmpdir)
+        self.token = auth.get("api_key") or user.get("token")
+        for option in ("ca_cert", "client_cert", "client_key"):
+            if auth.get(option) and not os.path.isfile(auth[option]):
+                raise KubeadmConfigError("%s %s does not exist; point it at a readable PEM file"
+                                         % (option, auth[option]))
+
+    @staticmethod
+    def _context(kubeconfig_path, name):
+        """(cluster, user) sections of context ``name`` (default: the current context)."""
         with open(kubeconfig_path) as handle:
             conf = yaml.safe_load(handle) or {}
-        base = os.path.dirname(os.path.abspath(kubeconfig_path))
-        ctx_name = conf.get("current-context")
         contexts = {c["name"]: c.get("context") or {} for c in conf.get("contexts") or []}
+        if name and name not in contexts:
+            raise KubeadmConfigError("no context %r (it has: %s); set 'context' to one of them"
+                                     % (name, ", ".join(sorted(contexts)) or "none"))
+        ctx_name = name or conf.get("current-context")
         ctx = contexts.get(ctx_name) or (list(contexts.values())[0] if contexts else {})
         clusters = {c["name"]: c.get("cluster") or {} for c in conf.get("clusters") or []}
         users = {u["name"]: u.get("user") or {} for u in conf.get("users") or []}
-        cluster = clusters.get(ctx.get("cluster")) or {}
-        user = users.get(ctx.get("user")) or {}
-        self.server = (server or cluster.get("server") or "").rstrip("/")
-        if not self.server:
-            raise KubeadmConfigError("%s: no server in the current context" % kubeconfig_path)
-        self.ca = self._file(cluster, "certificate-authority", base, tmpdir)
-        self.cert = self._file(user, "client-certificate", base, tmpdir)
-        self.key = self._file(user, "client-key", base, tmpdir)
-        self.token = user.get("token")
+        return clusters.get(ctx.get("cluster")) or {}, users.get(ctx.get("user")) or {}
 
     @staticmethod
     def _file(section, key, base, tmpdir):
@@ -139,6 +159,7 @@ class KubeconfigClient:
         return None
 
     def request(self, method, path, body=None):
+        """(HTTP status, JSON body); an unreachable server raises KubeadmConfigError."""
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -146,7 +167,8 @@ class KubeconfigClient:
             headers["Authorization"] = "Bearer %s" % self.token
         try:
             resp = open_url(self.server + path, method=method, headers=headers,
-                            data=json.dumps(body) if body is not None else None, validate_certs=True,
+                            data=json.dumps(body) if body is not None else None,
+                            validate_certs=self.validate_certs,
                             ca_path=self.ca, client_cert=self.cert, client_key=self.key, timeout=30, use_proxy=False)
             return resp.getcode(), json.loads(resp.read() or b"{}")
         except HTTPError as exc:
@@ -155,3 +177,6 @@ class KubeconfigClient:
             except ValueError:
                 detail = {}
             return exc.code, detail
+        except OSError as exc:  # URLError, refused, TLS: the server is not reachable with these options
+            raise KubeadmConfigError("cannot reach the API server %s: %s; check 'host' or the kubeconfig's server"
+                                     % (self.server, exc)) from exc

@@ -153,15 +153,14 @@ def format_scalar(value):
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    plain_ok = (
-        text
-        and text == text.strip()
-        and "\n" not in text
-        and ": " not in text
-        and " #" not in text
-        and not text.endswith(":")
-        and text[0] not in "!&*[]{}|>'\"%@`#,?:-" + "\t"
-    )
+    plain_ok = bool(text) and all((
+        text == text.strip(),
+        "\n" not in text,
+        ": " not in text,
+        " #" not in text,
+        not text.endswith(":"),
+        text[0] not in "!&*[]{}|>'\"%@`#,?:-" + "\t",
+    ))
     if text.startswith("--") or text.startswith("-"):
         # flags such as --audit-log-path=/x are plain in kubeadm manifests
         plain_ok = bool(text) and "\n" not in text and ": " not in text and " #" not in text and text == text.strip()

@@ -47,9 +47,12 @@ def _listed(items, fmt=str):
 
 def job_targets(targets, spec):
     wanted = spec.get("match") or {}
-    return [t for t in targets
-            if (t.get("labels") or {}).get("job") == spec["job"]
-            and all((t.get("labels") or {}).get(k) == str(v) for k, v in wanted.items())]
+
+    def matches(target):
+        labels = target.get("labels") or {}
+        return labels.get("job") == spec["job"] and all(labels.get(k) == str(v) for k, v in wanted.items())
+
+    return [t for t in targets if matches(t)]
 
 
 def _selector(spec):

@@ -92,8 +92,8 @@ def _created(vpa):
 
 
 def check_recommendations(vpas, excluded, grace, now):
-    due = [v for v in vpas if (v.get("metadata") or {}).get("namespace") not in excluded
-           and (_created(v) is None or now - _created(v) >= grace)]
+    due = [v for v in vpas if all(((v.get("metadata") or {}).get("namespace") not in excluded,
+                                   _created(v) is None or now - _created(v) >= grace))]
     if not due:
         raise CheckSkipped("no VPA is older than %ds yet: the recommender has had no time to collect data" % grace)
     empty = [_key(v) for v in due

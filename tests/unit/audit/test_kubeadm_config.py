@@ -1,5 +1,7 @@
 """Carrying the audit settings into kubeadm's ClusterConfiguration (v1beta3 map, v1beta4 list)."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.audit import kubeadm_config as kc
@@ -95,7 +97,57 @@ def test_kubeconfig_client_reads_embedded_credentials(tmp_path):
         "users": [{"name": "u", "user": {"client-certificate-data": "Q0VSVA==", "client-key": "key.pem"}}],
         "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}],
     }))
-    client = kc.KubeconfigClient(str(conf), str(tmp_path))
+    client = kc.KubeconfigClient({"kubeconfig": str(conf)}, str(tmp_path))
     assert client.server == "https://127.0.0.1:6443"
     assert open(client.ca).read() == "CA" and open(client.cert).read() == "CERT"  # noqa: SIM115
     assert client.key == str(tmp_path / "key.pem")
+    assert client.validate_certs and client.token is None
+
+
+def _two_contexts(tmp_path):
+    conf = tmp_path / "admin.conf"
+    conf.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "a",
+        "clusters": [{"name": "ca", "cluster": {"server": "https://a:6443"}},
+                     {"name": "cb", "cluster": {"server": "https://b:6443"}}],
+        "users": [{"name": "ua", "user": {"token": "ta"}}, {"name": "ub", "user": {"token": "tb"}}],
+        "contexts": [{"name": "a", "context": {"cluster": "ca", "user": "ua"}},
+                     {"name": "b", "context": {"cluster": "cb", "user": "ub"}}],
+    }))
+    return str(conf)
+
+
+def test_kubeconfig_client_takes_the_named_context_and_the_group_options_over_it(tmp_path):
+    conf = _two_contexts(tmp_path)
+    client = kc.KubeconfigClient({"kubeconfig": conf, "context": "b"}, str(tmp_path))
+    assert (client.server, client.token) == ("https://b:6443", "tb")
+    pems = {name: str(tmp_path / ("%s.pem" % name)) for name in ("ca_cert", "client_cert", "client_key")}
+    for path in pems.values():
+        Path(path).write_text("PEM")
+    client = kc.KubeconfigClient(dict(pems, kubeconfig=conf, context="b", api_key="override", validate_certs=False),
+                                 str(tmp_path))
+    assert (client.token, client.ca, client.cert, client.key) == ("override", pems["ca_cert"], pems["client_cert"],
+                                                                  pems["client_key"])
+    assert client.validate_certs is False
+
+
+def test_kubeconfig_client_with_host_does_not_read_the_kubeconfig(tmp_path):
+    client = kc.KubeconfigClient({"kubeconfig": str(tmp_path / "missing"), "host": "https://h:6443/",
+                                  "api_key": "t"}, str(tmp_path))
+    assert (client.server, client.token, client.ca) == ("https://h:6443", "t", None)
+
+
+def test_kubeconfig_client_names_the_contexts_when_the_one_asked_for_is_missing(tmp_path):
+    with pytest.raises(kc.KubeadmConfigError, match=r"no context 'c' \(it has: a, b\); set 'context'"):
+        kc.KubeconfigClient({"kubeconfig": _two_contexts(tmp_path), "context": "c"}, str(tmp_path))
+
+
+def test_kubeconfig_client_refuses_a_missing_certificate_option(tmp_path):
+    with pytest.raises(kc.KubeadmConfigError, match=r"ca_cert .*/nope.pem does not exist; point it at"):
+        kc.KubeconfigClient({"host": "https://h:6443", "ca_cert": str(tmp_path / "nope.pem")}, str(tmp_path))
+
+
+def test_kubeconfig_client_reports_an_unreachable_server(tmp_path):
+    client = kc.KubeconfigClient({"host": "http://127.0.0.1:9"}, str(tmp_path))
+    with pytest.raises(kc.KubeadmConfigError, match=r"cannot reach the API server http://127.0.0.1:9: .*check 'host'"):
+        client.request("GET", kc.CONFIGMAP_PATH)

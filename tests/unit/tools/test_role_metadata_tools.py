@@ -73,3 +73,42 @@ def test_readme_table_is_generated_between_markers_and_keeps_the_prose(tmp_path)
     readme.write_text(text.replace("Port \\| number.", "stale"))
     _, regenerated = gen_role_docs.render_readme(role)
     assert regenerated == text
+
+
+USE = """## Use
+
+```yaml
+- hosts: localhost
+  roles:
+    - role: homelab.observability.demo
+      vars:
+        demo_port: 8080
+```
+
+## Variables
+"""
+
+
+@pytest.mark.parametrize(
+    ("readme", "expected"),
+    [
+        ("# demo\n\n## Variables\n", "no usage example"),
+        ("# demo\n\n## Use\n\nRun it.\n\n## Variables\n", "no usage example"),
+        ("# demo\n\n" + USE.replace("homelab.observability.demo", "homelab.observability.other"),
+         "does not run role homelab.observability.demo"),
+        ("# demo\n\n" + USE.replace("demo_port", "demo_prot"), "sets undocumented variables: demo_prot"),
+        ("# demo\n\n" + USE.replace("demo_port: 8080", "demo_port: [8080"), "is not YAML"),
+    ],
+)
+def test_usage_example_problems_are_named(tmp_path, readme, expected):
+    role = make_role(tmp_path, {"demo_port": 80}, {"demo_port": {"type": "int", "default": 80, "description": "Port."}})
+    (role / "README.md").write_text(readme)
+    problems = gen_role_docs.check_usage(role, {"demo_port"})
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_usage_example_that_runs_the_role_with_documented_variables_passes(tmp_path):
+    role = make_role(tmp_path, {"demo_port": 80}, {"demo_port": {"type": "int", "default": 80, "description": "Port."}})
+    (role / "README.md").write_text("# demo\n\n" + USE)
+    assert gen_role_docs.check_usage(role, {"demo_port"}) == []
+    assert "demo_port: 8080" in gen_role_docs.usage_example(USE.join(["x\n", ""]))
