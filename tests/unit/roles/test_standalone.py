@@ -72,8 +72,6 @@ def test_the_warning_check_sees_the_warning_of_a_loop_variable_in_a_task_name(tm
 
 @pytest.mark.parametrize("role", [r for r in ROLES if renders_charts(r)])
 def test_role_alone_hands_its_helm_binary_to_the_release_module(role):
-    if role == "kube_prometheus_stack" and not has_helm_binary_variable(role):
-        pytest.xfail("kube_prometheus_stack_helm_binary_path is not there yet (roles/kube_prometheus_stack)")
     assert has_helm_binary_variable(role)
     _, results = run_alone(role, **{"%s_helm_binary_path" % role: HELM})
     calls = release_calls(results)
