@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The lab: a real Kubernetes control plane as local processes. See tools/lab/README.md.
 
-    lab.py up                  start (or reuse) the lab; LAB_NODES=N for N simulated nodes
+    lab.py up                  start (or reuse) the lab; LAB_NODES=N for N simulated nodes,
+                               LAB_REAL_NODES=N for N real nodes (kubelet + containerd; default 0)
     lab.py down [--purge]      stop what `up` started (--purge also deletes .lab/)
     lab.py status [--json]     processes, memory, nodes and paths
     lab.py env                 shell exports (KUBECONFIG, PATH with kubectl, helm paths)
@@ -37,6 +38,7 @@ def cmd_up(lab: Lab, _args) -> int:
                 "apiserver_status"):
         print(f"  {key:19} {info[key]}")
     print(f"  {'nodes':19} {lab.node_count()} (created {info['nodes_created']}, deleted {info['nodes_deleted']})")
+    print(f"  {'real nodes':19} {lab.read_state().get('real_nodes') or 0}")
     # The real metrics path (Debian Prometheus, Alertmanager, node-exporter; kube-state-metrics on the
     # lab) that playbooks/verify.yml checks; inventory/lab reads the URLs it writes.
     try:
