@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools" / "lab"))
+LAB_PY = Path(__file__).resolve().parents[3] / "tools" / "lab" / "lab.py"
+sys.path.insert(0, str(LAB_PY.parent))
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client  # noqa: E402
 from ansible_collections.homelab.observability.plugins.module_utils.kube.diagnose import Diagnoser  # noqa: E402
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi, Ref  # noqa: E402
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter  # noqa: E402
 from labctl import images, nodeservices, podnet, realnodes  # noqa: E402
+from labctl.processes import proc_cmdline, proc_start_ticks  # noqa: E402
 
 ON_REAL_NODE = {
     "nodeSelector": {realnodes.LABEL: "true"},
@@ -157,6 +159,44 @@ def test_pods_have_no_default_route_and_the_bridge_forwards_nowhere_else(lab, se
     assert f"-A {podnet.GUARD_CHAIN} -i {podnet.BRIDGE} ! -o {podnet.BRIDGE} -j DROP" in guard.splitlines()
 
 
+def lab_py(lab, *args):
+    result = subprocess.run([sys.executable, str(LAB_PY), *args], env=lab.env(), capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_removed_image_fails_to_pull_until_up_imports_it_again(lab, ns, real_node):
+    lab_py(lab, "remove-image", real_node.name, images.LABHTTP_IMAGE)
+    assert images.LABHTTP_IMAGE not in images.imported(real_node.containerd_socket)
+    apply(lab, web(ns, name="after-removal"))
+    deadline = time.monotonic() + 60
+    reason = None
+    while reason not in ("ErrImagePull", "ImagePullBackOff"):
+        assert time.monotonic() < deadline, reason
+        time.sleep(0.5)
+        pods = json.loads(kubectl(lab, "-n", ns, "get", "pods", "-l", "app=after-removal", "-o", "json").stdout)
+        statuses = [s for p in pods["items"] for s in p["status"].get("containerStatuses") or []]
+        reason = statuses[0]["state"].get("waiting", {}).get("reason") if statuses else None
+    lab_py(lab, "up")
+    assert images.LABHTTP_IMAGE in images.imported(real_node.containerd_socket)
+    kubectl(lab, "-n", ns, "delete", "deployment", "after-removal", "--wait=false")
+
+
+def test_a_stopped_kubelet_is_started_again_by_up(lab, real_node):
+    before = lab.control.pids.running(f"kubelet-{real_node.name}")
+    proxy = lab.control.pids.running(nodeservices.KUBE_PROXY)
+    assert "stopped" in lab_py(lab, "stop-kubelet", real_node.name)
+    assert lab.control.pids.running(f"kubelet-{real_node.name}") is None
+    with pytest.raises(OSError):
+        socket.create_connection((real_node.ip, 10250), timeout=2).close()
+    lab_py(lab, "up")  # waits until the node is Ready again
+    after = lab.control.pids.running(f"kubelet-{real_node.name}")
+    assert after is not None and after.pid != before.pid
+    # `up` rewrote no configuration file it did not change: kube-proxy exits when its file is written
+    assert lab.control.pids.running(nodeservices.KUBE_PROXY).pid == proxy.pid
+
+
 def test_down_leaves_nothing_of_the_real_nodes_behind(lab, served, real_node):
     control = lab.control
     pids = [control.pids.read(n).pid for n in real_node.processes() + nodeservices.PROCESSES]
@@ -164,7 +204,8 @@ def test_down_leaves_nothing_of_the_real_nodes_behind(lab, served, real_node):
     assert realnodes.container_pids(real_node) and podnet.mounts_under(real_node.root)
     control.real_nodes().down()
     time.sleep(0.5)
-    assert [p for p in pids if Path(f"/proc/{p}").exists()] == []
+    left = [p for p in pids if proc_start_ticks(p) is not None]  # None: gone (or a zombie)
+    assert left == [], [proc_cmdline(p) for p in left]
     assert not podnet.bridge_exists()
     assert podnet.lab_chains() == {}
     assert podnet.mounts_under(control.paths.root / "nodes") == []

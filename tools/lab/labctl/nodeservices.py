@@ -22,9 +22,10 @@ from .kubeapi import ApiError, KubeApi
 from .paths import Binaries, LabError, LabPaths
 from .pki import CertSpec, make_cert, write_kubeconfig
 from .processes import tail
-from .realnodes import CLUSTER_DOMAIN, DNS_SERVICE_IP, RealNode
+from .realnodes import CLUSTER_DOMAIN, DNS_SERVICE_IP, RealNode, write_if_changed
 
 KUBE_PROXY = "kube-proxy"
+KUBE_PROXY_HEALTHZ_PORT = 10256
 COREDNS = "coredns"
 PROCESSES = [KUBE_PROXY, COREDNS]
 DNS_SERVICE = "kube-dns"
@@ -39,7 +40,7 @@ def kube_proxy_config(paths: LabPaths, first: RealNode) -> dict:
         "hostnameOverride": first.name,
         "mode": "iptables",
         "bindAddress": first.ip,
-        "healthzBindAddress": f"{first.ip}:10256",
+        "healthzBindAddress": f"{first.ip}:{KUBE_PROXY_HEALTHZ_PORT}",
         "metricsBindAddress": f"{first.ip}:10249",
         # traffic from outside this range to a Service is masqueraded (as on any cluster), and it is
         # all on the bridge: there is no way out of the machine
@@ -66,8 +67,8 @@ def write_files(paths: LabPaths, first: RealNode, server: str, ready_port: int) 
     write_kubeconfig(paths.component_kubeconfig("kube-proxy"), server, pki, client="clients/kube-proxy",
                      user="system:kube-proxy")
     write_kubeconfig(paths.component_kubeconfig("coredns"), server, pki, client="clients/coredns", user="lab-coredns")
-    (paths.run / "kube-proxy.yaml").write_text(yaml.safe_dump(kube_proxy_config(paths, first)))
-    (paths.run / "Corefile").write_text(corefile(paths, ready_port))
+    write_if_changed(paths.run / "kube-proxy.yaml", yaml.safe_dump(kube_proxy_config(paths, first)))
+    write_if_changed(paths.run / "Corefile", corefile(paths, ready_port))
 
 
 def kube_proxy_argv(bins: Binaries, paths: LabPaths) -> list[str]:
@@ -126,11 +127,12 @@ def ensure_dns_service(api: KubeApi) -> None:
                         "resourceVersion": api.get(f"{path}/{DNS_SERVICE}-lab")["metadata"]["resourceVersion"]}})
 
 
-def wait_dns_ready(port: int, timeout: float, alive, log: Path) -> None:
+def wait_http_ok(what: str, url: str, timeout: float, alive, log: Path) -> None:
+    """Wait for ``url`` to answer 200 (CoreDNS's /ready, kube-proxy's /healthz once its rules are in)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
@@ -138,5 +140,4 @@ def wait_dns_ready(port: int, timeout: float, alive, log: Path) -> None:
         if not alive():
             break
         time.sleep(0.3)
-    raise LabError(f"CoreDNS was not ready on 127.0.0.1:{port}/ready within {timeout:.0f}s; "
-                   f"see {log}:\n{tail(log, 2000)}")
+    raise LabError(f"{what} did not answer 200 on {url} within {timeout:.0f}s; see {log}:\n{tail(log, 2000)}")

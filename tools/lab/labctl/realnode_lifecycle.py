@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import nodeservices, podnet, realnodes
+from . import images, nodeservices, podnet, realnodes
 from .kubeapi import KubeApi
 from .paths import Binaries, LabError, LabPaths
 from .processes import PidFiles, proc_rss_kib, start, stop
@@ -80,21 +80,43 @@ class RealNodes:
         for node in nodes:
             realnodes.start_node(self.pids, self.bins, node, self.paths.pki, server)
         nodeservices.write_files(self.paths, nodes[0], server, ports["coredns-ready"])
-        if self.pids.running(nodeservices.KUBE_PROXY) is None:
-            self.pids.clear_stale(nodeservices.KUBE_PROXY)
-            start(self.pids, nodeservices.KUBE_PROXY, nodeservices.kube_proxy_argv(self.bins, self.paths),
-                  self.paths.logs / "kube-proxy.log")
+        self._ensure_host_process(nodeservices.KUBE_PROXY, nodeservices.kube_proxy_argv(self.bins, self.paths),
+                                  f"http://{nodes[0].ip}:{nodeservices.KUBE_PROXY_HEALTHZ_PORT}/healthz")
         nodeservices.ensure_kubelet_api_access(api)
         nodeservices.ensure_dns_service(api)
-        if self.pids.running(nodeservices.COREDNS) is None:
-            self.pids.clear_stale(nodeservices.COREDNS)
-            rec = start(self.pids, nodeservices.COREDNS, nodeservices.coredns_argv(self.bins, self.paths),
-                        self.paths.logs / "coredns.log")
-            nodeservices.wait_dns_ready(ports["coredns-ready"], 60, rec.alive, self.paths.logs / "coredns.log")
+        self._ensure_host_process(nodeservices.COREDNS, nodeservices.coredns_argv(self.bins, self.paths),
+                                  f"http://127.0.0.1:{ports['coredns-ready']}/ready")
         t0 = time.monotonic()
         for node in nodes:
             realnodes.wait_node_ready(api, node, max(5.0, 120 - (time.monotonic() - t0)))
         return count
+
+    def _ensure_host_process(self, name: str, argv: list, ready_url: str) -> None:
+        """Start ``name`` unless it runs, and wait until it says it is ready (Services programmed,
+        DNS answering), so that pods started after `up` find them working."""
+        rec = self.pids.running(name)
+        if rec is None:
+            self.pids.clear_stale(name)
+            rec = start(self.pids, name, argv, self.paths.logs / f"{name}.log")
+        nodeservices.wait_http_ok(name, ready_url, 60, rec.alive, self.paths.logs / f"{name}.log")
+
+    # --- faults, on purpose, for tests -------------------------------------------------------
+    def node(self, name: str) -> realnodes.RealNode:
+        for node in self.existing():
+            if node.name == name:
+                return node
+        raise LabError(f"no real node {name!r} in {self.paths.root} "
+                       f"(real nodes: {', '.join(n.name for n in self.existing()) or 'none'})")
+
+    def stop_kubelet(self, name: str) -> bool:
+        """The node is lost: its kubelet stops (its containers keep running, as on a real node);
+        the node goes NotReady after the controller manager's grace period. `up` starts it again."""
+        return stop(self.pids, f"kubelet-{self.node(name).name}")
+
+    def remove_image(self, name: str, reference: str) -> None:
+        """The next pod that needs ``reference`` on this node has to pull it and fails (ErrImagePull);
+        `up` imports the lab's images again."""
+        images.remove_image(self.node(name).containerd_socket, reference)
 
     def down(self) -> list[str]:
         stopped = []

@@ -195,15 +195,26 @@ def kubelet_config(node: RealNode, pki: Path) -> dict:
     }
 
 
+def write_if_changed(path: Path, text: str) -> None:
+    """Rewrite only a changed file: kube-proxy exits when its configuration file is written at all
+    ("content of the proxy server's configuration file was updated"), and every `up` writes them."""
+    try:
+        if path.read_text() == text:
+            return
+    except FileNotFoundError:
+        pass
+    path.write_text(text)
+
+
 def write_node_files(node: RealNode, pki: Path, server: str) -> None:
     for d in ("/etc/cni/net.d", "/etc/containerd/certs.d/_default", "/etc/kubernetes", "/var/lib/kubelet/pki",
               "/var/log/pods", "/run/containerd", "/var/lib/containerd", "/var/lib/cni/networks", "/run/runc"):
         node.on_node(d).mkdir(parents=True, exist_ok=True)
-    node.on_node("/etc/containerd/config.toml").write_text(containerd_config(node))
-    node.on_node("/etc/containerd/certs.d/_default/hosts.toml").write_text(REGISTRY_HOSTS)
-    node.on_node("/etc/resolv.conf").write_text("")
-    node.on_node("/etc/cni/net.d/10-lab-pods.conflist").write_text(
-        json.dumps(podnet.cni_config(node.index, node.on_node("/var/lib/cni/networks")), indent=1))
+    write_if_changed(node.on_node("/etc/containerd/config.toml"), containerd_config(node))
+    write_if_changed(node.on_node("/etc/containerd/certs.d/_default/hosts.toml"), REGISTRY_HOSTS)
+    write_if_changed(node.on_node("/etc/resolv.conf"), "")
+    write_if_changed(node.on_node("/etc/cni/net.d/10-lab-pods.conflist"),
+                     json.dumps(podnet.cni_config(node.index, node.on_node("/var/lib/cni/networks")), indent=1))
     certs = node.on_node("/var/lib/kubelet/pki")
     rel = os.path.relpath(certs, pki)
     # the kubelet's identity (Node authorizer, NodeRestriction) and its serving certificate, by the lab CA
@@ -212,7 +223,7 @@ def write_node_files(node: RealNode, pki: Path, server: str) -> None:
     make_cert(pki, CertSpec(f"{rel}/kubelet", "ca", node.name, server=True, dns=(node.name,), ips=(node.ip,)))
     write_kubeconfig(node.on_node("/etc/kubernetes/kubelet.conf"), server, pki,
                      client=f"{rel}/kubelet-client", user=f"system:node:{node.name}")
-    node.on_node("/var/lib/kubelet/config.yaml").write_text(yaml.safe_dump(kubelet_config(node, pki)))
+    write_if_changed(node.on_node("/var/lib/kubelet/config.yaml"), yaml.safe_dump(kubelet_config(node, pki)))
 
 
 def ensure_cgroups(node: RealNode) -> None:
@@ -236,9 +247,10 @@ def container_pids(node: RealNode) -> set[int]:
     """The processes in the node's cgroups: its containers (pause included)."""
     pids = set()
     for top in cgroup_dirs(node):
-        for procs in top.rglob("cgroup.procs"):
+        # os.walk, not rglob: the kubelet may remove a pod's cgroup while we read the tree
+        for dirpath, _dirs, _files in os.walk(top):
             with contextlib.suppress(OSError):
-                pids.update(int(p) for p in procs.read_text().split())
+                pids.update(int(p) for p in (Path(dirpath) / "cgroup.procs").read_text().split())
     return pids
 
 
