@@ -390,13 +390,14 @@ def stop_node(pids: PidFiles, node: RealNode) -> list[str]:
                        f"see `grep {node.root} /proc/self/mountinfo`")
     left_cg = remove_cgroups(node)
     if left_cg:
-        raise LabError(f"could not remove the cgroups {', '.join(map(str, left_cg))} of {node.name} "
-                       f"(processes still in them: {', '.join(str(p) for p in left_cg)}/cgroup.procs)")
+        raise LabError(f"could not remove the cgroups {', '.join(map(str, left_cg))} of {node.name}: "
+                       f"processes are still in them (their cgroup.procs files name them)")
     return stopped
 
 
 def delete_node_objects(api: KubeApi, keep: int) -> int:
-    names = [n for n in api.names("/api/v1/nodes") if n.startswith(PREFIX) and int(n[len(PREFIX):] or 0) > keep]
+    names = [n for n in api.names("/api/v1/nodes")
+             if n.startswith(PREFIX) and n[len(PREFIX):].isdigit() and int(n[len(PREFIX):]) > keep]
     for n in names:
         api.delete(f"/api/v1/nodes/{n}")
     return len(names)
