@@ -102,7 +102,7 @@ unit: venv collection-link ## pure-logic tests on fixtures
 lab-build: ## build or reuse the lab binaries (pinned in tools/lab/versions.env)
 	bash tools/lab/build.sh all
 
-deps: ## Debian packages the tests run for real (Prometheus, promtool, Alertmanager, node-exporter)
+deps: ## Debian packages the tests run for real (Prometheus, promtool, Alertmanager, node-exporter; containerd, runc, CNI plugins, iptables for real nodes)
 	bash tools/install-debian-deps.sh
 
 charts: venv ## the chart archives pinned in charts.lock.yml, into $(CACHE)/charts (CHARTS_MIRROR=dir, else helm pull)

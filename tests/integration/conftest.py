@@ -26,7 +26,7 @@ LAB_TOOLS = Path(__file__).resolve().parents[2] / "tools" / "lab"
 if str(LAB_TOOLS) not in sys.path:
     sys.path.insert(0, str(LAB_TOOLS))
 
-from labctl import audit  # noqa: E402
+from labctl import audit, realnodes  # noqa: E402
 from labctl.control import APISERVER_POD, Lab  # noqa: E402
 from labctl.paths import LabError  # noqa: E402
 from labctl.pki import ADMIN_USER  # noqa: E402
@@ -184,3 +184,19 @@ def lab():
         return
     if control.read_state().get("owner") == "fixture" and not _live_users(control):
         control.down()
+
+
+@pytest.fixture(scope="module")
+def real_node(lab):
+    """A real node of the lab (kubelet + containerd, tools/lab/labctl/realnodes.py): the first one.
+    The lab gets one if it has none (as `LAB_REAL_NODES=1 lab.py up` would), and loses it again at
+    the end of the module unless LAB_KEEP=1 or it had real nodes before."""
+    control = lab.control
+    had = int(control.read_state().get("real_nodes") or 0)
+    try:
+        control.up(owner="fixture", real_nodes=max(had, 1))
+    except LabError as exc:
+        pytest.fail(f"the lab's real node did not come up: {exc}", pytrace=False)
+    yield realnodes.nodes_of(control.paths, 1)[0]
+    if had == 0 and not os.environ.get("LAB_KEEP"):
+        control.up(owner="fixture", real_nodes=0)

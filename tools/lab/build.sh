@@ -35,7 +35,8 @@ use_existing() {
 
 build_kubernetes() {
   local v=$KUBERNETES_VERSION dest="$bin_root/kubernetes-$KUBERNETES_VERSION"
-  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  # kubelet and kube-proxy run the lab's real nodes (LAB_REAL_NODES); built with the rest, same pin.
+  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
   local missing=()
   for n in "${names[@]}"; do
     [ -x "$dest/$n" ] && continue
@@ -69,6 +70,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
     go mod tidy >/dev/null 2>&1 || go mod tidy || fail k8s.io/kubernetes "$v" "go mod tidy"
@@ -173,8 +176,54 @@ go_build_module_source() {
   )
 }
 
+# build_coredns: CoreDNS with only the plugins the lab's cluster DNS uses (bind, errors, health, ready,
+# kubernetes, cache, log), from a wrapper main that sets the directive order; the full build would
+# compile every cloud provider's DNS client for nothing.
+build_coredns() {
+  local v=$COREDNS_VERSION dest="$bin_root/coredns-$COREDNS_VERSION"
+  [ -x "$dest/coredns" ] && return 0
+  use_existing coredns "$v" COREDNS_BIN "$dest" -version && return 0
+  say "building coredns $v (plugins: bind errors health ready kubernetes cache log)"
+  local w="$work_root/coredns-$v"; mkdir -p "$w"
+  (
+    cd "$w"
+    [ -f go.mod ] || go mod init lab.local/coredns >/dev/null 2>&1
+    cat > main.go <<'GO'
+// Command coredns is CoreDNS with the plugins of the lab's cluster DNS only.
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/bind"
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/log"
+	_ "github.com/coredns/coredns/plugin/ready"
+)
+
+// the order the plugins run in, as in CoreDNS's plugin.cfg
+var directives = []string{"bind", "ready", "health", "errors", "log", "cache", "kubernetes"}
+
+func init() { dnsserver.Directives = directives }
+
+func main() { coremain.Run() }
+GO
+    go get "github.com/coredns/coredns@$v" >/dev/null 2>&1 || fail github.com/coredns/coredns "$v" "go get"
+    go mod tidy >/dev/null 2>&1 || fail github.com/coredns/coredns "$v" "go mod tidy"
+    mkdir -p "$dest"
+    go build -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$v" -o "$dest/coredns.tmp" . \
+      || fail github.com/coredns/coredns "$v" "go build"
+    mv "$dest/coredns.tmp" "$dest/coredns"
+  )
+}
+
 build_all() {
   build_kubernetes
+  build_coredns
   build_etcd
   go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "$bin_root/kwok-$KWOK_VERSION" --version \
     "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
@@ -193,7 +242,8 @@ case "${1:-all}" in
   all) build_all ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
+  coredns) build_coredns ;;
   print-bin-root) echo "$bin_root" ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|print-bin-root]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|coredns|print-bin-root]" >&2; exit 2 ;;
 esac
 say "binaries under $bin_root"

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """The lab: a real Kubernetes control plane as local processes. See tools/lab/README.md.
 
-    lab.py up                  start (or reuse) the lab; LAB_NODES=N for N simulated nodes
+    lab.py up                  start (or reuse) the lab; LAB_NODES=N for N simulated nodes,
+                               LAB_REAL_NODES=N for N real nodes (kubelet + containerd; default 0)
     lab.py down [--purge]      stop what `up` started (--purge also deletes .lab/)
     lab.py status [--json]     processes, memory, nodes and paths
     lab.py env                 shell exports (KUBECONFIG, PATH with kubectl, helm paths)
     lab.py restart-apiserver   restart the apiserver without changing its manifest
     lab.py reset-apiserver     put back the lab's apiserver manifest and audit policy
     lab.py smoke               time a 3-replica Deployment until Ready
+    lab.py stop-kubelet NODE   fault: a real node's kubelet stops (node lost; `up` starts it again)
+    lab.py remove-image NODE REF   fault: delete an image from a real node (its next pull fails)
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def cmd_up(lab: Lab, _args) -> int:
                 "apiserver_status"):
         print(f"  {key:19} {info[key]}")
     print(f"  {'nodes':19} {lab.node_count()} (created {info['nodes_created']}, deleted {info['nodes_deleted']})")
+    print(f"  {'real nodes':19} {lab.read_state().get('real_nodes') or 0}")
     # The real metrics path (Debian Prometheus, Alertmanager, node-exporter; kube-state-metrics on the
     # lab) that playbooks/verify.yml checks; inventory/lab reads the URLs it writes.
     try:
@@ -111,6 +115,18 @@ def cmd_smoke(lab: Lab, args) -> int:
     return 0
 
 
+def cmd_stop_kubelet(lab: Lab, args) -> int:
+    stopped = lab.real_nodes().stop_kubelet(args.node)
+    print(f"lab: kubelet of {args.node} {'stopped' if stopped else 'was not running'}")
+    return 0
+
+
+def cmd_remove_image(lab: Lab, args) -> int:
+    lab.real_nodes().remove_image(args.node, args.reference)
+    print(f"lab: removed {args.reference} from {args.node}")
+    return 0
+
+
 def cmd_supervise(_lab: Lab, _args) -> int:
     return supervisor.main()
 
@@ -143,6 +159,13 @@ def main(argv=None) -> int:
     p = sub.add_parser("smoke", help="time a Deployment until Ready")
     p.add_argument("--replicas", type=int, default=3)
     p.set_defaults(func=cmd_smoke)
+    p = sub.add_parser("stop-kubelet", help="fault: stop a real node's kubelet")
+    p.add_argument("node")
+    p.set_defaults(func=cmd_stop_kubelet)
+    p = sub.add_parser("remove-image", help="fault: delete an image from a real node")
+    p.add_argument("node")
+    p.add_argument("reference")
+    p.set_defaults(func=cmd_remove_image)
     sub.add_parser("supervise", help=argparse.SUPPRESS).set_defaults(func=cmd_supervise)
     sub.add_parser("provision", help=argparse.SUPPRESS).set_defaults(func=cmd_provision)
     sub.add_parser("operator-host", help=argparse.SUPPRESS).set_defaults(func=cmd_operator_host)

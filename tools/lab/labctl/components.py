@@ -81,7 +81,8 @@ def kwok(bins: Binaries, paths: LabPaths, ports: dict) -> list:
         str(bins.kwok),
         f"--kubeconfig={paths.component_kubeconfig('kwok')}",
         f"--config={paths.run / 'kwok.yaml'}",
-        "--manage-all-nodes=true",
+        # only the simulated nodes (nodes.py annotates them): the real nodes' kubelets report for themselves
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         "--cidr=10.244.0.0/16",
         "--node-ip=10.250.0.1",
         "--node-lease-duration-seconds=40",

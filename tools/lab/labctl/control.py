@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import components, network_guard, nodes, storage
+from . import components, network_guard, nodes, realnodes, storage
 from .audit import DEFAULT_POLICY
 from .kubeapi import ApiError, KubeApi
 from .paths import BUILD_SCRIPT, CONTROL_PLANE_NODE, Binaries, LabError, LabPaths
@@ -31,6 +31,7 @@ from .processes import (
     tail,
     wait_port_open,
 )
+from .realnode_lifecycle import RealNodes
 from .static_pod import apiserver_manifest, dump
 from .supervisor import read_status
 
@@ -47,6 +48,7 @@ PORTS = {
     "kube-scheduler": "LAB_SCHEDULER_PORT",
     "kwok": "LAB_KWOK_PORT",
     "prometheus-operator": "LAB_PROMETHEUS_OPERATOR_PORT",
+    "coredns-ready": "LAB_COREDNS_READY_PORT",
 }
 PORT_OF_PROCESS = {"etcd": ["etcd", "etcd-peer"], "static-pods": ["kube-apiserver"],
                    "kube-controller-manager": ["kube-controller-manager"], "kube-scheduler": ["kube-scheduler"],
@@ -241,17 +243,20 @@ class Lab:
                 raise LabError(f"LAB_NODES={raw!r} is not a number") from exc
         return int(self.read_state().get("nodes", DEFAULT_NODES))
 
-    def up(self, owner: str = "cli") -> dict:
+    def up(self, owner: str = "cli", real_nodes: int | None = None) -> dict:
         """Start what is not running, or reuse a healthy lab. ``owner`` is recorded when this call
-        starts the lab (the pytest fixture stops only a lab that a fixture started)."""
+        starts the lab (the pytest fixture stops only a lab that a fixture started). ``real_nodes``
+        overrides LAB_REAL_NODES (the fixture that asks for a real node)."""
         with self.lock():
-            return self._up(owner)
+            return self._up(owner, real_nodes)
 
-    def _up(self, owner: str) -> dict:
+    def _up(self, owner: str, real_nodes: int | None = None) -> dict:
         t0 = time.monotonic()
         timings = {}
         count = self.node_count()
         nodes.node_names(count)  # validates
+        if real_nodes is None:
+            real_nodes = realnodes.requested(self.read_state())  # validates LAB_REAL_NODES before anything starts
         self.ensure_binaries()
         for cidr in network_guard.ensure():
             say(f"added the route `unreachable {cidr}` (simulated cluster addresses stay on this machine)")
@@ -300,10 +305,15 @@ class Lab:
         timings["nodes created"] = time.monotonic() - t0
         nodes.wait_ready(api, count, timeout=60 + count / 5)
         timings["nodes ready"] = time.monotonic() - t0
+        # the lab's own writes for its real nodes go as lab-provisioner, not as the admin (the tests count those)
+        own = KubeApi.from_kubeconfig(self.paths.component_kubeconfig("provisioner"), timeout=30)
+        real = self.real_nodes().reconcile(own, real_nodes, ports)
+        if real:
+            timings["real nodes ready"] = time.monotonic() - t0
         if not reused:
             self.wait_controllers(60)
         timings["controllers"] = time.monotonic() - t0
-        self.write_state(nodes=count, apiserver_url=self.apiserver_url, up_at=time.time())
+        self.write_state(nodes=count, real_nodes=real, apiserver_url=self.apiserver_url, up_at=time.time())
         if fresh:  # repairing a lab someone else started does not make it ours
             self.write_state(owner=owner)
         info = self.info()
@@ -361,8 +371,12 @@ class Lab:
         with self.lock():
             return self._down(purge)
 
+    def real_nodes(self) -> RealNodes:
+        return RealNodes(self.paths, self.bins, self.pids, self.read_state, self.write_state)
+
     def _down(self, purge: bool) -> list:
-        stopped = []
+        # the real nodes first: their kubelets and containers, then what they left on the host
+        stopped = self.real_nodes().down()
         for name in reversed(PROCESSES):
             if stop(self.pids, name):
                 stopped.append(name)
@@ -418,6 +432,11 @@ class Lab:
                                    "rss_kib": proc_rss_kib(pid) if pid else 0,
                                    "ready": api_status.get("ready"), "restart_count": api_status.get("restart_count"),
                                    "phase": api_status.get("phase"), "error": api_status.get("error")}
+        for name in self.real_nodes().process_names():
+            rec = self.pids.read(name)
+            alive = rec is not None and rec.alive()
+            procs[name] = {"pid": rec.pid if rec else None, "running": alive,
+                           "rss_kib": self.real_nodes().rss_kib(name) if alive else 0, "ports": {}}
         result = {"processes": procs, "rss_total_mib": round(sum(p["rss_kib"] for p in procs.values()) / 1024, 1),
                   "paths": self.info()}
         if procs["kube-apiserver"]["running"] and self.paths.kubeconfig.exists():

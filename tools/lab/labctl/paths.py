@@ -90,6 +90,10 @@ class Binaries:
     def prometheus_operator(self) -> Path:
         return self._dir("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION") / "operator"
 
+    @property
+    def coredns(self) -> Path:
+        return self._dir("coredns", "COREDNS_VERSION") / "coredns"
+
     def control_plane(self) -> dict[str, Path]:
         """What `up` needs (helm and kube-state-metrics are for the tests, not the lab)."""
         return {

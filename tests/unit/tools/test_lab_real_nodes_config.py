@@ -1,0 +1,121 @@
+"""tools/lab/labctl: the real nodes' image archives, pod network and kubelet/containerd settings."""
+
+import io
+import ipaddress
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tools" / "lab"))
+
+from labctl import components, images, nodeservices, podnet, realnodes  # noqa: E402
+from labctl.paths import Binaries, LabError, LabPaths  # noqa: E402
+
+
+def _members(archive: bytes) -> dict:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+@pytest.fixture
+def binary(tmp_path):
+    path = tmp_path / "server"
+    path.write_bytes(b"\x7fELF not really")
+    return path
+
+
+def test_an_image_archive_names_the_reference_and_holds_the_files(binary):
+    spec = images.ImageSpec("quay.io/prometheus/prometheus:v3.5.0", {"/bin/prometheus": binary},
+                            entrypoint=("/bin/prometheus",))
+    archive, digest = images.oci_archive(spec)
+    files = _members(archive)
+    index = json.loads(files["index.json"])
+    entry = index["manifests"][0]
+    assert entry["digest"] == digest
+    assert entry["annotations"]["io.containerd.image.name"] == spec.reference
+    manifest = json.loads(files[f"blobs/sha256/{digest[7:]}"])
+    layer = files[f"blobs/sha256/{manifest['layers'][0]['digest'][7:]}"]
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        member = tar.getmember("bin/prometheus")
+        assert tar.extractfile(member).read() == binary.read_bytes()
+        assert member.mode == 0o755 and member.uid == 0 and member.mtime == 0
+    config = json.loads(files[f"blobs/sha256/{manifest['config']['digest'][7:]}"])
+    assert config["config"]["Entrypoint"] == ["/bin/prometheus"]
+
+
+def test_the_same_files_give_the_same_digest_and_other_files_another(binary, tmp_path):
+    spec = images.ImageSpec("lab.local/x:v1", {"/x": binary})
+    assert images.oci_archive(spec)[1] == images.oci_archive(spec)[1]
+    other = tmp_path / "other"
+    other.write_bytes(b"other")
+    assert images.oci_archive(images.ImageSpec("lab.local/x:v1", {"/x": other}))[1] != images.oci_archive(spec)[1]
+
+
+def test_a_reference_without_a_tag_is_refused(binary):
+    with pytest.raises(LabError, match="has no tag"):
+        images.oci_archive(images.ImageSpec("registry:5000/prometheus", {"/x": binary}))
+
+
+@pytest.mark.parametrize(("raw", "state", "expected"), [(None, {}, 0), ("2", {}, 2), (None, {"real_nodes": 1}, 1),
+                                                        ("0", {"real_nodes": 3}, 0)])
+def test_lab_real_nodes_defaults_to_what_the_lab_has(raw, state, expected):
+    environ = {} if raw is None else {"LAB_REAL_NODES": raw}
+    assert realnodes.requested(state, environ) == expected
+
+
+@pytest.mark.parametrize("raw", ["x", "-1", "16"])
+def test_a_bad_lab_real_nodes_is_refused_naming_it(raw):
+    with pytest.raises(LabError, match="LAB_REAL_NODES"):
+        realnodes.requested({}, {"LAB_REAL_NODES": raw})
+
+
+def test_node_addresses_and_pod_ranges_stay_inside_the_bridge_network():
+    seen = set()
+    for index in range(1, realnodes.MAX_NODES + 1):
+        ip = ipaddress.ip_address(podnet.node_ip(index))
+        start, end = (ipaddress.ip_address(a) for a in podnet.pod_range(index))
+        assert {ip, start, end} <= set(podnet.NETWORK) and ip not in seen
+        assert ipaddress.ip_network(f"{start}/24", strict=False) != ipaddress.ip_network(f"{ip}/24", strict=False)
+        seen.add(ip)
+
+
+def test_pods_get_no_default_route_and_no_masquerade(tmp_path):
+    conf = podnet.cni_config(1, tmp_path)
+    bridge = conf["plugins"][0]
+    assert bridge["ipMasq"] is False and not bridge.get("isDefaultGateway")
+    assert [r["dst"] for r in bridge["ipam"]["routes"]] == list(podnet.POD_ROUTES)
+    assert "0.0.0.0/0" not in podnet.POD_ROUTES
+
+
+def test_containerd_sends_every_registry_to_a_closed_loopback_port(tmp_path):
+    node = realnodes.RealNode(1, LabPaths(tmp_path))
+    text = realnodes.containerd_config(node)
+    assert f'config_path = "{node.on_node("/etc/containerd/certs.d")}"' in text
+    assert 'server = "http://127.0.0.1:1"' in realnodes.REGISTRY_HOSTS
+    assert "netns_mounts_under_state_dir = true" in text and str(tmp_path) in text
+
+
+def test_the_kubelet_uses_the_lab_ca_its_own_root_and_no_host_resolver(tmp_path):
+    node = realnodes.RealNode(2, LabPaths(tmp_path))
+    conf = realnodes.kubelet_config(node, tmp_path / "pki")
+    assert conf["authentication"]["x509"]["clientCAFile"] == str(tmp_path / "pki" / "ca.crt")
+    assert conf["address"] == node.ip == "10.244.240.12"
+    assert conf["resolvConf"] == str(node.on_node("/etc/resolv.conf"))
+    assert conf["podLogsDir"].startswith(str(node.root))
+    assert conf["clusterDNS"] == [realnodes.DNS_SERVICE_IP]
+    assert conf["registerWithTaints"] == [realnodes.TAINT]
+
+
+def test_coredns_forwards_nothing(tmp_path):
+    plugins = [line.split()[0] for line in nodeservices.corefile(LabPaths(tmp_path), 1234).splitlines() if line.strip()]
+    assert "forward" not in plugins and "bind" in plugins
+
+
+def test_kwok_manages_only_the_simulated_nodes(tmp_path):
+    argv = components.kwok(Binaries(tmp_path, {"KWOK_VERSION": "v0"}), LabPaths(tmp_path), {"kwok": 1})
+    assert "--manage-all-nodes=true" not in argv
+    assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in argv

@@ -1,0 +1,3 @@
+module lab.local/images
+
+go 1.24

@@ -1,0 +1,54 @@
+// Command labhttp is the lab's test workload. As a server (the default) it answers with the pod's
+// host name and the path asked for, and logs one line per request on stdout (what `kubectl logs`
+// shows); GET /healthz answers "ok" for probes. With -get URL it is the client instead: it fetches
+// URL (a Service's DNS name, from another pod), prints the answer and exits 0, or exits 1 after
+// -tries failed attempts one second apart.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	listen := flag.String("listen", ":8080", "address to listen on")
+	get := flag.String("get", "", "fetch this URL, print the answer and exit")
+	tries := flag.Int("tries", 30, "attempts of -get before giving up")
+	flag.Parse()
+	logger := log.New(os.Stdout, "", log.LstdFlags|log.LUTC)
+	if *get != "" {
+		os.Exit(fetch(logger, *get, *tries))
+	}
+	host, _ := os.Hostname()
+	http.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		logger.Printf("request %s %s from %s", r.Method, r.URL.Path, r.RemoteAddr)
+		fmt.Fprintf(w, "labhttp on %s: %s\n", host, r.URL.Path)
+	})
+	logger.Printf("labhttp listening on %s", *listen)
+	logger.Fatal(http.ListenAndServe(*listen, nil))
+}
+
+func fetch(logger *log.Logger, url string, tries int) int {
+	client := &http.Client{Timeout: 3 * time.Second}
+	for i := 1; i <= tries; i++ {
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			logger.Printf("GET %s: %s %s", url, resp.Status, body)
+			if resp.StatusCode == http.StatusOK {
+				return 0
+			}
+		} else {
+			logger.Printf("GET %s: attempt %d: %v", url, i, err)
+		}
+		time.Sleep(time.Second)
+	}
+	return 1
+}
