@@ -13,7 +13,7 @@ bin_root="$LAB_CACHE/bin"
 work_root="$LAB_CACHE/src"
 mkdir -p "$bin_root" "$work_root"
 
-command -v go >/dev/null || { echo "build: the Go toolchain is missing (install Go >= 1.24 and put it on PATH)" >&2; exit 2; }
+command -v go >/dev/null || { echo "build: the Go toolchain is missing (install Go >= 1.26 and put it on PATH)" >&2; exit 2; }
 export GOFLAGS="${GOFLAGS:--trimpath}"
 export CGO_ENABLED=0
 
