@@ -21,7 +21,8 @@ def charts_dir() -> Path:
 
 def deploy(env: dict) -> tuple[int, dict, dict, float]:
     """(return code, the rollout task's result, the play stats, wall seconds); ``env`` targets the lab
-    (KUBECONFIG, LAB_DIR, PATH)."""
+    (KUBECONFIG, LAB_DIR, PATH). The result also holds ``messages``: {task name: msg} of the play's
+    debug tasks (the plan and the final table)."""
     env = env | {
         "ANSIBLE_STDOUT_CALLBACK": "json",
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
@@ -39,10 +40,12 @@ def deploy(env: dict) -> tuple[int, dict, dict, float]:
     except ValueError as exc:
         tail = (proc.stdout[-3000:], proc.stderr[-3000:])
         raise AssertionError("deploy.yml printed no JSON:\n%s\n%s" % tail) from exc
+    messages = {task["task"]["name"].split(" : ")[-1]: task["hosts"]["localhost"].get("msg")
+                for play in doc["plays"] for task in play["tasks"] if "localhost" in task["hosts"]}
     for play in doc["plays"]:
         for task in play["tasks"]:
             if task["task"]["name"].endswith(ROLLOUT_TASK):
-                return proc.returncode, task["hosts"]["localhost"], doc["stats"], elapsed
+                return proc.returncode, task["hosts"]["localhost"] | {"messages": messages}, doc["stats"], elapsed
     raise AssertionError("no rollout task in deploy.yml's output (rc %s):\n%s" % (proc.returncode, proc.stderr[-3000:]))
 
 

@@ -28,6 +28,14 @@ def _table(label, result, elapsed):
     return "\n".join(rows)
 
 
+def _assert_the_plan_and_the_final_table_are_shown(result):
+    plan = next(m for name, m in result["messages"].items() if name.startswith("Show the plan"))
+    assert plan[0] == "wave -2: prometheus-operator-crds" and plan[-1] == "wave 2: goldilocks", plan
+    table = next(m for name, m in result["messages"].items() if name.startswith("Show how each component ended"))
+    assert len(table) == len(result["components"]), table
+    assert all(row.startswith("wave ") and "Healthy" in row and row.endswith(" s") for row in table), table
+
+
 def _assert_the_vpa_crd_came_before_goldilocks(lab):
     from kubernetes import client  # noqa: PLC0415 - only this test needs the client
 
@@ -64,6 +72,7 @@ def test_the_real_stack_becomes_healthy_and_a_rerun_writes_nothing(lab, charts):
     for wave, names in EXPECTED_WAVES.items():
         assert names <= by_wave[wave], (wave, by_wave)
     assert [w["wave"] for w in first["waves"]] == sorted(by_wave)
+    _assert_the_plan_and_the_final_table_are_shown(first)
     _assert_the_vpa_crd_came_before_goldilocks(lab)
     _assert_the_operator_configured_the_seed_retention(lab)
 

@@ -64,3 +64,12 @@ def test_helm_binary_for_every_component(tmp_path):
 
 def test_no_helm_binary_by_default(plan):
     assert all("binary_path" not in c for c in plan)
+
+
+def test_the_plan_is_shown_wave_by_wave_before_anything_runs(tmp_path):
+    proc = run_playbook("render_stack.yml", {"render_dest": str(tmp_path)}, ANSIBLE_STDOUT_CALLBACK="default")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    shown = proc.stdout[proc.stdout.index("Show the plan"):proc.stdout.index("Roll out the stack in waves")]
+    for line in ("wave -2: prometheus-operator-crds", "wave -1: kube-prometheus-stack, loki", "wave 0: alloy",
+                 "wave 1: exportarr, uptime-kuma, vpa, capacity-dashboards", "wave 2: goldilocks"):
+        assert '"%s"' % line in shown, shown
