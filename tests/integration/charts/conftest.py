@@ -10,7 +10,6 @@ about. No cluster is needed.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,17 +21,12 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
 sys.path.insert(0, str(ROOT / "tools" / "lab"))
 
-from labctl.paths import Binaries  # noqa: E402
+from labctl.paths import Binaries, charts_dir  # noqa: E402
 from roles.rendering import ROLES, render_roles  # noqa: E402
 
 KUBE_VERSION = Binaries.discover().kubernetes_version
 # the API groups of the stack's CRDs, as a cluster with wave -2 applied reports them
 API_VERSIONS = ("monitoring.coreos.com/v1", "autoscaling.k8s.io/v1")
-
-
-def charts_dir() -> Path:
-    cache = Path(os.environ.get("LAB_CACHE") or Path.home() / ".cache" / "homelab-observability")
-    return Path(os.environ.get("LAB_CHARTS") or cache / "charts")
 
 
 def _goyaml():

@@ -19,7 +19,6 @@ with that reason.
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 import socket
@@ -32,6 +31,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from labctl.paths import charts_dir
 
 pytestmark = pytest.mark.lab
 
@@ -47,14 +47,13 @@ GRAFANA_VARIABLES = {"$namespace": ".*"}
 KSM_PREFIXES = ("kube_", "vpa_")
 KEYWORDS = {"sum", "count", "avg", "min", "max", "by", "on", "without", "ignoring", "group_left", "group_right",
             "and", "or", "unless", "bool", "offset", "rate", "irate", "increase", "absent", "topk", "bottomk"}
-CHARTS = Path(os.environ.get("LAB_CHARTS") or Path.home() / ".cache" / "homelab-observability" / "charts")
 
 
 def vpa_crds():
     """The VPA CRDs of the pinned vpa chart archive (make charts), as the stack installs them."""
     lock = yaml.safe_load((ROOT / "charts.lock.yml").read_text())
     version = next(c["version"] for c in lock["charts"] if c["name"] == "vpa")
-    archive = CHARTS / ("vpa-%s.tgz" % version)
+    archive = charts_dir() / ("vpa-%s.tgz" % version)
     assert archive.is_file(), "no %s: run `make charts`" % archive
     with tarfile.open(archive) as tar:
         return tar.extractfile("vpa/crds/vpa-v1-crd.yaml").read().decode()

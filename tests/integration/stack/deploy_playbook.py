@@ -4,19 +4,15 @@ waves module's result; shared by tests/integration/stack and tests/bench/bench_r
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from labctl.paths import charts_dir
+
 ROOT = Path(__file__).resolve().parents[3]
 ROLLOUT_TASK = "Roll out the stack in waves"
-
-
-def charts_dir() -> Path:
-    cache = Path(os.environ.get("LAB_CACHE") or Path.home() / ".cache" / "homelab-observability")
-    return Path(os.environ.get("LAB_CHARTS") or cache / "charts")
 
 
 def deploy(env: dict) -> tuple[int, dict, dict, float]:

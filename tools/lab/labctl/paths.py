@@ -41,6 +41,11 @@ def cache_root() -> Path:
     return Path(base) / "homelab-observability"
 
 
+def charts_dir() -> Path:
+    """Where `make charts` puts the pinned chart archives (LAB_CHARTS overrides)."""
+    return Path(os.environ.get("LAB_CHARTS") or cache_root() / "charts")
+
+
 @dataclass(frozen=True)
 class Binaries:
     """The pinned binaries, in the directories build.sh fills."""
