@@ -47,6 +47,18 @@ def test_an_image_archive_names_the_reference_and_holds_the_files(binary):
     assert config["config"]["Entrypoint"] == ["/bin/prometheus"]
 
 
+def test_an_image_config_carries_its_user_and_labels(binary):
+    spec = images.ImageSpec("lab.local/x:v1", {"/x": binary}, user="65534:65534",
+                            labels={"io.homelab.lab.stand-in": "true"})
+    files = _members(images.oci_archive(spec)[0])
+    manifest = json.loads(files[f"blobs/sha256/{images.oci_archive(spec)[1][7:]}"])
+    config = json.loads(files[f"blobs/sha256/{manifest['config']['digest'][7:]}"])["config"]
+    assert config["User"] == "65534:65534"
+    assert config["Labels"] == {"io.homelab.lab.stand-in": "true"}
+    plain = images.oci_archive(images.ImageSpec("lab.local/x:v1", {"/x": binary}))[1]
+    assert plain != images.oci_archive(spec)[1]
+
+
 def test_the_same_files_give_the_same_digest_and_other_files_another(binary, tmp_path):
     spec = images.ImageSpec("lab.local/x:v1", {"/x": binary})
     assert images.oci_archive(spec)[1] == images.oci_archive(spec)[1]

@@ -40,6 +40,8 @@ class ImageSpec:
     entrypoint: tuple = ()
     cmd: tuple = ()
     env: tuple = ("PATH=/usr/local/bin:/usr/bin:/bin",)
+    user: str = ""  # the image's default user ("65534:65534"), as the upstream image sets it
+    labels: dict = field(default_factory=dict)  # OCI config labels (a stand-in says so here)
 
 
 def _sha(data: bytes) -> str:
@@ -79,7 +81,8 @@ def oci_archive(spec: ImageSpec) -> tuple[bytes, str]:
     config = _json({
         "architecture": "amd64", "os": "linux",
         "config": {"Entrypoint": list(spec.entrypoint), "Cmd": list(spec.cmd), "Env": list(spec.env),
-                   "WorkingDir": "/"},
+                   "WorkingDir": "/", **({"User": spec.user} if spec.user else {}),
+                   **({"Labels": dict(spec.labels)} if spec.labels else {})},
         "rootfs": {"type": "layers", "diff_ids": [_sha(layer)]},
         "history": [{"created_by": "tools/lab/labctl/images.py"}],
     })
@@ -141,13 +144,21 @@ def lab_binary(name: str) -> Path:
     return out
 
 
-def lab_images() -> list[ImageSpec]:
-    """The images every real node gets: the pod sandbox and the test workload."""
+def base_images() -> list[ImageSpec]:
+    """The pod sandbox and the test workload."""
     pause, labhttp = lab_binary("pause"), lab_binary("labhttp")
     return [
         ImageSpec(PAUSE_IMAGE, {"/pause": pause}, entrypoint=("/pause",)),
         ImageSpec(LABHTTP_IMAGE, {"/usr/local/bin/labhttp": labhttp}, entrypoint=("/usr/local/bin/labhttp",)),
     ]
+
+
+def lab_images() -> list[ImageSpec]:
+    """The images every real node gets: the base images, the stack's real components built from the
+    Go proxy (``stack_images``) and the stand-ins for what cannot be had here (``standin_images``)."""
+    from . import stack_images, standin_images  # noqa: PLC0415  (they import this module)
+
+    return base_images() + stack_images.specs() + standin_images.specs()
 
 
 def ctr(address: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
