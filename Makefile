@@ -126,10 +126,13 @@ lab-down: venv ## stop the lab processes this checkout started
 lab-status: venv ## show the lab processes, nodes and paths
 	$(BIN)/python tools/lab/lab.py status
 
-lab: lab-up charts ## start the lab and run the main job (playbooks/site.yml) against it
-	@if [ -f playbooks/site.yml ]; then \
-	  $(BIN)/ansible-playbook -i inventory/lab playbooks/site.yml; \
-	else $(BIN)/python tools/lab/lab.py status; fi
+lab: export LAB_REAL_NODES ?= 1
+lab-stack-build: ## build or reuse the images of the stack's components the lab runs on its real nodes
+	bash tools/lab/build.sh stack
+
+lab: lab-stack-build lab-up charts ## start the lab with a real node (LAB_REAL_NODES, default 1) and run the main job on it
+	$(BIN)/python tools/lab/lab.py user-apps
+	$(BIN)/ansible-playbook -i inventory/lab playbooks/site.yml
 
 bench: venv collection-link lab-build deps charts ## benchmarks; prints tables (see docs/benchmarks.md)
 	@if ls tests/bench/bench_*.py >/dev/null 2>&1; then \

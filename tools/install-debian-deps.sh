@@ -2,12 +2,13 @@
 # Installs the Debian packages the tests run for real: Prometheus (+ promtool), Alertmanager and the
 # node exporter (tests/promtool, tests/integration/promql), and what the lab's real nodes run on:
 # containerd, runc, the CNI plugins, iptables (kube-proxy, the lab's FORWARD guard) and iproute2 (the
-# lab bridge). Idempotent: installs only what is missing (after apt-get update); does nothing when
-# everything is present.
+# lab bridge), and busybox-static (the image of the charts' busybox init containers). Idempotent:
+# installs only what is missing (after apt-get update); does nothing when everything is present.
 set -euo pipefail
 
 packages=(prometheus prometheus-alertmanager prometheus-node-exporter
-          containerd runc containernetworking-plugins iptables iproute2)
+          containerd runc containernetworking-plugins iptables iproute2
+          busybox-static)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,6 +17,14 @@ options:
       - Use it where a component only exists on paper, for example the lab's simulated pods.
     type: dict
     default: {}
+  stand_ins:
+    description:
+      - Components that are served by a stand-in here, as a mapping of check name (or a dotted prefix)
+        to the reason. A check that holds against one is reported with result V(stand-in) and that
+        reason, never as V(passed): it proves the check, not the component. A failure stays V(failed).
+      - Use it where a test bed replaces a component it cannot run (the lab's stand-ins for Grafana, Loki, ...).
+    type: dict
+    default: {}
   fail_on_failure:
     description:
       - Fail the task when a check failed, after every check ran, with the reasons.
@@ -24,6 +32,6 @@ options:
     type: bool
     default: true
 notes:
-  - Every check returns C(name), C(result) (V(passed), V(failed) or V(skipped)), C(duration) in seconds
+  - Every check returns C(name), C(result) (V(passed), V(failed), V(skipped) or V(stand-in)), C(duration) in seconds
     and C(reason). A check that cannot reach what it needs fails with the reason; it never passes by default.
 """

@@ -104,11 +104,11 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.prome
     PrometheusClient,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.args import (
+    check_runner,
     exit_with_checks,
     verify_argument_spec,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.prometheus import run_alertmanager
-from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckRunner
 
 DEFAULT_SERVICE = {"namespace": "monitoring", "service": "kube-prometheus-stack-alertmanager", "port": "9093"}
 DEFAULT_PROMETHEUS = {"namespace": "monitoring", "service": "kube-prometheus-stack-prometheus", "port": "9090"}
@@ -132,7 +132,7 @@ def main():
     kube = KubeSession(p)
     am = AlertmanagerClient(build_transport(p["access"], DEFAULT_SERVICE, kube))
     prom = PrometheusClient(build_transport(p["prometheus_access"], DEFAULT_PROMETHEUS, kube))
-    runner = CheckRunner(p["skip"])
+    runner = check_runner(p)
     run_alertmanager(runner, am, prom, url_pattern=p["url_pattern"], min_active=p["min_active"])
     exit_with_checks(module, runner)
 

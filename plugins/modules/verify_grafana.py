@@ -151,11 +151,11 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.args 
 from ansible_collections.homelab.observability.plugins.module_utils.probes.grafana import GrafanaClient
 from ansible_collections.homelab.observability.plugins.module_utils.probes.kubeapi import secret_values
 from ansible_collections.homelab.observability.plugins.module_utils.verify.args import (
+    check_runner,
     exit_with_checks,
     verify_argument_spec,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.grafana import run_grafana
-from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckRunner
 
 DEFAULT_SERVICE = {"namespace": "monitoring", "service": "kube-prometheus-stack-grafana", "port": "80"}
 
@@ -208,7 +208,7 @@ def main():
                                            [secret["user_key"], secret["password_key"]])
             module.no_log_values.add(password)
             return p["admin_user"] or user, password
-    runner = CheckRunner(p["skip"])
+    runner = check_runner(p)
     run_grafana(runner, grafana, credentials, source, datasources=p["datasources"], dashboards=p["dashboards"])
     exit_with_checks(module, runner)
 

@@ -130,11 +130,11 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.args 
     build_transport,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.args import (
+    check_runner,
     exit_with_checks,
     verify_argument_spec,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.http import run_http
-from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckRunner
 
 
 def argument_spec():
@@ -164,7 +164,7 @@ def main():
     for ep in p["endpoints"]:
         access = dict((k, ep.get(k)) for k in ACCESS_OPTIONS)
         endpoints.append(dict(ep, transport=build_transport(access, access, kube)))
-    runner = CheckRunner(p["skip"])
+    runner = check_runner(p)
     run_http(runner, endpoints)
     exit_with_checks(module, runner)
 

@@ -133,11 +133,11 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.args 
 )
 from ansible_collections.homelab.observability.plugins.module_utils.probes.loki import LokiClient
 from ansible_collections.homelab.observability.plugins.module_utils.verify.args import (
+    check_runner,
     exit_with_checks,
     verify_argument_spec,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.loki import AuditProbe, run_loki
-from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckRunner
 
 DEFAULT_SERVICE = {"namespace": "monitoring", "service": "loki", "port": "3100"}
 
@@ -164,7 +164,7 @@ def main():
     loki = LokiClient(build_transport(p["access"], DEFAULT_SERVICE, kube), tenant=p["tenant"])
     probe = AuditProbe(loki, lambda: kube.apiserver, p["marker_namespace"], audit_job=p["audit_job"],
                        timeout=p["marker_timeout"])
-    runner = CheckRunner(p["skip"])
+    runner = check_runner(p)
     run_loki(runner, loki, probe, audit_job=p["audit_job"], lookback=p["lookback"], redaction=p["redaction"],
              check_mode=module.check_mode)
     exit_with_checks(module, runner)

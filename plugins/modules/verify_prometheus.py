@@ -189,11 +189,11 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.args 
 from ansible_collections.homelab.observability.plugins.module_utils.probes.kubeapi import node_names
 from ansible_collections.homelab.observability.plugins.module_utils.probes.prometheus import PrometheusClient
 from ansible_collections.homelab.observability.plugins.module_utils.verify.args import (
+    check_runner,
     exit_with_checks,
     verify_argument_spec,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.prometheus import run_prometheus
-from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckRunner
 
 DEFAULT_SERVICE = {"namespace": "monitoring", "service": "kube-prometheus-stack-prometheus", "port": "9090"}
 
@@ -229,7 +229,7 @@ def main():
     p = module.params
     kube = KubeSession(p)
     prom = PrometheusClient(build_transport(p["access"], DEFAULT_SERVICE, kube))
-    runner = CheckRunner(p["skip"])
+    runner = check_runner(p)
     run_prometheus(
         runner, prom, p["jobs"], retention=p["retention"], min_rule_groups=p["min_rule_groups"],
         queries=p["queries"], nodes_fn=lambda: node_names(kube.apiserver, p["node_selector"]),

@@ -20,7 +20,7 @@ author:
 options:
   checks:
     description:
-      - Check results, each with C(name), C(result) (V(passed), V(failed) or V(skipped)), C(duration) and C(reason),
+      - Check results, each with C(name), C(result) (V(passed), V(failed), V(skipped) or V(stand-in)), C(duration) and C(reason),
         as the C(checks) return value of the verify_* modules.
     type: list
     elements: dict
@@ -80,10 +80,10 @@ json:
   type: str
   sample: /srv/homelab/.lab/report/report.json
 summary:
-  description: Counts of passed, failed and skipped checks, their total and the seconds spent in checks.
+  description: Counts of passed, failed, skipped and stand-in checks, their total and the seconds spent in checks.
   returned: always
   type: dict
-  sample: {passed: 12, failed: 1, skipped: 6, total: 19, duration: 2.3}
+  sample: {passed: 12, failed: 1, skipped: 6, stand-in: 4, total: 23, duration: 2.3}
 passed:
   description: True when no check failed.
   returned: always

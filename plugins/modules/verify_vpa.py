@@ -92,10 +92,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
 from ansible_collections.homelab.observability.plugins.module_utils.probes.args import KubeSession
 from ansible_collections.homelab.observability.plugins.module_utils.verify.args import (
+    check_runner,
     exit_with_checks,
     verify_argument_spec,
 )
-from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckRunner
 from ansible_collections.homelab.observability.plugins.module_utils.verify.vpa import run_vpa
 
 
@@ -113,7 +113,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     p = module.params
     kube = KubeSession(p)
-    runner = CheckRunner(p["skip"])
+    runner = check_runner(p)
     run_vpa(runner, lambda: kube.apiserver, excluded=p["excluded_namespaces"], grace=p["recommendation_grace"])
     exit_with_checks(module, runner)
 

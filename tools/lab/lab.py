@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import monitoring  # noqa: E402
-from labctl import operator_host, storage, supervisor  # noqa: E402
+from labctl import apiserver_bridge, operator_host, storage, supervisor, user_apps  # noqa: E402
 from labctl.control import Lab  # noqa: E402
 from labctl.paths import LabError  # noqa: E402
 from labctl.smoke import deployment_ready_seconds  # noqa: E402
@@ -127,6 +127,12 @@ def cmd_remove_image(lab: Lab, args) -> int:
     return 0
 
 
+def cmd_user_apps(lab: Lab, _args) -> int:
+    created = user_apps.ensure(lab.api())
+    print(f"lab: the *arr apps' API-key Secrets: {', '.join(created) if created else 'present'}")
+    return 0
+
+
 def cmd_supervise(_lab: Lab, _args) -> int:
     return supervisor.main()
 
@@ -137,6 +143,10 @@ def cmd_provision(_lab: Lab, _args) -> int:
 
 def cmd_operator_host(_lab: Lab, _args) -> int:
     return operator_host.main()
+
+
+def cmd_apiserver_bridge(_lab: Lab, _args) -> int:
+    return apiserver_bridge.main()
 
 
 def main(argv=None) -> int:
@@ -166,9 +176,12 @@ def main(argv=None) -> int:
     p.add_argument("node")
     p.add_argument("reference")
     p.set_defaults(func=cmd_remove_image)
+    sub.add_parser("user-apps", help="create what a homelab has before the stack (the *arr API-key Secrets)"
+                   ).set_defaults(func=cmd_user_apps)
     sub.add_parser("supervise", help=argparse.SUPPRESS).set_defaults(func=cmd_supervise)
     sub.add_parser("provision", help=argparse.SUPPRESS).set_defaults(func=cmd_provision)
     sub.add_parser("operator-host", help=argparse.SUPPRESS).set_defaults(func=cmd_operator_host)
+    sub.add_parser("apiserver-bridge", help=argparse.SUPPRESS).set_defaults(func=cmd_apiserver_bridge)
     args = parser.parse_args(argv)
     try:
         return args.func(Lab.discover(), args)

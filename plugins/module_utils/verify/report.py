@@ -13,12 +13,13 @@ from ansible_collections.homelab.observability.plugins.module_utils.verify.resul
     FAILED,
     PASSED,
     SKIPPED,
+    STAND_IN,
     summarize,
 )
 
 COLUMNS = ("check", "result", "time", "reason")
 CONSOLE_REASON_WIDTH = 110
-MARK = {PASSED: "passed", FAILED: "**failed**", SKIPPED: "skipped"}
+MARK = {PASSED: "passed", FAILED: "**failed**", SKIPPED: "skipped", STAND_IN: "*stand-in*"}
 
 
 def _time(check):
@@ -32,8 +33,9 @@ def _clip(text, width):
 
 def summary_line(checks):
     counts = summarize(checks)
-    return "%d checks: %d passed, %d failed, %d skipped (%.2fs in checks)" % (
-        counts["total"], counts[PASSED], counts[FAILED], counts[SKIPPED], counts["duration"])
+    stand_ins = ", %d against stand-ins" % counts[STAND_IN] if counts[STAND_IN] else ""
+    return "%d checks: %d passed, %d failed, %d skipped%s (%.2fs in checks)" % (
+        counts["total"], counts[PASSED], counts[FAILED], counts[SKIPPED], stand_ins, counts["duration"])
 
 
 def render_table(checks, reason_width=CONSOLE_REASON_WIDTH):
@@ -75,6 +77,9 @@ def render_markdown(checks, title="Stack verification report", generated=None, c
     skipped = [c for c in checks if c["result"] == SKIPPED]
     if skipped:
         lines += ["", "Skipped checks were not run and prove nothing; their reasons say why."]
+    if any(c["result"] == STAND_IN for c in checks):
+        lines += ["", "Stand-in checks held against a stand-in server in place of the component: they prove "
+                      "the check's plumbing, not the component's promise."]
     return "\n".join(lines) + "\n"
 
 
@@ -102,8 +107,8 @@ def validate_checks(checks):
         for key in ("name", "result"):
             if key not in check:
                 problems.append("item %d has no %r" % (index, key))
-        if check.get("result") not in (PASSED, FAILED, SKIPPED):
-            problems.append("item %d (%s) has result %r; expected passed, failed or skipped"
+        if check.get("result") not in (PASSED, FAILED, SKIPPED, STAND_IN):
+            problems.append("item %d (%s) has result %r; expected passed, failed, skipped or stand-in"
                             % (index, check.get("name"), check.get("result")))
     return problems
 

@@ -6,7 +6,9 @@ A check is a named function. It returns a short detail string when it passes, ra
 ``CheckFailed`` with the reason when the promise does not hold, and ``CheckSkipped`` when it
 cannot apply. ``CheckRunner`` times each check on a monotonic clock, honours skip switches
 (``skip`` maps a check name, or a dotted prefix of it, to the reason) and records the result as
-``{name, result, duration, reason}``.
+``{name, result, duration, reason}``. A check that held against a component named in
+``stand_ins`` (same keys) is recorded as ``stand-in``, not ``passed``: it proved the check's
+plumbing against a stand-in server, not the promise of the real component.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,7 +20,8 @@ import time
 PASSED = "passed"
 FAILED = "failed"
 SKIPPED = "skipped"
-RESULTS = (PASSED, FAILED, SKIPPED)
+STAND_IN = "stand-in"
+RESULTS = (PASSED, FAILED, SKIPPED, STAND_IN)
 
 
 class CheckFailed(Exception):
@@ -50,7 +53,7 @@ def skip_reason(skip, name):
 
 
 def summarize(checks):
-    counts = {PASSED: 0, FAILED: 0, SKIPPED: 0}
+    counts = {PASSED: 0, FAILED: 0, SKIPPED: 0, STAND_IN: 0}
     for check in checks:
         counts[check["result"]] += 1
     counts["total"] = len(checks)
@@ -61,8 +64,9 @@ def summarize(checks):
 class CheckRunner:
     """Runs checks in order and keeps their results."""
 
-    def __init__(self, skip=None, clock=time.monotonic):
+    def __init__(self, skip=None, clock=time.monotonic, stand_ins=None):
         self.skip = dict(skip or {})
+        self.stand_ins = dict(stand_ins or {})
         self.clock = clock
         self.results = []
         self._by_name = {}
@@ -112,6 +116,10 @@ class CheckRunner:
         except Exception as exc:  # a probe error or a bug: the check could not prove its promise
             return self.failed(name, "%s: %s" % (type(exc).__name__, exc) if not _is_probe_error(exc) else str(exc),
                                self.clock() - start)
+        stand_in = skip_reason(self.stand_ins, name)
+        if stand_in is not None:
+            return self._record(name, STAND_IN, self.clock() - start,
+                                "held against a stand-in (%s)%s" % (stand_in, ": " + detail if detail else ""))
         return self._record(name, PASSED, self.clock() - start, detail or "")
 
     @property

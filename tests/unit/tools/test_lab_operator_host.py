@@ -108,3 +108,16 @@ def test_it_waits_for_the_crds_then_follows_the_deployment(paths):
     host.step()
     assert host.events[-1][0] == "stop"
     assert host.child is None
+
+
+def test_it_stands_down_when_the_operator_pod_is_placed_on_a_real_node(paths):
+    api = FakeApi([_deployment(CHART_ARGS)], CRDS)
+    host = Recorder(api, paths)
+    host.step()
+    assert host.events[-1][0] == "start"
+    placed = _deployment(CHART_ARGS)
+    placed["spec"]["template"]["spec"]["nodeSelector"] = {"lab.homelab.io/real-node": "true"}
+    api.deployments = [placed]
+    host.step()
+    assert host.events[-1][0] == "stop", "the real node runs the operator's own image: two operators would fight"
+    assert host.child is None

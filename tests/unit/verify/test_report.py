@@ -75,3 +75,15 @@ def test_markdown_result_column_uses_the_result_words():
     assert "| prometheus.ready | passed |" in md
     assert "| prometheus.retention | **failed** |" in md
     assert "| loki.ready | skipped |" in md
+
+
+def test_stand_in_checks_are_counted_and_explained_apart_from_passes():
+    checks = CHECKS[:1] + [check_result("grafana.health", "stand-in", 0.01, "held against a stand-in (lab)")]
+    assert render_table(checks).splitlines()[-1] == (
+        "2 checks: 1 passed, 0 failed, 0 skipped, 1 against stand-ins (0.02s in checks)")
+    md = render_markdown(checks)
+    assert "| grafana.health | *stand-in* |" in md
+    assert "prove the check's plumbing, not the component's promise" in md
+    assert "Stand-in checks" not in render_markdown(CHECKS)
+    assert validate_checks(checks) == []
+    assert json.loads(render_json(checks))["summary"]["stand-in"] == 1

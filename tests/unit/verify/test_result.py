@@ -27,7 +27,22 @@ def test_passed_failed_skipped_and_durations(clock):
         ("a.ok", "passed", "fine"), ("a.bad", "failed", "broken"), ("a.na", "skipped", "not here")]
     assert all(c["duration"] == 0.5 for c in runner.results)
     assert not runner.passed
-    assert runner.summary() == {"passed": 1, "failed": 1, "skipped": 1, "total": 3, "duration": 1.5}
+    assert runner.summary() == {"passed": 1, "failed": 1, "skipped": 1, "stand-in": 0, "total": 3, "duration": 1.5}
+
+
+def test_a_check_that_holds_against_a_stand_in_is_reported_as_stand_in_never_passed(clock):
+    runner = CheckRunner(clock=clock, stand_ins={"grafana": "lab stand-in for Grafana"})
+    runner.run("grafana.health", lambda: "ok 13.2.0")
+    runner.run("grafana.login", lambda: raise_(CheckFailed("401")), requires="grafana.health")
+    runner.run("grafana.dashboard.x", lambda: "found", requires="grafana.health")
+    runner.run("grafanaish.health", lambda: "fine")
+    results = {c["name"]: (c["result"], c["reason"]) for c in runner.results}
+    assert results["grafana.health"] == ("stand-in", "held against a stand-in (lab stand-in for Grafana): ok 13.2.0")
+    assert results["grafana.login"] == ("failed", "401")
+    assert results["grafana.dashboard.x"][0] == "stand-in"  # a stand-in requirement does not block
+    assert results["grafanaish.health"] == ("passed", "fine")
+    assert runner.summary()["stand-in"] == 2 and runner.summary()["passed"] == 1
+    assert not runner.passed
 
 
 @pytest.mark.parametrize("name,expected", [

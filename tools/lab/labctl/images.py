@@ -34,9 +34,20 @@ MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 
 @dataclass(frozen=True)
+class Symlink:
+    """A symbolic link in an image (``/bin/sh`` -> ``busybox``)."""
+
+    target: str
+
+
+@dataclass(frozen=True)
 class ImageSpec:
     reference: str  # registry/repository:tag, as a Pod names it
-    files: dict = field(default_factory=dict)  # path in the image -> host path (made executable)
+    # path in the image -> a host path (an executable, mode 0755), bytes (a plain file, mode 0644) or
+    # a Symlink
+    files: dict = field(default_factory=dict)
+    # directories the image's user must own or write (a data dir): path -> (uid, mode)
+    dirs: dict = field(default_factory=dict)
     entrypoint: tuple = ()
     cmd: tuple = ()
     env: tuple = ("PATH=/usr/local/bin:/usr/bin:/bin",)
@@ -52,22 +63,32 @@ def _json(doc: dict) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def layer_tar(files: dict) -> bytes:
-    """A tar of ``files`` with the directories they need, owned by root, mtime 0, in name order."""
+def layer_tar(files: dict, owned_dirs: dict | None = None) -> bytes:
+    """A tar of ``files`` and ``owned_dirs`` with the directories they need, owned by root unless
+    ``owned_dirs`` says otherwise, mtime 0, in name order."""
+    owned = {name.strip("/"): mode for name, mode in (owned_dirs or {}).items()}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         dirs = set()
-        for target in files:
+        for target in [*files, *(name + "/x" for name in owned)]:
             parts = Path(target.lstrip("/")).parts[:-1]
             dirs.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
         for name in sorted(dirs | {"tmp"}):
             info = tarfile.TarInfo(name)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if name == "tmp" else 0o755
+            if name in owned:
+                (info.uid, info.mode), info.gid = owned[name], owned[name][0]
             tar.addfile(info)
         for target in sorted(files):
-            data = Path(files[target]).read_bytes()
+            source = files[target]
+            if isinstance(source, Symlink):
+                info = tarfile.TarInfo(target.lstrip("/"))
+                info.type, info.linkname, info.mode = tarfile.SYMTYPE, source.target, 0o777
+                tar.addfile(info)
+                continue
+            data = source if isinstance(source, bytes) else Path(source).read_bytes()
             info = tarfile.TarInfo(target.lstrip("/"))
-            info.size, info.mode = len(data), 0o755
+            info.size, info.mode = len(data), 0o644 if isinstance(source, bytes) else 0o755
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
@@ -77,7 +98,7 @@ def oci_archive(spec: ImageSpec) -> tuple[bytes, str]:
     if ":" not in spec.reference.rsplit("/", 1)[-1]:
         raise LabError(f"image reference {spec.reference!r} has no tag: name it as the Pod does "
                        f"(registry/repository:tag), since IfNotPresent matches the exact reference")
-    layer = layer_tar(spec.files)
+    layer = layer_tar(spec.files, spec.dirs)
     config = _json({
         "architecture": "amd64", "os": "linux",
         "config": {"Entrypoint": list(spec.entrypoint), "Cmd": list(spec.cmd), "Env": list(spec.env),

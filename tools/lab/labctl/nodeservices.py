@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from . import podnet
+from .components import python_entry
 from .kubeapi import ApiError, KubeApi
 from .paths import Binaries, LabError, LabPaths
 from .pki import CertSpec, make_cert, write_kubeconfig
@@ -27,7 +28,8 @@ from .realnodes import CLUSTER_DOMAIN, DNS_SERVICE_IP, RealNode, write_if_change
 KUBE_PROXY = "kube-proxy"
 KUBE_PROXY_HEALTHZ_PORT = 10256
 COREDNS = "coredns"
-PROCESSES = [KUBE_PROXY, COREDNS]
+APISERVER_BRIDGE = "apiserver-bridge"
+PROCESSES = [KUBE_PROXY, COREDNS, APISERVER_BRIDGE]
 DNS_SERVICE = "kube-dns"
 MANAGED_BY = "lab.homelab.io"
 
@@ -69,6 +71,10 @@ def write_files(paths: LabPaths, first: RealNode, server: str, ready_port: int) 
     write_kubeconfig(paths.component_kubeconfig("coredns"), server, pki, client="clients/coredns", user="lab-coredns")
     write_if_changed(paths.run / "kube-proxy.yaml", yaml.safe_dump(kube_proxy_config(paths, first)))
     write_if_changed(paths.run / "Corefile", corefile(paths, ready_port))
+
+
+def apiserver_bridge_argv() -> list[str]:
+    return python_entry(APISERVER_BRIDGE)
 
 
 def kube_proxy_argv(bins: Binaries, paths: LabPaths) -> list[str]:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .kubeapi import ApiError, KubeApi, kubeconfig_server
 from .paths import Binaries, LabPaths
+from .realnodes import LABEL as REAL_NODE_LABEL
 
 COMPONENT_LABEL = "app.kubernetes.io/component=prometheus-operator"
 CRD_GROUP = "monitoring.coreos.com"
@@ -48,6 +49,12 @@ def operator_container(deployment: dict) -> dict:
         if "prometheus-operator" in container.get("image", ""):
             return container
     return containers[0]
+
+
+def on_real_nodes(deployment: dict) -> bool:
+    """Whether the Deployment's pods are placed on the lab's real nodes (which run its image)."""
+    selector = deployment["spec"]["template"]["spec"].get("nodeSelector") or {}
+    return selector.get(REAL_NODE_LABEL) == "true"
 
 
 def monitoring_crds(api: KubeApi) -> tuple:
@@ -85,6 +92,8 @@ class OperatorHost:
         deployment = operator_deployment(self.api)
         if deployment is None or (deployment["spec"].get("replicas", 1) or 0) < 1:
             return None
+        if on_real_nodes(deployment):
+            return None  # its pod runs the real operator image on a real node
         crds = monitoring_crds(self.api)
         if REQUIRED_CRD not in crds:
             return None

@@ -25,6 +25,7 @@ import subprocess
 from pathlib import Path
 
 from .paths import LabError
+from .static_pod import ADVERTISE_ADDRESS
 
 BRIDGE = "labbr0"
 NETWORK = ipaddress.ip_network("10.244.240.0/20")
@@ -101,6 +102,9 @@ def ensure(owner: Path, count: int, state: dict) -> dict:
     for ip in [GATEWAY] + [node_ip(i) for i in range(1, count + 1)]:
         if f" {ip}/" not in have:
             _run("ip", "addr", "add", f"{ip}/{NETWORK.prefixlen}", "dev", BRIDGE)
+    # the apiserver's advertise address, where the pods' in-cluster path ends (apiserver_bridge.py)
+    if f" {ADVERTISE_ADDRESS}/" not in have:
+        _run("ip", "addr", "add", f"{ADVERTISE_ADDRESS}/32", "dev", BRIDGE)
     _run("ip", "link", "set", BRIDGE, "up")
     _ensure_guard()
     recorded = {}

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import images, nodeservices, podnet, realnodes
+from . import apiserver_bridge, images, nodeservices, podnet, realnodes
 from .kubeapi import KubeApi
 from .paths import Binaries, LabError, LabPaths
 from .processes import PidFiles, proc_rss_kib, start, stop
@@ -86,6 +86,7 @@ class RealNodes:
         nodeservices.ensure_dns_service(api)
         self._ensure_host_process(nodeservices.COREDNS, nodeservices.coredns_argv(self.bins, self.paths),
                                   f"http://127.0.0.1:{ports['coredns-ready']}/ready")
+        self._ensure_apiserver_bridge(ports["kube-apiserver"])
         t0 = time.monotonic()
         for node in nodes:
             realnodes.wait_node_ready(api, node, max(5.0, 120 - (time.monotonic() - t0)))
@@ -99,6 +100,14 @@ class RealNodes:
             self.pids.clear_stale(name)
             rec = start(self.pids, name, argv, self.paths.logs / f"{name}.log")
         nodeservices.wait_http_ok(name, ready_url, 60, rec.alive, self.paths.logs / f"{name}.log")
+
+    def _ensure_apiserver_bridge(self, port: int) -> None:
+        name = nodeservices.APISERVER_BRIDGE
+        rec = self.pids.running(name)
+        if rec is None:
+            self.pids.clear_stale(name)
+            rec = start(self.pids, name, nodeservices.apiserver_bridge_argv(), self.paths.logs / f"{name}.log")
+        apiserver_bridge.wait_listening(port, 30, rec.alive)
 
     # --- faults, on purpose, for tests -------------------------------------------------------
     def node(self, name: str) -> realnodes.RealNode:

@@ -49,6 +49,9 @@ def apiserver_manifest(version: str, port: int, etcd_port: int, node: str = CONT
         "bind-address": "127.0.0.1",
         "client-ca-file": f"{pki}/ca.crt",
         "enable-admission-plugins": "NodeRestriction",
+        # the aggregated APIs (metrics-server's metrics.k8s.io) are dialled at their pods' addresses,
+        # which the real nodes' bridge routes; this machine routes no Service address (network_guard)
+        "enable-aggregator-routing": "true",
         "enable-bootstrap-token-auth": "true",
         "etcd-cafile": f"{pki}/etcd/ca.crt",
         "etcd-certfile": f"{pki}/apiserver-etcd-client.crt",

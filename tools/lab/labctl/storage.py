@@ -67,6 +67,9 @@ class Provisioner:
         pv_name = f"pvc-{meta['uid']}"
         directory = self.root / sc["metadata"]["name"] / f"{meta['namespace']}_{meta['name']}_{pv_name}"
         directory.mkdir(parents=True, exist_ok=True)
+        # as rancher's local-path provisioner does: the pod's user (Prometheus runs as 1000, the
+        # chart's fsGroup does not apply to hostPath volumes) must be able to write it
+        directory.chmod(0o777)
         pv_spec = {
             "capacity": {"storage": spec["resources"]["requests"]["storage"]},
             "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
