@@ -109,21 +109,34 @@ def test_kubectl_logs_and_the_node_log_file_show_the_request(lab, served, real_n
     assert files and "request GET /logged" in files[0].read_text()
 
 
-def test_another_pod_reaches_the_service_by_its_cluster_dns_name(lab, served):
-    url = f"http://web.{served}.svc.cluster.local:8080/by-dns"
-    client = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client", "namespace": served},
+def _run_client(lab, namespace, name, args):
+    """A labhttp client pod on the real node; its phase and logs once it ended."""
+    client = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
               "spec": {"restartPolicy": "Never", "containers": [
                   {"name": "client", "image": images.LABHTTP_IMAGE, "imagePullPolicy": "IfNotPresent",
-                   "command": ["/usr/local/bin/labhttp", "-get", url, "-tries", "20"]}]} | ON_REAL_NODE}
+                   "command": ["/usr/local/bin/labhttp", *args, "-tries", "20"]}]} | ON_REAL_NODE}
     apply(lab, client)
     deadline = time.monotonic() + 60
-    while (phase := kubectl(lab, "-n", served, "get", "pod", "client", "-o", "jsonpath={.status.phase}").stdout) \
+    while (phase := kubectl(lab, "-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.phase}").stdout) \
             not in ("Succeeded", "Failed"):
         assert time.monotonic() < deadline, phase
         time.sleep(0.5)
-    logs = kubectl(lab, "-n", served, "logs", "client").stdout
+    return phase, kubectl(lab, "-n", namespace, "logs", name).stdout
+
+
+def test_another_pod_reaches_the_service_by_its_cluster_dns_name(lab, served):
+    phase, logs = _run_client(lab, served, "client", ["-get", f"http://web.{served}.svc.cluster.local:8080/by-dns"])
     assert phase == "Succeeded", logs
     assert "200 OK labhttp on web-" in logs and "/by-dns" in logs
+
+
+def test_a_pod_reaches_the_apiserver_in_cluster_with_its_service_account(lab, served):
+    # kubernetes.default.svc -> 10.96.0.1:443 -> the apiserver's advertise address, where the lab's
+    # apiserver-bridge forwards to its loopback port; the cluster CA verifies the serving certificate
+    phase, logs = _run_client(lab, served, "api-client",
+                              ["-in-cluster", "-get", "https://kubernetes.default.svc/version"])
+    assert phase == "Succeeded", logs
+    assert "200 OK" in logs and '"gitVersion": "v1.34.4"' in logs
 
 
 def test_an_unknown_image_fails_to_pull_and_the_engine_names_it(lab, ns):

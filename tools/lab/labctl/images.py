@@ -135,8 +135,8 @@ def oci_archive(spec: ImageSpec) -> tuple[bytes, str]:
     return buf.getvalue(), digest
 
 
-def cached_archive(spec: ImageSpec) -> Path:
-    """Write the archive into the cache (once per content) and return its path."""
+def cached_archive(spec: ImageSpec) -> tuple[Path, str]:
+    """Write the archive into the cache (once per content); its path and manifest digest."""
     data, digest = oci_archive(spec)
     path = cache_root() / "images" / f"{digest[7:]}.tar"
     if not path.exists():
@@ -144,7 +144,7 @@ def cached_archive(spec: ImageSpec) -> Path:
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(data)
         tmp.replace(path)
-    return path
+    return path, digest
 
 
 def lab_binary(name: str) -> Path:
@@ -190,18 +190,22 @@ def ctr(address: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     return result
 
 
-def imported(address: Path) -> set[str]:
-    return set(ctr(address, "images", "list", "--quiet").stdout.split())
+def imported(address: Path) -> dict[str, str]:
+    """The node's images: reference -> manifest digest."""
+    lines = ctr(address, "images", "list").stdout.splitlines()[1:]
+    return {cols[0]: cols[2] for cols in (line.split() for line in lines) if len(cols) > 2}
 
 
 def import_images(address: Path, specs: list[ImageSpec]) -> list[str]:
-    """Import the images a node's containerd lacks; the references imported."""
+    """Import the images a node lacks or holds in another build (same reference, other digest:
+    a rebuilt lab binary); the references imported."""
     have = imported(address)
     done = []
     for spec in specs:
-        if spec.reference in have:
+        archive, digest = cached_archive(spec)
+        if have.get(spec.reference) == digest:
             continue
-        ctr(address, "images", "import", str(cached_archive(spec)))
+        ctr(address, "images", "import", str(archive))
         done.append(spec.reference)
     missing = [s.reference for s in specs if s.reference not in imported(address)]
     if missing:

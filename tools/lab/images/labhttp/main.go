@@ -2,10 +2,13 @@
 // host name and the path asked for, and logs one line per request on stdout (what `kubectl logs`
 // shows); GET /healthz answers "ok" for probes. With -get URL it is the client instead: it fetches
 // URL (a Service's DNS name, from another pod), prints the answer and exits 0, or exits 1 after
-// -tries failed attempts one second apart.
+// -tries failed attempts one second apart. -in-cluster makes the client use the pod's ServiceAccount
+// (its token and the cluster CA), as an in-cluster API client does.
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -19,10 +22,15 @@ func main() {
 	listen := flag.String("listen", ":8080", "address to listen on")
 	get := flag.String("get", "", "fetch this URL, print the answer and exit")
 	tries := flag.Int("tries", 30, "attempts of -get before giving up")
+	inCluster := flag.Bool("in-cluster", false, "-get with the pod's ServiceAccount token and CA")
 	flag.Parse()
 	logger := log.New(os.Stdout, "", log.LstdFlags|log.LUTC)
 	if *get != "" {
-		os.Exit(fetch(logger, *get, *tries))
+		client, token, err := newClient(*inCluster)
+		if err != nil {
+			logger.Fatal(err)
+		}
+		os.Exit(fetch(logger, client, token, *get, *tries))
 	}
 	host, _ := os.Hostname()
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -34,10 +42,38 @@ func main() {
 	logger.Fatal(http.ListenAndServe(*listen, nil))
 }
 
-func fetch(logger *log.Logger, url string, tries int) int {
+const serviceAccount = "/var/run/secrets/kubernetes.io/serviceaccount/"
+
+func newClient(inCluster bool) (*http.Client, string, error) {
 	client := &http.Client{Timeout: 3 * time.Second}
+	if !inCluster {
+		return client, "", nil
+	}
+	ca, err := os.ReadFile(serviceAccount + "ca.crt")
+	if err != nil {
+		return nil, "", err
+	}
+	token, err := os.ReadFile(serviceAccount + "token")
+	if err != nil {
+		return nil, "", err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	return client, string(token), nil
+}
+
+func fetch(logger *log.Logger, client *http.Client, token, url string, tries int) int {
 	for i := 1; i <= tries; i++ {
-		resp, err := client.Get(url)
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			logger.Print(err)
+			return 1
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
