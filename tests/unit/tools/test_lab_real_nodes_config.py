@@ -131,3 +131,30 @@ def test_kwok_manages_only_the_simulated_nodes(tmp_path):
     argv = components.kwok(Binaries(tmp_path, {"KWOK_VERSION": "v0"}), LabPaths(tmp_path), {"kwok": 1})
     assert "--manage-all-nodes=true" not in argv
     assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in argv
+
+
+def _real_nodes(root: Path):
+    from labctl.processes import PidFiles
+    from labctl.realnode_lifecycle import RealNodes
+    (root / "run").mkdir(parents=True)
+    return RealNodes(LabPaths(root), Binaries(root / "bin", {}), PidFiles(root / "run"),
+                     read_state=dict, write_state=lambda **_: None)
+
+
+def test_down_leaves_another_labs_bridge_and_chains(tmp_path, monkeypatch):
+    torn = []
+    nodes = _real_nodes(tmp_path / "lab-b")
+    monkeypatch.setattr(podnet, "bridge_owner", lambda: str(tmp_path / "lab-a"))
+    monkeypatch.setattr(type(nodes), "_host_teardown", lambda self: torn.append("host") or ["bridge"])
+    assert nodes.down() == []
+    assert torn == []
+
+
+@pytest.mark.parametrize("owner", ["", "lab-b"])
+def test_down_removes_its_own_or_unowned_host_network(tmp_path, monkeypatch, owner):
+    torn = []
+    nodes = _real_nodes(tmp_path / "lab-b")
+    monkeypatch.setattr(podnet, "bridge_owner", lambda: str(tmp_path / owner) if owner else "")
+    monkeypatch.setattr(type(nodes), "_host_teardown", lambda self: torn.append("host") or ["bridge"])
+    assert nodes.down() == ["bridge"]
+    assert torn == ["host"]

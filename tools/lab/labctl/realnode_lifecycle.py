@@ -134,8 +134,16 @@ class RealNodes:
         for name in reversed(nodeservices.PROCESSES):
             if stop(self.pids, name):
                 stopped.append(name)
+        if not self.owns_host_network():
+            return stopped
         removed = self._host_teardown()
         return stopped + removed
+
+    def owns_host_network(self) -> bool:
+        """Whether the bridge and the lab chains on this machine are this lab's to remove. Another lab's
+        (its directory is on the bridge) stay: one lab per machine has real nodes, and a lab without
+        them must not tear down that one's network. Unowned leftovers are cleaned by whoever goes down."""
+        return podnet.bridge_owner() in ("", str(self.paths.root))
 
     def _host_teardown(self) -> list[str]:
         for name in reversed(nodeservices.PROCESSES):
