@@ -14,6 +14,8 @@ sys.path.insert(0, str(ROOT / "tools" / "lab"))
 
 from labctl import components, images, nodeservices, podnet, realnodes  # noqa: E402
 from labctl.paths import Binaries, LabError, LabPaths  # noqa: E402
+from labctl.processes import PidFiles  # noqa: E402
+from labctl.realnode_lifecycle import RealNodes  # noqa: E402
 
 
 def _members(archive: bytes) -> dict:
@@ -134,8 +136,6 @@ def test_kwok_manages_only_the_simulated_nodes(tmp_path):
 
 
 def _real_nodes(root: Path):
-    from labctl.processes import PidFiles
-    from labctl.realnode_lifecycle import RealNodes
     (root / "run").mkdir(parents=True)
     return RealNodes(LabPaths(root), Binaries(root / "bin", {}), PidFiles(root / "run"),
                      read_state=dict, write_state=lambda **_: None)
