@@ -21,7 +21,7 @@ options:
     description:
       - Components that are served by a stand-in here, as a mapping of check name (or a dotted prefix)
         to the reason. A check that holds against one is reported with result V(stand-in) and that
-        reason, never as V(passed): it proves the check, not the component. A failure stays V(failed).
+        reason, never as V(passed); it proves the check, not the component. A failure stays V(failed).
       - Use it where a test bed replaces a component it cannot run (the lab's stand-ins for Grafana, Loki, ...).
     type: dict
     default: {}
