@@ -5,7 +5,7 @@
 
 ``/readyz`` alone cannot tell the old apiserver from the new one: after a manifest change the
 kubelet needs a few seconds to notice, and until then the old process answers ``ok``. So the
-waiter finds the process that listens on the URL's port (``/proc/net/tcp*`` and the socket
+waiter finds the process that listens on the URL's address and port (``/proc/net/tcp*`` and the socket
 inodes in ``/proc/<pid>/fd``), requires it to have started after the change and, when asked, to
 carry the expected flags, and only then trusts ``/readyz``. When the listener cannot be found
 (not Linux, not root, a remote URL) it falls back to ``/readyz`` after a grace period.
@@ -25,9 +25,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import glob
+import ipaddress
 import os
 import re
+import socket
 import ssl
+import sys
 import time
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -43,7 +46,33 @@ _CRI_PREFIX = re.compile(r"^\S+Z? (stdout|stderr) [FP] ")
 _FATAL = re.compile(r'^(Error: |F\d{4} \d\d:\d\d:\d\d\.\d+ )|"command failed"')
 
 
-def _listening_inodes(port, proc="/proc"):
+def _decode_address(hex_address):
+    """The IP of a /proc/net/tcp{,6} local address (hex, each 32-bit word in host byte order)."""
+    raw = bytes.fromhex(hex_address)
+    words = [raw[i:i + 4][::-1] if sys.byteorder == "little" else raw[i:i + 4] for i in range(0, len(raw), 4)]
+    return str(ipaddress.ip_address(b"".join(words)))
+
+
+def _host_addresses(host):
+    """The IPs ``host`` stands for, or None when it cannot be resolved (then any listener counts)."""
+    if not host:
+        return None
+    try:
+        return {str(ipaddress.ip_address(host))}
+    except ValueError:
+        pass
+    try:
+        return {info[4][0] for info in socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        return None
+
+
+def _listening_inodes(port, proc="/proc", host=None):
+    """Socket inodes listening on ``port``; with ``host``, only those that serve it: a listener on
+    one of its addresses or on a wildcard address. Another process may listen on the same port on
+    another address (a proxy on a VIP or bridge in front of the apiserver), and it is not the
+    apiserver."""
+    wanted = _host_addresses(host)
     inodes = set()
     for name in ("net/tcp", "net/tcp6"):
         try:
@@ -55,14 +84,22 @@ def _listening_inodes(port, proc="/proc"):
             parts = line.split()
             if len(parts) < 10 or parts[3] != LISTEN:
                 continue
-            if int(parts[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(parts[9])
+            address, hex_port = parts[1].rsplit(":", 1)
+            if int(hex_port, 16) != port:
+                continue
+            if wanted is not None:
+                ip = ipaddress.ip_address(_decode_address(address))
+                mapped = getattr(ip, "ipv4_mapped", None)
+                if not ip.is_unspecified and str(ip) not in wanted and str(mapped) not in wanted:
+                    continue
+            inodes.add(parts[9])
     return inodes
 
 
-def listener_pid(port, proc="/proc"):
-    """Pid of the process listening on TCP ``port``, or None when it cannot be seen."""
-    inodes = _listening_inodes(port, proc)
+def listener_pid(port, proc="/proc", host=None):
+    """Pid of the process listening on TCP ``port`` (for ``host``: see ``_listening_inodes``), or
+    None when it cannot be seen."""
+    inodes = _listening_inodes(port, proc, host)
     if not inodes:
         return None
     wanted = set("socket:[%s]" % i for i in inodes)
@@ -199,14 +236,15 @@ def wait_ready(url, timeout, *, ca_path=None, validate_certs=True, started_after
     ``grace``: seconds after which a listener that cannot be found no longer blocks (readyz alone
     decides).
     """
-    port = urlparse(url).port or (443 if url.startswith("https") else 80)
+    parsed = urlparse(url)
+    port = parsed.port or (443 if url.startswith("https") else 80)
     start = clock()
     deadline = start + timeout
     detail = "not probed yet"
     pid = None
     while True:
         now = clock()
-        pid = listener_pid(port, proc)
+        pid = listener_pid(port, proc, parsed.hostname)
         blocker = None
         if pid is None:
             if started_after is not None and now - start < grace:

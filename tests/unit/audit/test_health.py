@@ -43,6 +43,37 @@ def test_listener_pid_finds_this_process():
     assert health.listener_pid(1) is None
 
 
+def test_listener_pid_skips_another_process_on_the_same_port_at_another_address(tmp_path):
+    """A proxy that listens on the apiserver's port on another address (the lab's bridge, a VIP) is
+    not the apiserver: only a listener on the URL's address, or on a wildcard address, counts."""
+    proc = tmp_path
+    (proc / "net").mkdir()
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    # 10.250.0.1:6443 (inode 111) first, then 127.0.0.1:6443 (inode 222), both LISTEN
+    rest = " 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 "
+    (proc / "net" / "tcp").write_text(header + "   0: 0100FA0A:192B" + rest + "111\n"
+                                      + "   1: 0100007F:192B" + rest + "222\n")
+    (proc / "net" / "tcp6").write_text(header)
+    for pid, inode in ((10, 111), (20, 222)):
+        (proc / str(pid) / "fd").mkdir(parents=True)
+        os.symlink("socket:[%d]" % inode, proc / str(pid) / "fd" / "3")
+    assert health.listener_pid(6443, str(proc), "127.0.0.1") == 20
+    assert health.listener_pid(6443, str(proc), "10.250.0.1") == 10
+    assert health.listener_pid(6443, str(proc), "192.0.2.7") is None
+    assert health.listener_pid(6443, str(proc)) in (10, 20)
+
+
+def test_listener_pid_counts_a_wildcard_listener_for_any_address():
+    sock = socket.socket()
+    sock.bind(("0.0.0.0", 0))
+    sock.listen(1)
+    try:
+        assert health.listener_pid(sock.getsockname()[1], host="127.0.0.1") == os.getpid()
+        assert health.listener_pid(sock.getsockname()[1], host="localhost") == os.getpid()
+    finally:
+        sock.close()
+
+
 def test_process_start_time_and_argv():
     started = health.process_start_time(os.getpid())
     assert time.time() - 86400 < started <= time.time()
