@@ -96,6 +96,10 @@ class Binaries:
         return self._dir("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION") / "operator"
 
     @property
+    def amtool(self) -> Path:
+        return self._dir("amtool", "ALERTMANAGER_VERSION") / "amtool"
+
+    @property
     def coredns(self) -> Path:
         return self._dir("coredns", "COREDNS_VERSION") / "coredns"
 
