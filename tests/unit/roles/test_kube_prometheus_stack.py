@@ -3,7 +3,6 @@
 import pytest
 
 from .conftest import component
-from .rendering import RenderError
 
 
 @pytest.fixture(scope="module")
@@ -196,57 +195,3 @@ def test_vpa_recommendation_recording_rules(values):
                       for r, u in (("cpu", "core"), ("memory", "byte"))}
     target_cpu = next(r for r in records if r["labels"] == {"bound": "target", "resource": "cpu", "unit": "core"})
     assert target_cpu["expr"] == "kube_customresource_vpa_recommendation_target_cpu_cores"
-
-
-# ---- Alertmanager routes and receivers ----
-
-SLACK = {"name": "slack", "slack_configs": [{"api_url_file": "/etc/alertmanager/secrets/alert-creds/slack",
-                                             "channel": "#homelab"}]}
-NTFY = {"name": "ntfy", "webhook_configs": [{"url": "http://ntfy.home.svc:80/alerts"}]}
-
-
-def _alertmanager(render, **extra):
-    comps = render(["kube_prometheus_stack"], **extra)["kube_prometheus_stack"]
-    return component(comps, "kube-prometheus-stack")["values"]["alertmanager"]
-
-
-def test_by_default_alerts_are_visible_and_reach_nobody(values):
-    config = values["alertmanager"]["config"]
-    assert config["receivers"] == [{"name": "null"}]
-    assert config["route"]["receiver"] == "null"
-    assert config["route"]["routes"][0] == {"receiver": "null", "matchers": ['alertname = "Watchdog"']}
-
-
-def test_receivers_routes_and_their_secrets_are_rendered(render):
-    alertmanager = _alertmanager(render, kube_prometheus_stack_alertmanager_receivers=[SLACK, NTFY],
-                                 kube_prometheus_stack_alertmanager_default_receiver="slack",
-                                 kube_prometheus_stack_alertmanager_routes=[
-                                     {"receiver": "ntfy", "matchers": ['severity = "critical"']}],
-                                 kube_prometheus_stack_alertmanager_secrets=["alert-creds"])
-    config = alertmanager["config"]
-    assert [r["name"] for r in config["receivers"]] == ["null", "slack", "ntfy"]
-    assert config["route"]["receiver"] == "slack"
-    assert [r["receiver"] for r in config["route"]["routes"]] == ["null", "ntfy"], "Watchdog first"
-    assert alertmanager["alertmanagerSpec"]["secrets"] == ["alert-creds"]
-
-
-@pytest.mark.parametrize(("extra", "message"), [
-    ({"kube_prometheus_stack_alertmanager_receivers": [
-        {"name": "slack", "slack_configs": [{"api_url": "https://hooks.slack.com/services/T/B/x"}]}]},
-     "api_url written inline would be stored in the Helm release"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [
-        {"name": "tg", "telegram_configs": [{"bot_token": "123:abc", "chat_id": 1}]}]},
-     "bot_token written inline"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [
-        {"name": "hook", "webhook_configs": [{"url": "http://x", "http_config": {
-            "basic_auth": {"username": "u", "password": "p"}}}]}]},
-     "password written inline"),
-    ({"kube_prometheus_stack_alertmanager_default_receiver": "pager"}, "must name a receiver"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [NTFY],
-      "kube_prometheus_stack_alertmanager_routes": [{"receiver": "nfty"}]}, "routes name ['nfty']"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [NTFY, NTFY]}, "unique name"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [{"name": "null"}]}, "other than 'null'"),
-])
-def test_what_alertmanager_refuses_or_would_leak_is_refused_before_anything_is_sent(render, extra, message):
-    with pytest.raises(RenderError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        render(["kube_prometheus_stack"], **extra)
