@@ -9,7 +9,7 @@ import yaml
 
 from .alertmanager_receivers import EVERY_KIND, RECEIVERS, SECRET
 from .conftest import component
-from .rendering import ROOT, RenderError
+from .rendering import ROOT, RenderError, run_playbook
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +127,23 @@ def test_a_secret_not_listed_is_refused_even_when_the_path_is_well_formed(render
 def test_what_alertmanager_refuses_is_refused_before_anything_is_sent(render, extra, message):
     with pytest.raises(RenderError, match=re.escape(message)):
         render(["kube_prometheus_stack"], **extra)
+
+
+# A value in a field the role does not inspect: it reaches the values, and must not reach the log.
+SENTINEL = "#sentinel-5e1f"
+
+
+@pytest.mark.parametrize(("playbook", "written"), [("render.yml", "kube_prometheus_stack.json"),
+                                                   ("render_stack.yml", "stack.json")])
+def test_the_receivers_are_not_logged_even_verbose(tmp_path, playbook, written):
+    receivers = [dict(r) for r in RECEIVERS]
+    receivers[-1] = dict(receivers[-1], slack_configs=[dict(receivers[-1]["slack_configs"][0], channel=SENTINEL)])
+    extra = dict(EVERY_KIND, kube_prometheus_stack_alertmanager_receivers=receivers,
+                 render_roles=["kube_prometheus_stack"], render_dest=str(tmp_path))
+    proc = run_playbook(playbook, extra, "-vvv", ANSIBLE_STDOUT_CALLBACK="default")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert SENTINEL in (tmp_path / written).read_text(), "the receiver was rendered"
+    assert SENTINEL not in proc.stdout + proc.stderr
 
 
 def readme_example():
