@@ -38,7 +38,7 @@ def _promtool(*args, cwd):
 def test_promtool_check_rules(rules_dir):
     proc = _promtool("check", "rules", "rules.yml", cwd=rules_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 13 rules found" in proc.stdout + proc.stderr
+    assert "SUCCESS: 14 rules found" in proc.stdout + proc.stderr
 
 
 def test_promtool_test_rules(rules_dir):
@@ -52,4 +52,5 @@ def test_every_rule_has_a_test():
     recorded = {case["expr"] for test in tests for case in test.get("promql_expr_test", [])}
     assert any("vpa_status_recommendation" in expr for expr in recorded)
     assert tested == {"HomelabTargetDown", "HomelabLokiDown", "HomelabAlloyDown",
-                      "HomelabAlloyDaemonSetIncomplete", "HomelabMonitoringPVCFillingUp"}
+                      "HomelabAlloyDaemonSetIncomplete", "HomelabMonitoringPVCFillingUp",
+                      "HomelabMonitoringPVCFillsSoon"}

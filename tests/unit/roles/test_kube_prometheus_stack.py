@@ -1,5 +1,7 @@
 """Golden tests: the kube-prometheus-stack values carry every seed setting, by value."""
 
+import re
+
 import pytest
 
 from .conftest import component
@@ -125,12 +127,12 @@ def test_our_alert_rules_are_shipped(values):
         "HomelabAlloyDown",
         "HomelabAlloyDaemonSetIncomplete",
         "HomelabMonitoringPVCFillingUp",
+        "HomelabMonitoringPVCFillsSoon",
     }
     assert rules["HomelabTargetDown"]["expr"] == "up == 0"
     assert rules["HomelabLokiDown"]["expr"] == 'absent(up{job="loki"} == 1)'
     assert rules["HomelabAlloyDown"]["expr"] == 'absent(up{job="alloy"} == 1)'
-    assert "> 0.8" in rules["HomelabMonitoringPVCFillingUp"]["expr"]
-    assert 'namespace="monitoring"' in rules["HomelabMonitoringPVCFillingUp"]["expr"]
+    assert "> 0.9" in rules["HomelabMonitoringPVCFillingUp"]["expr"]
     # Prometheus templates survive Ansible's templating untouched.
     assert "{{ $labels.instance }}" in rules["HomelabTargetDown"]["annotations"]["description"]
 
@@ -195,3 +197,29 @@ def test_vpa_recommendation_recording_rules(values):
                       for r, u in (("cpu", "core"), ("memory", "byte"))}
     target_cpu = next(r for r in records if r["labels"] == {"bound": "target", "resource": "cpu", "unit": "core"})
     assert target_cpu["expr"] == "kube_customresource_vpa_recommendation_target_cpu_cores"
+
+
+def test_the_pvc_alerts_cover_the_prometheus_and_the_loki_volumes(render):
+    rendered = render(["kube_prometheus_stack", "loki"])
+    kps = component(rendered["kube_prometheus_stack"], "kube-prometheus-stack")
+    (loki,) = [c for c in rendered["loki"] if "chart" in c]
+    groups = kps["values"]["additionalPrometheusRulesMap"]["homelab-observability"]["groups"]
+    rules = {r["alert"]: r["expr"] for g in groups for r in g["rules"] if "PVC" in r.get("alert", "")}
+    assert set(rules) == {"HomelabMonitoringPVCFillingUp", "HomelabMonitoringPVCFillsSoon"}
+    for namespace in {kps["namespace"], loki["namespace"]}:
+        for expr in rules.values():
+            # every selector of the rule is the namespace both volumes live in, no PVC name that could drift
+            assert set(re.findall(r"\{[^}]*\}", expr)) == {'{namespace="%s"}' % namespace}, expr
+    assert rules["HomelabMonitoringPVCFillsSoon"].startswith(
+        'predict_linear(kubelet_volume_stats_available_bytes{namespace="monitoring"}[6h], 3 * 86400) < 0')
+
+
+def test_the_full_volume_threshold_sits_above_prometheus_own_share(render):
+    # 16GB (GiB) of blocks on 20Gi is 0.8 of the volume, where Prometheus stays once retention is full.
+    values = component(render(["kube_prometheus_stack"])["kube_prometheus_stack"], "kube-prometheus-stack")["values"]
+    spec = values["prometheus"]["prometheusSpec"]
+    share = int(spec["retentionSize"][:-2]) * 2**30 / (int(spec["storageSpec"]["volumeClaimTemplate"]["spec"][
+        "resources"]["requests"]["storage"][:-2]) * 2**30)
+    groups = values["additionalPrometheusRulesMap"]["homelab-observability"]["groups"]
+    expr = next(r["expr"] for g in groups for r in g["rules"] if r.get("alert") == "HomelabMonitoringPVCFillingUp")
+    assert float(expr.rsplit(">", 1)[1]) > share == 0.8
