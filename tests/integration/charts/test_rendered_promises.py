@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 
 import pytest
 from labctl.paths import Binaries
-from roles.alertmanager_receivers import EVERY_KIND, RECEIVERS, SECRET
+from roles.alertmanager_receivers import EVERY_KIND, RECEIVERS, SECRET, readme_example
 
 from .conftest import env_of, load_yaml, of_kind, only
 
@@ -133,9 +133,9 @@ def _amtool_check(objects, tmp_path):
     return proc, load_yaml(path.read_text())
 
 
-@pytest.mark.parametrize("configured", [False, True], ids=["default", "every-kind"])
+@pytest.mark.parametrize("configured", [False, True, "readme"], ids=["default", "every-kind", "readme-example"])
 def test_the_alertmanager_config_the_chart_renders_passes_amtool(rendered, tmp_path, configured):
-    extra = EVERY_KIND if configured else {}
+    extra = {False: {}, True: EVERY_KIND, "readme": readme_example()}[configured]
     objects = rendered(["kube_prometheus_stack"], **extra)["kube-prometheus-stack"]
     proc, config = _amtool_check(objects, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -4,6 +4,11 @@ Shared by the role tests (tests/unit/roles) and the amtool check of the config t
 (tests/integration/charts), so both check the shapes the README shows.
 """
 
+from pathlib import Path
+
+import yaml
+
+README = Path(__file__).resolve().parents[3] / "roles" / "kube_prometheus_stack" / "README.md"
 SECRET = "alert-creds"
 MOUNT = "/etc/alertmanager/secrets/%s/" % SECRET
 
@@ -31,3 +36,9 @@ EVERY_KIND = {
     ],
     "kube_prometheus_stack_alertmanager_secrets": [SECRET],
 }
+
+
+def readme_example():
+    """The role variables of the README's receivers example."""
+    section = README.read_text().split("## Alerts that reach someone", 1)[1]
+    return yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])

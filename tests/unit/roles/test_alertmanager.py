@@ -5,11 +5,10 @@ with a message naming the receiver, the field and the fix (never the credential)
 import re
 
 import pytest
-import yaml
 
-from .alertmanager_receivers import EVERY_KIND, RECEIVERS, SECRET
+from .alertmanager_receivers import EVERY_KIND, RECEIVERS, SECRET, readme_example
 from .conftest import component
-from .rendering import ROOT, RenderError, run_playbook
+from .rendering import RenderError, run_playbook
 
 
 @pytest.fixture(scope="module")
@@ -144,13 +143,6 @@ def test_the_receivers_are_not_logged_even_verbose(tmp_path, playbook, written):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert SENTINEL in (tmp_path / written).read_text(), "the receiver was rendered"
     assert SENTINEL not in proc.stdout + proc.stderr
-
-
-def readme_example():
-    """The variables of the README's receivers example."""
-    text = (ROOT / "roles" / "kube_prometheus_stack" / "README.md").read_text()
-    section = text.split("## Alerts that reach someone", 1)[1]
-    return yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
 
 
 def test_the_readme_example_is_accepted_and_shows_every_kind(render):
