@@ -100,6 +100,10 @@ class Binaries:
         return self._dir("amtool", "ALERTMANAGER_VERSION") / "amtool"
 
     @property
+    def promtool(self) -> Path:
+        return self._dir("promtool", "PROMETHEUS_VERSION") / "promtool"
+
+    @property
     def coredns(self) -> Path:
         return self._dir("coredns", "COREDNS_VERSION") / "coredns"
 
