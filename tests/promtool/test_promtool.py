@@ -1,11 +1,14 @@
 """promtool check rules / promtool test rules on the alert rules the kube_prometheus_stack role renders.
 
-promtool comes from the Debian package `prometheus` (tools/install-debian-deps.sh).
+promtool is the pinned Prometheus's (`bash tools/lab/build.sh promtool`, part of make lab-build), so the rules
+are parsed as the running Prometheus parses them; without it, the Debian package `prometheus`'s
+(tools/install-debian-deps.sh).
 """
 
 import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +20,12 @@ _spec = importlib.util.spec_from_file_location("rendering", ROOT / "tests" / "un
 rendering = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(rendering)
 
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(not PROMTOOL, reason="promtool missing: run tools/install-debian-deps.sh")
+sys.path.insert(0, str(ROOT / "tools" / "lab"))
+from labctl.paths import Binaries  # noqa: E402
+
+PINNED = Binaries.discover().promtool
+PROMTOOL = str(PINNED) if PINNED.is_file() else shutil.which("promtool")
+pytestmark = pytest.mark.skipif(not PROMTOOL, reason="promtool missing: run tools/lab/build.sh promtool")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +45,7 @@ def _promtool(*args, cwd):
 def test_promtool_check_rules(rules_dir):
     proc = _promtool("check", "rules", "rules.yml", cwd=rules_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 13 rules found" in proc.stdout + proc.stderr
+    assert "SUCCESS: 14 rules found" in proc.stdout + proc.stderr
 
 
 def test_promtool_test_rules(rules_dir):
@@ -52,4 +59,5 @@ def test_every_rule_has_a_test():
     recorded = {case["expr"] for test in tests for case in test.get("promql_expr_test", [])}
     assert any("vpa_status_recommendation" in expr for expr in recorded)
     assert tested == {"HomelabTargetDown", "HomelabLokiDown", "HomelabAlloyDown",
-                      "HomelabAlloyDaemonSetIncomplete", "HomelabMonitoringPVCFillingUp"}
+                      "HomelabAlloyDaemonSetIncomplete", "HomelabMonitoringPVCFillingUp",
+                      "HomelabMonitoringPVCFillsSoon"}

@@ -243,6 +243,22 @@ build_all() {
   go_build_module_source operator github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" \
     cmd/operator "$bin_root/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION" --version \
     "-X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}"
+  build_amtool
+  build_promtool
+}
+
+# build_amtool: amtool of the pinned Alertmanager (tests/integration/charts runs its check-config on the config
+# the chart renders; an older amtool refuses fields the pinned Alertmanager accepts).
+build_amtool() {
+  go_build_module_source amtool github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" cmd/amtool \
+    "$bin_root/amtool-$ALERTMANAGER_VERSION" --version "-X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v}"
+}
+
+# build_promtool: promtool of the pinned Prometheus (tests/promtool checks the collection's rules with the
+# PromQL the running Prometheus parses, not Debian's older one).
+build_promtool() {
+  go_build_module_source promtool github.com/prometheus/prometheus "$PROMETHEUS_MODULE_VERSION" cmd/promtool \
+    "$bin_root/promtool-$PROMETHEUS_VERSION" --version "-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}"
 }
 
 # build_stack: the stack's own components, run as images on the real nodes (labctl/stack_images.py names
@@ -270,10 +286,12 @@ build_stack() {
 case "${1:-all}" in
   all) build_all ;;
   stack) build_stack ;;
+  amtool) build_amtool ;;
+  promtool) build_promtool ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   coredns) build_coredns ;;
   print-bin-root) echo "$bin_root" ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|coredns|stack|print-bin-root]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|coredns|stack|amtool|promtool|print-bin-root]" >&2; exit 2 ;;
 esac
 say "binaries under $bin_root"

@@ -1,11 +1,12 @@
 """The seed's promises, checked on the objects the real pinned charts render from the roles' default
 values (not on the values): a role default or a chart upgrade that breaks a promise turns a test red."""
 
-import shutil
 import subprocess
 from urllib.parse import urlparse
 
 import pytest
+from labctl.paths import Binaries
+from roles.alertmanager_receivers import EVERY_KIND, RECEIVERS, SECRET, readme_example
 
 from .conftest import env_of, load_yaml, of_kind, only
 
@@ -122,33 +123,41 @@ def _alertmanager_config(objects):
     return _secret_text(secret, "alertmanager.yaml")
 
 
-@pytest.mark.parametrize("configured", [False, True], ids=["default", "receivers"])
-def test_the_alertmanager_config_the_chart_renders_passes_amtool(rendered, tmp_path, configured):
-    extra = {}
-    if configured:
-        extra = {"kube_prometheus_stack_alertmanager_receivers": [
-                     {"name": "slack", "slack_configs": [
-                         {"api_url_file": "/etc/alertmanager/secrets/alert-creds/slack", "channel": "#homelab"}]},
-                     {"name": "ntfy", "webhook_configs": [{"url": "http://ntfy.home.svc/alerts"}]}],
-                 "kube_prometheus_stack_alertmanager_default_receiver": "ntfy",
-                 "kube_prometheus_stack_alertmanager_routes": [{"receiver": "slack",
-                                                                "matchers": ['severity = "critical"']}],
-                 "kube_prometheus_stack_alertmanager_secrets": ["alert-creds"]}
-    objects = rendered(["kube_prometheus_stack"], **extra)["kube-prometheus-stack"]
+def _amtool_check(objects, tmp_path):
+    """amtool check-config of the pinned Alertmanager on the config the chart put in its Secret."""
+    amtool = Binaries.discover().amtool
+    assert amtool.is_file(), "no %s: run `bash tools/lab/build.sh amtool` (make lab-build)" % amtool
     path = tmp_path / "alertmanager.yaml"
     path.write_text(_alertmanager_config(objects))
-    amtool = shutil.which("amtool")
-    assert amtool, "amtool (Debian prometheus-alertmanager, make deps) is missing"
-    proc = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, check=False)
+    proc = subprocess.run([str(amtool), "check-config", str(path)], capture_output=True, text=True, check=False)
+    return proc, load_yaml(path.read_text())
+
+
+@pytest.mark.parametrize("configured", [False, True, "readme"], ids=["default", "every-kind", "readme-example"])
+def test_the_alertmanager_config_the_chart_renders_passes_amtool(rendered, tmp_path, configured):
+    extra = {False: {}, True: EVERY_KIND, "readme": readme_example()}[configured]
+    objects = rendered(["kube_prometheus_stack"], **extra)["kube-prometheus-stack"]
+    proc, config = _amtool_check(objects, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    config = load_yaml(path.read_text())
     assert config["route"]["routes"][0]["matchers"] == ['alertname = "Watchdog"']
     assert config["inhibit_rules"], "the chart's inhibit rules are kept"
-    assert " - %d receivers" % (3 if configured else 1) in proc.stdout, proc.stdout
+    assert " - %d receivers" % (1 + len(RECEIVERS) if configured else 1) in proc.stdout, proc.stdout
     if configured:
-        assert config["route"]["receiver"] == "ntfy"
+        assert config["route"]["receiver"] == "email"
+        kinds = {k for r in config["receivers"] for k in r if k.endswith("_configs")}
+        assert kinds == {"webhook_configs", "email_configs", "discord_configs", "telegram_configs", "slack_configs"}
         mounted = only(objects, "Alertmanager")["spec"]["secrets"]
-        assert mounted == ["alert-creds"]
+        assert mounted == [SECRET]
+
+
+def test_amtool_refuses_a_config_alertmanager_would_refuse(rendered, tmp_path):
+    # Past the role's own checks (an override), so only amtool stands between this config and Alertmanager.
+    broken = {"alertmanager": {"config": {"route": {"receiver": "nobody"}}}}
+    objects = rendered(["kube_prometheus_stack"],
+                       kube_prometheus_stack_values_overrides=broken)["kube-prometheus-stack"]
+    proc, _ = _amtool_check(objects, tmp_path)
+    assert proc.returncode != 0, proc.stdout
+    assert 'undefined receiver "nobody"' in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
 # --- Ingress hosts ----------------------------------------------------------------------------

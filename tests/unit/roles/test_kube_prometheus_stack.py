@@ -1,9 +1,10 @@
 """Golden tests: the kube-prometheus-stack values carry every seed setting, by value."""
 
+import re
+
 import pytest
 
 from .conftest import component
-from .rendering import RenderError
 
 
 @pytest.fixture(scope="module")
@@ -126,12 +127,12 @@ def test_our_alert_rules_are_shipped(values):
         "HomelabAlloyDown",
         "HomelabAlloyDaemonSetIncomplete",
         "HomelabMonitoringPVCFillingUp",
+        "HomelabMonitoringPVCFillsSoon",
     }
     assert rules["HomelabTargetDown"]["expr"] == "up == 0"
     assert rules["HomelabLokiDown"]["expr"] == 'absent(up{job="loki"} == 1)'
     assert rules["HomelabAlloyDown"]["expr"] == 'absent(up{job="alloy"} == 1)'
-    assert "> 0.8" in rules["HomelabMonitoringPVCFillingUp"]["expr"]
-    assert 'namespace="monitoring"' in rules["HomelabMonitoringPVCFillingUp"]["expr"]
+    assert "> 0.9" in rules["HomelabMonitoringPVCFillingUp"]["expr"]
     # Prometheus templates survive Ansible's templating untouched.
     assert "{{ $labels.instance }}" in rules["HomelabTargetDown"]["annotations"]["description"]
 
@@ -198,55 +199,27 @@ def test_vpa_recommendation_recording_rules(values):
     assert target_cpu["expr"] == "kube_customresource_vpa_recommendation_target_cpu_cores"
 
 
-# ---- Alertmanager routes and receivers ----
-
-SLACK = {"name": "slack", "slack_configs": [{"api_url_file": "/etc/alertmanager/secrets/alert-creds/slack",
-                                             "channel": "#homelab"}]}
-NTFY = {"name": "ntfy", "webhook_configs": [{"url": "http://ntfy.home.svc:80/alerts"}]}
-
-
-def _alertmanager(render, **extra):
-    comps = render(["kube_prometheus_stack"], **extra)["kube_prometheus_stack"]
-    return component(comps, "kube-prometheus-stack")["values"]["alertmanager"]
-
-
-def test_by_default_alerts_are_visible_and_reach_nobody(values):
-    config = values["alertmanager"]["config"]
-    assert config["receivers"] == [{"name": "null"}]
-    assert config["route"]["receiver"] == "null"
-    assert config["route"]["routes"][0] == {"receiver": "null", "matchers": ['alertname = "Watchdog"']}
+def test_the_pvc_alerts_cover_the_prometheus_and_the_loki_volumes(render):
+    rendered = render(["kube_prometheus_stack", "loki"])
+    kps = component(rendered["kube_prometheus_stack"], "kube-prometheus-stack")
+    (loki,) = [c for c in rendered["loki"] if "chart" in c]
+    groups = kps["values"]["additionalPrometheusRulesMap"]["homelab-observability"]["groups"]
+    rules = {r["alert"]: r["expr"] for g in groups for r in g["rules"] if "PVC" in r.get("alert", "")}
+    assert set(rules) == {"HomelabMonitoringPVCFillingUp", "HomelabMonitoringPVCFillsSoon"}
+    for namespace in {kps["namespace"], loki["namespace"]}:
+        for expr in rules.values():
+            # every selector of the rule is the namespace both volumes live in, no PVC name that could drift
+            assert set(re.findall(r"\{[^}]*\}", expr)) == {'{namespace="%s"}' % namespace}, expr
+    assert rules["HomelabMonitoringPVCFillsSoon"].startswith(
+        'predict_linear(kubelet_volume_stats_available_bytes{namespace="monitoring"}[6h], 3 * 86400) < 0')
 
 
-def test_receivers_routes_and_their_secrets_are_rendered(render):
-    alertmanager = _alertmanager(render, kube_prometheus_stack_alertmanager_receivers=[SLACK, NTFY],
-                                 kube_prometheus_stack_alertmanager_default_receiver="slack",
-                                 kube_prometheus_stack_alertmanager_routes=[
-                                     {"receiver": "ntfy", "matchers": ['severity = "critical"']}],
-                                 kube_prometheus_stack_alertmanager_secrets=["alert-creds"])
-    config = alertmanager["config"]
-    assert [r["name"] for r in config["receivers"]] == ["null", "slack", "ntfy"]
-    assert config["route"]["receiver"] == "slack"
-    assert [r["receiver"] for r in config["route"]["routes"]] == ["null", "ntfy"], "Watchdog first"
-    assert alertmanager["alertmanagerSpec"]["secrets"] == ["alert-creds"]
-
-
-@pytest.mark.parametrize(("extra", "message"), [
-    ({"kube_prometheus_stack_alertmanager_receivers": [
-        {"name": "slack", "slack_configs": [{"api_url": "https://hooks.slack.com/services/T/B/x"}]}]},
-     "api_url written inline would be stored in the Helm release"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [
-        {"name": "tg", "telegram_configs": [{"bot_token": "123:abc", "chat_id": 1}]}]},
-     "bot_token written inline"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [
-        {"name": "hook", "webhook_configs": [{"url": "http://x", "http_config": {
-            "basic_auth": {"username": "u", "password": "p"}}}]}]},
-     "password written inline"),
-    ({"kube_prometheus_stack_alertmanager_default_receiver": "pager"}, "must name a receiver"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [NTFY],
-      "kube_prometheus_stack_alertmanager_routes": [{"receiver": "nfty"}]}, "routes name ['nfty']"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [NTFY, NTFY]}, "unique name"),
-    ({"kube_prometheus_stack_alertmanager_receivers": [{"name": "null"}]}, "other than 'null'"),
-])
-def test_what_alertmanager_refuses_or_would_leak_is_refused_before_anything_is_sent(render, extra, message):
-    with pytest.raises(RenderError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        render(["kube_prometheus_stack"], **extra)
+def test_the_full_volume_threshold_sits_above_prometheus_own_share(render):
+    # 16GB (GiB) of blocks on 20Gi is 0.8 of the volume, where Prometheus stays once retention is full.
+    values = component(render(["kube_prometheus_stack"])["kube_prometheus_stack"], "kube-prometheus-stack")["values"]
+    spec = values["prometheus"]["prometheusSpec"]
+    share = int(spec["retentionSize"][:-2]) * 2**30 / (int(spec["storageSpec"]["volumeClaimTemplate"]["spec"][
+        "resources"]["requests"]["storage"][:-2]) * 2**30)
+    groups = values["additionalPrometheusRulesMap"]["homelab-observability"]["groups"]
+    expr = next(r["expr"] for g in groups for r in g["rules"] if r.get("alert") == "HomelabMonitoringPVCFillingUp")
+    assert float(expr.rsplit(">", 1)[1]) > share == 0.8

@@ -96,6 +96,14 @@ class Binaries:
         return self._dir("prometheus-operator", "PROMETHEUS_OPERATOR_VERSION") / "operator"
 
     @property
+    def amtool(self) -> Path:
+        return self._dir("amtool", "ALERTMANAGER_VERSION") / "amtool"
+
+    @property
+    def promtool(self) -> Path:
+        return self._dir("promtool", "PROMETHEUS_VERSION") / "promtool"
+
+    @property
     def coredns(self) -> Path:
         return self._dir("coredns", "COREDNS_VERSION") / "coredns"
 
