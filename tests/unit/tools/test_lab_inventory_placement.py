@@ -46,6 +46,8 @@ def test_a_lab_with_real_nodes_places_every_pod_on_them(tmp_path):
     assert kps["prometheus"]["prometheusSpec"]["nodeSelector"] == selector
     assert kps["prometheusOperator"]["kubeletService"]["selector"] == "lab.homelab.io/real-node=true"
     assert got["loki_values_overrides"]["singleBinary"]["nodeSelector"] == selector
+    # the chart's digest-pinned config reloader becomes the one the lab builds (standin_images.py)
+    assert got["alloy_values_overrides"]["configReloader"]["image"] == {"tag": "v0.93.1", "digest": ""}
     assert got["vpa_values_overrides"]["metrics-server"]["image"] == {"tag": "v0.8.0"}
     assert got["uptime_kuma_node_selector"] == selector
     assert got["exportarr_tolerations"][0]["key"] == "lab.homelab.io/real-node"
