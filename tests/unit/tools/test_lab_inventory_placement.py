@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[3]
 ANSIBLE = Path(sys.executable).with_name("ansible")
 SHOWN = ("lab_real_nodes", "vpa_metrics_server_enabled", "kube_prometheus_stack_values_overrides",
          "loki_values_overrides", "alloy_values_overrides", "vpa_values_overrides",
-         "goldilocks_values_overrides", "uptime_kuma_node_selector", "exportarr_tolerations")
+         "goldilocks_values_overrides", "uptime_kuma_node_selector", "exportarr_tolerations", "alloy_audit_log_dir")
 
 
 def lab_vars(tmp_path: Path, state: dict | None) -> dict:
@@ -35,7 +35,8 @@ def lab_vars(tmp_path: Path, state: dict | None) -> dict:
 def test_a_lab_without_real_nodes_places_nothing(tmp_path, state):
     got = lab_vars(tmp_path, state)
     assert got["lab_real_nodes"] == 0 and got["vpa_metrics_server_enabled"] is False
-    assert all(got[name] in ({}, []) for name in SHOWN[2:]), got
+    assert all(got[name] in ({}, []) for name in SHOWN[2:-1]), got
+    assert got["alloy_audit_log_dir"] == "/var/log/kubernetes/audit"  # the role's default
 
 
 def test_a_lab_with_real_nodes_places_every_pod_on_them(tmp_path):
@@ -51,3 +52,5 @@ def test_a_lab_with_real_nodes_places_every_pod_on_them(tmp_path):
     assert got["vpa_values_overrides"]["metrics-server"]["image"] == {"tag": "v0.8.0"}
     assert got["uptime_kuma_node_selector"] == selector
     assert got["exportarr_tolerations"][0]["key"] == "lab.homelab.io/real-node"
+    # where the lab's apiserver writes its audit log (labctl/paths.py default_audit_log)
+    assert got["alloy_audit_log_dir"] == str(tmp_path.resolve() / "host/var/log/kubernetes/audit")
