@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 ANSIBLE = Path(sys.executable).with_name("ansible")
@@ -54,3 +55,14 @@ def test_a_lab_with_real_nodes_places_every_pod_on_them(tmp_path):
     assert got["exportarr_tolerations"][0]["key"] == "lab.homelab.io/real-node"
     # where the lab's apiserver writes its audit log (labctl/paths.py default_audit_log)
     assert got["alloy_audit_log_dir"] == str(tmp_path.resolve() / "host/var/log/kubernetes/audit")
+    alloy = got["alloy_values_overrides"]
+    mounts = {m["name"]: m for m in alloy["alloy"]["mounts"]["extra"]}
+    volumes = {v["name"]: v["hostPath"]["path"] for v in alloy["controller"]["volumes"]["extra"]}
+    # the node's own pod logs where Alloy looks for them; the role's mounts kept, at the role's paths
+    assert mounts["lab-nodes"]["subPathExpr"] == "$(NODE_NAME)/var/log/pods"
+    assert volumes["lab-nodes"] == str(tmp_path.resolve() / "nodes")
+    role = yaml.safe_load((ROOT / "roles/alloy/vars/main.yml").read_text())
+    assert mounts["alloy-positions"]["mountPath"] == role["_alloy_storage_mount_path"]
+    assert mounts["audit-log"]["mountPath"] == role["_alloy_audit_mount_path"]
+    assert volumes["audit-log"] == got["alloy_audit_log_dir"]
+    assert volumes["alloy-positions"].startswith(str(tmp_path.resolve()))
