@@ -1,7 +1,9 @@
 """tools/lab/labctl/standin_images.py: the stand-ins' images, named as the stack names them and
 labelled as stand-ins. The servers themselves: tests/unit/tools/test_lab_standin_servers.py."""
 
+import json
 import sys
+import tarfile
 from pathlib import Path
 
 import yaml
@@ -71,3 +73,16 @@ def test_the_alloy_config_reloader_override_is_the_reloader_the_lab_builds():
     assert real_nodes["lab_alloy_config_reloader_tag"] == read_versions()["PROMETHEUS_OPERATOR_VERSION"]
     # the chart prefers a digest over the tag: the override must clear it
     assert real_nodes["_lab_alloy_on_real_nodes"]["configReloader"]["image"]["digest"] == ""
+
+
+def test_two_references_to_the_same_content_get_their_own_archives(tmp_path, monkeypatch):
+    # the k8s-sidecar stand-in is one program under two registries' names: each import must name its own
+    monkeypatch.setattr(images, "cache_root", lambda: tmp_path)
+    sidecars = [s for s in standin_images.STAND_INS if s.source == "k8ssidecar"]
+    archives = {images.cached_archive(_spec(s, tmp_path))[0] for s in sidecars}
+    assert len(sidecars) == 2 and len(archives) == 2
+    for standin in sidecars:
+        path = images.cached_archive(_spec(standin, tmp_path))[0]
+        with tarfile.open(path) as tar:
+            index = json.loads(tar.extractfile("index.json").read())
+        assert index["manifests"][0]["annotations"]["io.containerd.image.name"] == standin.reference
