@@ -24,9 +24,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import glob
 import os
 import re
+import socket
 import ssl
 import time
 
@@ -43,8 +45,23 @@ _CRI_PREFIX = re.compile(r"^\S+Z? (stdout|stderr) [FP] ")
 _FATAL = re.compile(r'^(Error: |F\d{4} \d\d:\d\d:\d\d\.\d+ )|"command failed"')
 
 
-def _listening_inodes(port, proc="/proc"):
+def _address_filter(host):
+    """The /proc/net/tcp* local addresses (hex) that can serve ``host``, or None for any: a lab with
+    real nodes has a second listener on the apiserver's port (its bridge on 10.250.0.1), which must
+    not be taken for the apiserver behind 127.0.0.1."""
+    try:
+        packed = socket.inet_aton(host or "")
+    except OSError:
+        return None
+    if (host or "").count(".") != 3:
+        return None
+    v4 = binascii.hexlify(packed[::-1]).decode().upper()
+    return {v4, "00000000", "0" * 32, "0000000000000000FFFF0000" + v4}
+
+
+def _listening_inodes(port, proc="/proc", host=None):
     inodes = set()
+    addresses = _address_filter(host)
     for name in ("net/tcp", "net/tcp6"):
         try:
             with open(os.path.join(proc, name)) as handle:
@@ -55,14 +72,16 @@ def _listening_inodes(port, proc="/proc"):
             parts = line.split()
             if len(parts) < 10 or parts[3] != LISTEN:
                 continue
-            if int(parts[1].rsplit(":", 1)[1], 16) == port:
+            address, hex_port = parts[1].rsplit(":", 1)
+            if int(hex_port, 16) == port and (addresses is None or address.upper() in addresses):
                 inodes.add(parts[9])
     return inodes
 
 
-def listener_pid(port, proc="/proc"):
-    """Pid of the process listening on TCP ``port``, or None when it cannot be seen."""
-    inodes = _listening_inodes(port, proc)
+def listener_pid(port, proc="/proc", host=None):
+    """Pid of the process listening on TCP ``port`` (at ``host``, when it is an IPv4 address), or None
+    when it cannot be seen."""
+    inodes = _listening_inodes(port, proc, host)
     if not inodes:
         return None
     wanted = set("socket:[%s]" % i for i in inodes)
@@ -206,7 +225,7 @@ def wait_ready(url, timeout, *, ca_path=None, validate_certs=True, started_after
     pid = None
     while True:
         now = clock()
-        pid = listener_pid(port, proc)
+        pid = listener_pid(port, proc, urlparse(url).hostname)
         blocker = None
         if pid is None:
             if started_after is not None and now - start < grace:

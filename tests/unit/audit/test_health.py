@@ -43,6 +43,34 @@ def test_listener_pid_finds_this_process():
     assert health.listener_pid(1) is None
 
 
+def _fake_proc(tmp_path, listeners):
+    """A /proc with one LISTEN socket per (pid, hex local address) on port 0x1F90 (8080)."""
+    rows = ["  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"]
+    for i, (pid, address) in enumerate(listeners):
+        inode = str(1000 + i)
+        rows.append("   %d: %s:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 %s"
+                    % (i, address, inode))
+        (tmp_path / str(pid) / "fd").mkdir(parents=True)
+        (tmp_path / str(pid) / "fd" / "3").symlink_to("socket:[%s]" % inode)
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "tcp").write_text("\n".join(rows) + "\n")
+    return str(tmp_path)
+
+
+def test_listener_pid_takes_the_listener_on_the_urls_address(tmp_path):
+    # a lab with real nodes: its bridge listens on 10.250.0.1 at the apiserver's port (127.0.0.1)
+    proc = _fake_proc(tmp_path, [(11, "0100FA0A"), (22, "0100007F")])
+    assert health.listener_pid(8080, proc, "127.0.0.1") == 22
+    assert health.listener_pid(8080, proc, "10.250.0.1") == 11
+    assert health.listener_pid(8080, proc, "127.0.0.2") is None
+
+
+def test_a_wildcard_listener_serves_every_address(tmp_path):
+    proc = _fake_proc(tmp_path, [(33, "00000000")])
+    assert health.listener_pid(8080, proc, "127.0.0.1") == 33
+    assert health.listener_pid(8080, proc, "apiserver.local") == 33  # a name: any listener
+
+
 def test_process_start_time_and_argv():
     started = health.process_start_time(os.getpid())
     assert time.time() - 86400 < started <= time.time()
