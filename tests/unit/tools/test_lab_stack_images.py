@@ -1,16 +1,15 @@
 """tools/lab/labctl/stack_images.py: the stack's images as the charts name and run them."""
 
-import io
-import json
 import sys
-import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tools" / "lab"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labctl import images, stack_images  # noqa: E402
+from labctl import stack_images  # noqa: E402
 from labctl.paths import Binaries, read_versions  # noqa: E402
+from oci import config_and_layer  # noqa: E402
 
 
 def _binaries(tmp_path, built=None):
@@ -35,20 +34,10 @@ def test_references_are_the_ones_the_pinned_charts_render(tmp_path):
             "registry.k8s.io/metrics-server/metrics-server:v0.8.0"} == refs
 
 
-def _config_and_layer(spec):
-    archive, digest = images.oci_archive(spec)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        blobs = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-    manifest = json.loads(blobs[f"blobs/sha256/{digest[7:]}"])
-    config = json.loads(blobs[f"blobs/sha256/{manifest['config']['digest'][7:]}"])
-    layer = blobs[f"blobs/sha256/{manifest['layers'][0]['digest'][7:]}"]
-    return config["config"], tarfile.open(fileobj=io.BytesIO(layer))  # noqa: SIM115 (in memory, read by the test)
-
-
 def test_prometheus_runs_as_nobody_from_bin_with_a_data_dir_it_owns(tmp_path):
     bins = _binaries(tmp_path)
     prom = next(i for i in stack_images.STACK_IMAGES if i.binary == "prometheus")
-    config, layer = _config_and_layer(stack_images.spec(prom, bins))
+    config, layer = config_and_layer(stack_images.spec(prom, bins))
     assert config["Entrypoint"] == ["/bin/prometheus"] and config["User"] == "65534:65534"
     data = layer.getmember("prometheus")
     assert data.isdir() and data.uid == 65534 and data.gid == 65534
@@ -69,7 +58,7 @@ def test_busybox_is_one_binary_with_the_applets_as_links(tmp_path, monkeypatch):
     busybox = tmp_path / "busybox"
     busybox.write_bytes(b"\x7fELF busybox")
     monkeypatch.setattr(stack_images, "BUSYBOX", busybox)
-    _, layer = _config_and_layer(stack_images.busybox_spec())
+    _, layer = config_and_layer(stack_images.busybox_spec())
     chown = layer.getmember("bin/chown")
     assert chown.issym() and chown.linkname == "busybox"
     assert layer.extractfile("bin/busybox").read() == b"\x7fELF busybox"

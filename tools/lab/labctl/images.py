@@ -136,9 +136,11 @@ def oci_archive(spec: ImageSpec) -> tuple[bytes, str]:
 
 
 def cached_archive(spec: ImageSpec) -> tuple[Path, str]:
-    """Write the archive into the cache (once per content); its path and manifest digest."""
+    """Write the archive into the cache (once per content); its path and manifest digest. Keyed by the
+    whole archive, not the manifest digest: two references to the same content (the k8s-sidecar
+    stand-in under two registries) share a manifest but not the index that names the reference."""
     data, digest = oci_archive(spec)
-    path = cache_root() / "images" / f"{digest[7:]}.tar"
+    path = cache_root() / "images" / f"{hashlib.sha256(data).hexdigest()}.tar"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
