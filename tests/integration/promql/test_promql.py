@@ -327,7 +327,7 @@ def test_dashboard_expressions(prometheus, rendered, capsys):
 def test_rule_expressions(prometheus, rendered):
     rules = [(r.get("alert") or "record %s %s" % (r["record"], r.get("labels")), r["expr"])
              for g in rendered["rules"] for r in g["rules"]]
-    assert len(rules) == 13
+    assert len(rules) == 14
     present = _lab_metrics(prometheus)
     problems = []
     for where, _expr, metrics, ok, _, error in _evaluate(prometheus, rules):
