@@ -42,7 +42,8 @@ _spec.loader.exec_module(rendering)
 
 # Served by the kubelet (cAdvisor / volume stats), which the lab does not run.
 KUBELET_METRICS = {"container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
-                   "kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"}
+                   "kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes",
+                   "kubelet_volume_stats_available_bytes"}
 GRAFANA_VARIABLES = {"$namespace": ".*"}
 KSM_PREFIXES = ("kube_", "vpa_")
 KEYWORDS = {"sum", "count", "avg", "min", "max", "by", "on", "without", "ignoring", "group_left", "group_right",
