@@ -129,7 +129,7 @@ def cmd_remove_image(lab: Lab, args) -> int:
 
 def cmd_user_apps(lab: Lab, _args) -> int:
     created = user_apps.ensure(lab.api())
-    print(f"lab: the *arr apps' API-key Secrets: {', '.join(created) if created else 'present'}")
+    print(f"lab: the user's Secrets (*arr API keys, grafana-admin): {', '.join(created) if created else 'present'}")
     return 0
 
 

@@ -22,7 +22,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.client 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.diagnose import Diagnoser  # noqa: E402
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi, Ref  # noqa: E402
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter  # noqa: E402
-from labctl import images, nodeservices, podnet, realnodes  # noqa: E402
+from labctl import images, nodeservices, podnet, realnodes, root_propagation  # noqa: E402
 from labctl.processes import proc_cmdline, proc_start_ticks  # noqa: E402
 
 ON_REAL_NODE = {
@@ -215,6 +215,8 @@ def test_down_leaves_nothing_of_the_real_nodes_behind(lab, served, real_node):
     pids = [control.pids.read(n).pid for n in real_node.processes() + nodeservices.PROCESSES]
     pids += realnodes.shim_pids(real_node) + sorted(realnodes.container_pids(real_node))
     assert realnodes.container_pids(real_node) and podnet.mounts_under(real_node.root)
+    found = control.read_state().get(root_propagation.STATE_KEY)
+    assert root_propagation.propagation(root_propagation.MOUNTINFO.read_text()) != "private"
     control.real_nodes().down()
     time.sleep(0.5)
     left = [p for p in pids if proc_start_ticks(p) is not None]  # None: gone (or a zombie)
@@ -226,3 +228,6 @@ def test_down_leaves_nothing_of_the_real_nodes_behind(lab, served, real_node):
     assert realnodes.container_log_links(control.paths.root) == []
     assert podnet.leftover_cni_results(control.paths.root) == []
     assert "ip_forward_before" not in control.read_state()
+    if found == "private":  # the lab made / shared: down puts it back
+        assert root_propagation.propagation(root_propagation.MOUNTINFO.read_text()) == "private"
+    assert root_propagation.STATE_KEY not in control.read_state()

@@ -103,6 +103,8 @@ def test_pods_get_no_default_route_and_no_masquerade(tmp_path):
     assert bridge["ipMasq"] is False and not bridge.get("isDefaultGateway")
     assert [r["dst"] for r in bridge["ipam"]["routes"]] == list(podnet.POD_ROUTES)
     assert "0.0.0.0/0" not in podnet.POD_ROUTES
+    # the apiserver's Endpoints, which Prometheus scrapes directly, and nothing else of the node range
+    assert "10.250.0.1/32" in podnet.POD_ROUTES and "10.250.0.0/16" not in podnet.POD_ROUTES
 
 
 def test_containerd_sends_every_registry_to_a_closed_loopback_port(tmp_path):

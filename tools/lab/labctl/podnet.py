@@ -33,7 +33,9 @@ GATEWAY = "10.244.240.1"
 CNI_NETWORK = "lab-pods"
 GUARD_CHAIN = "LAB-POD-GUARD"
 GUARD_TABLE = "mangle"
-POD_ROUTES = ("10.244.0.0/16", "10.96.0.0/12")
+# pods, Services, and the apiserver's advertise address (a /32 on the bridge): Prometheus scrapes the
+# `kubernetes` Endpoints (10.250.0.1:<port>) directly, not through the Service
+POD_ROUTES = ("10.244.0.0/16", "10.96.0.0/12", f"{ADVERTISE_ADDRESS}/32")
 FORWARD_SYSCTL = Path("/proc/sys/net/ipv4/ip_forward")
 # kube-proxy's and the kubelet's chains (KUBE-SERVICES, KUBE-KUBELET-CANARY, ...): the lab is the only
 # Kubernetes on this machine, so every KUBE-* chain is one of its real nodes left behind

@@ -2,8 +2,9 @@
 
 ``reconcile`` makes the lab have exactly ``LAB_REAL_NODES`` real nodes: it stops and deletes the
 surplus ones, and when none is left removes what they put on this machine (bridge, iptables chains,
-mounts, cgroups, links in /var/log/containers, ip_forward). ``down`` does the same for all of them,
-whatever the state file says, by looking at what exists (node directories, the bridge, the chains).
+mounts, cgroups, links in /var/log/containers, ip_forward, the propagation of /). ``down`` does the
+same for all of them, whatever the state file says, by looking at what exists (node directories, the
+bridge, the chains).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import apiserver_bridge, images, nodeservices, podnet, realnodes
+from . import apiserver_bridge, images, nodeservices, podnet, realnodes, root_propagation
 from .kubeapi import KubeApi
 from .paths import Binaries, LabError, LabPaths
 from .processes import PidFiles, proc_rss_kib, start, stop
@@ -73,6 +74,7 @@ class RealNodes:
         if missing:
             raise LabError(f"missing {', '.join(missing)} for LAB_REAL_NODES={count}: run `make lab-build`")
         recorded = podnet.ensure(self.paths.root, count, self.read_state())
+        recorded.update(root_propagation.ensure(self.read_state()))
         if recorded:
             self.write_state(**recorded)
         server = f"https://127.0.0.1:{ports['kube-apiserver']}"
@@ -150,7 +152,7 @@ class RealNodes:
             stop(self.pids, name)
         if podnet.lab_chains():
             nodeservices.kube_proxy_cleanup(self.bins)
-        removed = podnet.teardown(self.read_state())
+        removed = podnet.teardown(self.read_state()) + root_propagation.restore(self.read_state())
         for link in realnodes.container_log_links(self.paths.root):
             with contextlib.suppress(FileNotFoundError):
                 link.unlink()
@@ -158,5 +160,6 @@ class RealNodes:
         # put back: the next `up` records the value it finds (the node count stays, as LAB_NODES does)
         state = self.read_state()
         state.pop("ip_forward_before", None)
+        state.pop(root_propagation.STATE_KEY, None)
         self.paths.state_file.write_text(json.dumps(state, indent=1))
         return removed
