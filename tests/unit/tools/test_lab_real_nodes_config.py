@@ -3,6 +3,7 @@
 import io
 import ipaddress
 import json
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -14,7 +15,7 @@ sys.path.insert(0, str(ROOT / "tools" / "lab"))
 
 from labctl import components, images, nodeservices, podnet, realnodes  # noqa: E402
 from labctl.paths import Binaries, LabError, LabPaths  # noqa: E402
-from labctl.processes import PidFiles  # noqa: E402
+from labctl.processes import PidFiles, proc_start_ticks  # noqa: E402
 from labctl.realnode_lifecycle import RealNodes  # noqa: E402
 
 
@@ -160,3 +161,41 @@ def test_down_removes_its_own_or_unowned_host_network(tmp_path, monkeypatch, own
     monkeypatch.setattr(type(nodes), "_host_teardown", lambda self: torn.append("host") or ["bridge"])
     assert nodes.down() == ["bridge"]
     assert torn == ["host"]
+
+
+def _record_pid(run: Path, name: str, pid: int, start_ticks) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    (run / f"{name}.pid").write_text(json.dumps({"pid": pid, "start_ticks": start_ticks, "argv": [], "log": ""}))
+
+
+def _bridge_of(monkeypatch, owner: Path, calls: list) -> None:
+    monkeypatch.setattr(podnet.shutil, "which", lambda tool: "/usr/sbin/" + tool)
+    monkeypatch.setattr(podnet, "bridge_exists", lambda: True)
+    monkeypatch.setattr(podnet, "bridge_owner", lambda: str(owner))
+    monkeypatch.setattr(podnet, "_run", lambda *argv, check=True: calls.append(argv) or
+                        type("R", (), {"stdout": "", "returncode": 0})())
+    monkeypatch.setattr(podnet, "_ensure_guard", lambda: calls.append(("guard",)))
+
+
+def test_the_bridge_of_a_running_lab_is_refused_before_anything_changes(tmp_path, monkeypatch):
+    other = tmp_path / "lab-a"
+    _record_pid(other / "run", "kubelet-1", os.getpid(), proc_start_ticks(os.getpid()))
+    calls = []
+    _bridge_of(monkeypatch, other, calls)
+    with pytest.raises(LabError, match=r"belongs to the lab in .*lab-a.*lab.py down"):
+        podnet.ensure(tmp_path / "lab-b", 1, {})
+    assert calls == []
+
+
+@pytest.mark.parametrize("left", ["dead-process", "no-directory"])
+def test_the_bridge_left_by_a_lab_that_runs_nothing_is_taken_over(tmp_path, monkeypatch, capsys, left):
+    other = tmp_path / "lab-a"
+    if left == "dead-process":
+        _record_pid(other / "run", "kubelet-1", 2 ** 22 + 7, 12345)  # above pid_max: never alive
+    calls = []
+    _bridge_of(monkeypatch, other, calls)
+    monkeypatch.setattr(podnet, "FORWARD_SYSCTL", tmp_path / "ip_forward")
+    (tmp_path / "ip_forward").write_text("0\n")
+    assert podnet.ensure(tmp_path / "lab-b", 1, {}) == {"ip_forward_before": "0"}
+    assert ("ip", "link", "set", podnet.BRIDGE, "alias", str(tmp_path / "lab-b")) in calls
+    assert "takes it over" in capsys.readouterr().out

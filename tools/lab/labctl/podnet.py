@@ -25,6 +25,7 @@ import subprocess
 from pathlib import Path
 
 from .paths import LabError
+from .processes import PidFiles
 from .static_pod import ADVERTISE_ADDRESS
 
 BRIDGE = "labbr0"
@@ -71,6 +72,23 @@ def bridge_owner() -> str:
         return ""
 
 
+def owner_runs(owner: str) -> bool:
+    """Whether a process recorded by the lab in ``owner`` still runs. A lab whose machine was reset
+    or whose checkout was deleted leaves the bridge behind with nothing running: that one is stale."""
+    pids = PidFiles(Path(owner) / "run")
+    try:
+        names = sorted(p.stem for p in pids.run_dir.glob("*.pid"))
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if pids.running(name) is not None:
+                return True
+        except LabError:
+            return True  # unreadable: cannot tell, so do not take it over
+    return False
+
+
 def cni_config(index: int, data_dir: Path) -> dict:
     start, end = pod_range(index)
     return {
@@ -93,10 +111,14 @@ def ensure(owner: Path, count: int, state: dict) -> dict:
         if shutil.which(tool) is None:
             raise LabError(f"`{tool}` is missing: the real nodes' pod network needs it "
                            f"(bash tools/install-debian-deps.sh installs iproute2 and iptables)")
-    if bridge_exists() and bridge_owner() not in ("", str(owner)):
-        raise LabError(f"the bridge {BRIDGE} belongs to the lab in {bridge_owner()}: one lab per machine can "
-                       f"have real nodes. Stop that lab (`LAB_DIR={bridge_owner()} lab.py down`) or run this one "
-                       f"with LAB_REAL_NODES=0")
+    other = bridge_owner() if bridge_exists() else ""
+    if other not in ("", str(owner)):
+        if owner_runs(other):
+            raise LabError(f"the bridge {BRIDGE} belongs to the lab in {other}: one lab per machine can "
+                           f"have real nodes. Stop that lab (`LAB_DIR={other} lab.py down`) or run this one "
+                           f"with LAB_REAL_NODES=0")
+        print(f"lab: the bridge {BRIDGE} was left by the lab in {other}, which runs nothing any more; "
+              f"this lab takes it over")
     if not bridge_exists():
         _run("ip", "link", "add", BRIDGE, "type", "bridge")
     _run("ip", "link", "set", BRIDGE, "alias", str(owner))
