@@ -22,6 +22,8 @@ description:
   - C(prometheus.rules) asks C(/api/v1/rules) that at least O(min_rule_groups) groups are loaded and no
     rule has an evaluation error.
   - C(prometheus.query.<name>) evaluates each PromQL condition of O(queries).
+  - C(prometheus.alerts) asks C(/api/v1/alerts) that no alert is firing but those named in
+    O(allowed_firing_alerts); it runs only when that option is set. Pending alerts are counted, not failed.
   - Without O(access), Prometheus is reached as the kube-prometheus-stack Service
     C(monitoring/kube-prometheus-stack-prometheus:9090) through the apiserver's service proxy.
 author:
@@ -110,6 +112,13 @@ options:
       - Seconds to wait for targets that are not discovered or not scraped yet.
     type: float
     default: 30.0
+  allowed_firing_alerts:
+    description:
+      - Names of the alerts that may fire, such as V(Watchdog), which fires always to prove the alert
+        pipeline. When set, any other firing alert fails C(prometheus.alerts) with its name and labels.
+      - Unset, the check does not run.
+    type: list
+    elements: str
 attributes:
   check_mode:
     support: full
@@ -131,6 +140,7 @@ EXAMPLES = r"""
       - {name: cadvisor, job: kubelet, match: {metrics_path: /metrics/cadvisor}, per_node: true}
     queries:
       - {name: no-firing-critical, expr: 'ALERTS{alertstate="firing",severity="critical"}', expect: empty}
+    allowed_firing_alerts: [Watchdog, InfoInhibitor]
 
 - name: Same checks against a Prometheus reached by URL, collecting results instead of failing
   homelab.observability.verify_prometheus:
@@ -220,6 +230,7 @@ def argument_spec():
             expect=dict(type="str", choices=["non_empty", "empty"], default="non_empty"),
         )),
         wait_timeout=dict(type="float", default=30.0),
+        allowed_firing_alerts=dict(type="list", elements="str"),
     )
     return spec
 
@@ -233,7 +244,7 @@ def main():
     run_prometheus(
         runner, prom, p["jobs"], retention=p["retention"], min_rule_groups=p["min_rule_groups"],
         queries=p["queries"], nodes_fn=lambda: node_names(kube.apiserver, p["node_selector"]),
-        wait_timeout=p["wait_timeout"],
+        wait_timeout=p["wait_timeout"], allowed_firing_alerts=p["allowed_firing_alerts"],
     )
     exit_with_checks(module, runner)
 

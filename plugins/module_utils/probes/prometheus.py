@@ -50,6 +50,9 @@ class PrometheusClient:
     def alertmanagers(self):
         return self._api("/api/v1/alertmanagers") or {}
 
+    def alerts(self):
+        return (self._api("/api/v1/alerts") or {}).get("alerts") or []
+
 
 class AlertmanagerClient:
     """``/-/ready``, ``/api/v2/status`` and the ``/metrics`` text exposition."""

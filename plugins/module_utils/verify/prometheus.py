@@ -167,8 +167,32 @@ def check_query(prom, spec):
     return "%d series" % count
 
 
+# labels that tell one alert of a name from another, in the order a person looks for them
+_ALERT_WHERE = ("namespace", "pod", "job", "instance", "node", "persistentvolumeclaim")
+
+
+def _alert_text(alert):
+    labels = alert.get("labels") or {}
+    where = ", ".join("%s=%s" % (k, labels[k]) for k in _ALERT_WHERE if labels.get(k))
+    return "%s{%s}" % (labels.get("alertname", "?"), where) if where else labels.get("alertname", "?")
+
+
+def check_alerts(prom, allowed):
+    """No alert firing but the ``allowed`` ones (Watchdog, which fires by design)."""
+    alerts = prom.alerts()
+    firing = [a for a in alerts if a.get("state") == "firing"
+              and (a.get("labels") or {}).get("alertname") not in allowed]
+    if firing:
+        raise CheckFailed("%d alert%s firing: %s" % (
+            len(firing), "" if len(firing) == 1 else "s", _listed(firing, _alert_text)))
+    pending = sum(1 for a in alerts if a.get("state") == "pending")
+    expected = sorted({(a.get("labels") or {}).get("alertname") for a in alerts if a.get("state") == "firing"})
+    return "no alert firing%s; %d pending" % (
+        " but %s" % ", ".join(expected) if expected else "", pending)
+
+
 def run_prometheus(runner, prom, jobs, *, retention=None, min_rule_groups=1, queries=(), nodes_fn=None,
-                   wait_timeout=30.0, clock=time.monotonic, sleep=time.sleep):
+                   wait_timeout=30.0, allowed_firing_alerts=None, clock=time.monotonic, sleep=time.sleep):
     runner.run("prometheus.ready", prom.ready)
     wanted = [spec for spec in jobs if skip_reason(runner.skip, "prometheus.targets." + spec["name"]) is None]
     state = {"targets": [], "nodes": [], "polled": False, "error": None}
@@ -200,6 +224,8 @@ def run_prometheus(runner, prom, jobs, *, retention=None, min_rule_groups=1, que
         runner.run("prometheus.rules", check_rules, prom, int(min_rule_groups), requires="prometheus.ready")
     for spec in queries or ():
         runner.run("prometheus.query." + spec["name"], check_query, prom, spec, requires="prometheus.ready")
+    if allowed_firing_alerts is not None:
+        runner.run("prometheus.alerts", check_alerts, prom, set(allowed_firing_alerts), requires="prometheus.ready")
     return runner
 
 

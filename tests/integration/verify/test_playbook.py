@@ -70,6 +70,8 @@ def test_lab_shaped_run_passes_and_reports_simulated_parts_as_skipped(metrics, a
     by = {c["name"]: c for c in doc["checks"]}
     assert by["prometheus.targets.node-exporter"]["result"] == "passed"
     assert by["alertmanager.discovered"]["result"] == "passed"
+    assert (by["prometheus.alerts"]["result"], by["prometheus.alerts"]["reason"]) == (
+        "passed", "no alert firing but Watchdog; 0 pending")
     for name, check in by.items():
         group = name.split(".")[0]
         if group in SIMULATED:
@@ -80,17 +82,20 @@ def test_lab_shaped_run_passes_and_reports_simulated_parts_as_skipped(metrics, a
 
 
 def test_failed_checks_fail_the_play_after_every_check_ran(metrics, ansible_playbook, tmp_path):
-    variables = lab_vars(metrics, tmp_path / "report", verify_prometheus_retention="30d")
+    # the Watchdog fires in the lab's Prometheus: not allowed here, it must fail prometheus.alerts
+    variables = lab_vars(metrics, tmp_path / "report", verify_prometheus_retention="30d",
+                         verify_prometheus_allowed_firing_alerts=[])
     variables["verify_prometheus_jobs"].append({"name": DOWN_JOB, "job": DOWN_JOB})
     proc = play(ansible_playbook, tmp_path, variables)[0]
     assert proc.returncode != 0
     out = proc.stdout
-    assert "2 of 25 checks failed" in out, out[-3000:]
+    assert "3 of 26 checks failed" in out, out[-3000:]
     assert "prometheus.retention: --storage.tsdb.retention.time is 15d, expected 30d" in out
     assert "prometheus.targets.down-exporter: 1 of 1 targets" in out
+    assert "prometheus.alerts: 1 alert firing: Watchdog" in out
     doc = report(tmp_path / "report")
     results = [c["result"] for c in doc["checks"]]
-    assert results.count("failed") == 2 and doc["passed"] is False
+    assert results.count("failed") == 3 and doc["passed"] is False
     # the checks after the failures ran too
     assert {c["name"]: c["result"] for c in doc["checks"]}["alertmanager.discovered"] == "passed"
 

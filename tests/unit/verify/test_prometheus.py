@@ -206,3 +206,50 @@ def test_parse_metrics_reads_the_text_format():
     samples = parse_metrics((FIXTURES / "alertmanager_metrics.txt").read_text())
     assert samples["alertmanager_config_last_reload_successful"] == [1.0]
     assert parse_metrics('a{x="y z"} 2\n# HELP b\nb 3 1700000000\n') == {"a": [2.0], "b": [3.0]}
+
+
+def alert(name, state, **labels):
+    return {"labels": dict(labels, alertname=name), "annotations": {}, "state": state,
+            "activeAt": "2026-12-04T19:00:00Z", "value": "1e+00"}
+
+
+def test_only_allowed_alerts_may_fire(fake):
+    prom = prometheus(fake)
+    fake.set("/api/v1/alerts", {"status": "success", "data": {"alerts": [
+        alert("Watchdog", "firing", severity="none"),
+        alert("NodeClockNotSynchronising", "pending", instance="10.0.0.1:9100"),
+    ]}})
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], min_rule_groups=None, allowed_firing_alerts=["Watchdog"])
+    assert results(runner)["prometheus.alerts"] == ("passed", "no alert firing but Watchdog; 1 pending")
+
+    fake.set("/api/v1/alerts", {"status": "success", "data": {"alerts": [
+        alert("Watchdog", "firing"),
+        alert("TargetDown", "firing", namespace="monitoring", job="apiserver"),
+        alert("KubePodCrashLooping", "firing", namespace="media", pod="sonarr-0"),
+    ]}})
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], min_rule_groups=None, allowed_firing_alerts=["Watchdog"])
+    result, reason = results(runner)["prometheus.alerts"]
+    assert result == "failed"
+    assert reason.startswith("2 alerts firing: ")
+    assert "TargetDown{namespace=monitoring, job=apiserver}" in reason
+    assert "KubePodCrashLooping{namespace=media, pod=sonarr-0}" in reason
+    assert "Watchdog" not in reason
+
+
+def test_no_alert_at_all_passes_and_the_check_runs_only_when_asked(fake):
+    prom = prometheus(fake)
+    fake.set("/api/v1/alerts", {"status": "success", "data": {"alerts": []}})
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], min_rule_groups=None, allowed_firing_alerts=[])
+    assert results(runner)["prometheus.alerts"] == ("passed", "no alert firing; 0 pending")
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], min_rule_groups=None)
+    assert "prometheus.alerts" not in results(runner)
+
+
+def test_alerts_not_checked_when_prometheus_is_down(fake):
+    runner = CheckRunner()
+    run_prometheus(runner, PrometheusClient(fake), [], min_rule_groups=None, allowed_firing_alerts=["Watchdog"])
+    assert results(runner)["prometheus.alerts"][1].startswith("not checked: prometheus.ready failed")
