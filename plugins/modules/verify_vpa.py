@@ -17,7 +17,8 @@ description:
     C(Auto), the API's default.
   - C(vpa.excluded) expects no VPA inside O(excluded_namespaces).
   - C(vpa.recommendations) expects every VPA older than O(recommendation_grace) seconds to carry
-    C(status.recommendation.containerRecommendations); it is skipped while no VPA is that old.
+    C(status.recommendation.containerRecommendations). While no VPA is that old, it passes if a younger
+    VPA already carries one (the recommender reads metrics and writes), and is skipped otherwise.
 author:
   - homelab.observability maintainers (!UNKNOWN)
 extends_documentation_fragment:

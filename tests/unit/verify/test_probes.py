@@ -15,7 +15,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.trans
     header_dict,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.http import run_http
-from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckFailed, CheckRunner
+from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckFailed, CheckRunner, CheckSkipped
 from ansible_collections.homelab.observability.plugins.module_utils.verify.vpa import (
     check_coverage,
     check_recommendations,
@@ -106,6 +106,17 @@ def test_recommendations_wait_for_the_grace_period():
     assert check_recommendations(vpas, [], 300, start + 600) == "1 VPAs carry recommendations"
     with pytest.raises(CheckFailed, match="1 of 2 VPAs older than 300s have no recommendation: a/goldilocks-y"):
         check_recommendations(vpas, [], 300, start + 900)
+
+
+def test_young_vpas_with_a_recommendation_prove_the_recommender_early():
+    start = 1767225600  # 2026-01-01T00:00:00Z
+    vpas = [_vpa("a", "Deployment", "x", "Off", recommendation=[{"containerName": "x"}]),
+            _vpa("a", "Deployment", "y", "Off"),
+            _vpa("kube-public", "Deployment", "z", "Off", recommendation=[{"containerName": "z"}])]
+    assert check_recommendations(vpas, ["kube-public"], 300, start + 60) == \
+        "1 of 2 VPAs carry recommendations already (none is older than 300s yet)"
+    with pytest.raises(CheckSkipped, match="no VPA is older than 300s yet"):
+        check_recommendations(vpas[1:], ["kube-public"], 300, start + 60)
 
 
 def test_http_endpoints_check_status_and_body():
