@@ -17,6 +17,12 @@ description:
     reload succeeded (C(alertmanager_config_last_reload_successful)).
   - C(alertmanager.discovered) asks Prometheus' C(/api/v1/alertmanagers) that at least O(min_active)
     Alertmanagers are active (matching O(url_pattern) when given).
+  - C(alertmanager.notifications) reads Alertmanager's C(/metrics): no integration may have a
+    notification that still failed when its retries gave up (C(alertmanager_notifications_failed_total))
+    since Alertmanager started, and each integration in O(expect_notifications) must have had a request
+    answered (C(alertmanager_notification_requests_total) minus C(..._requests_failed_total)), waiting up
+    to O(wait_timeout) seconds. That proves the path from a firing rule to a receiver that answers.
+    Failed requests that Alertmanager is still retrying are reported, not failed.
   - Without O(access), Alertmanager is reached as the kube-prometheus-stack Service
     C(monitoring/kube-prometheus-stack-alertmanager:9093) through the apiserver's service proxy.
 author:
@@ -37,6 +43,20 @@ options:
       - Fewest active Alertmanagers Prometheus must report.
     type: int
     default: 1
+  expect_notifications:
+    description:
+      - Integrations that must have delivered a notification, named as Alertmanager counts them
+        (V(webhook), V(email), V(slack), V(telegram), V(discord), ...), for example the integration of
+        a receiver that a rule firing always is routed to.
+    type: list
+    elements: str
+    default: []
+  wait_timeout:
+    description:
+      - Seconds to wait for the O(expect_notifications) deliveries (a fresh Alertmanager waits
+        C(group_wait) before it sends a group).
+    type: float
+    default: 60.0
 attributes:
   check_mode:
     support: full
@@ -56,6 +76,12 @@ EXAMPLES = r"""
     access: {url: "http://127.0.0.1:9093"}
     prometheus_access: {url: "http://127.0.0.1:9090"}
     url_pattern: "127\\.0\\.0\\.1:9093"
+
+- name: Prove that a rule routed to a webhook receiver reached it
+  homelab.observability.verify_alertmanager:
+    kubeconfig: ~/.kube/config
+    expect_notifications: [webhook]
+    wait_timeout: 120
 """
 
 RETURN = r"""
@@ -122,6 +148,8 @@ def argument_spec():
         prometheus_access=access_spec(),
         url_pattern=dict(type="str"),
         min_active=dict(type="int", default=1),
+        expect_notifications=dict(type="list", elements="str", default=[]),
+        wait_timeout=dict(type="float", default=60.0),
     )
     return spec
 
@@ -133,7 +161,8 @@ def main():
     am = AlertmanagerClient(build_transport(p["access"], DEFAULT_SERVICE, kube))
     prom = PrometheusClient(build_transport(p["prometheus_access"], DEFAULT_PROMETHEUS, kube))
     runner = check_runner(p)
-    run_alertmanager(runner, am, prom, url_pattern=p["url_pattern"], min_active=p["min_active"])
+    run_alertmanager(runner, am, prom, url_pattern=p["url_pattern"], min_active=p["min_active"],
+                     expect_notifications=p["expect_notifications"], wait_timeout=p["wait_timeout"])
     exit_with_checks(module, runner)
 
 

@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import (
     ProbeError,
     expect_ok,
@@ -68,8 +70,11 @@ class AlertmanagerClient:
     def status(self):
         return expect_ok(self.transport.request("GET", "/api/v2/status"), "Alertmanager /api/v2/status").json()
 
+    def metrics_text(self):
+        return expect_ok(self.transport.request("GET", "/metrics"), "Alertmanager /metrics").text
+
     def metrics(self):
-        return parse_metrics(expect_ok(self.transport.request("GET", "/metrics"), "Alertmanager /metrics").text)
+        return parse_metrics(self.metrics_text())
 
 
 def parse_metrics(text):
@@ -87,3 +92,26 @@ def parse_metrics(text):
         except ValueError:
             continue
     return samples
+
+
+# name, the {...} label block (quoted values may hold '}' and escaped quotes), the value
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?\s+(\S+)')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
+_UNESCAPE = {"n": "\n", "\\": "\\", '"': '"'}
+
+
+def parse_series(text, name):
+    """``[(labels, value), ...]`` of metric ``name`` in the Prometheus text format."""
+    series = []
+    for raw in text.splitlines():
+        match = _SAMPLE.match(raw.strip())
+        if not match or match.group(1) != name:
+            continue
+        try:
+            value = float(match.group(3))
+        except ValueError:
+            continue
+        labels = {key: re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m.group(1), m.group(1)), val)
+                  for key, val in _LABEL.findall(match.group(2) or "")}
+        series.append((labels, value))
+    return series

@@ -4,7 +4,7 @@
 
 Check names: ``prometheus.ready``, ``prometheus.targets.<name>``, ``prometheus.retention``,
 ``prometheus.rules``, ``prometheus.query.<name>``; ``alertmanager.ready``,
-``alertmanager.config``, ``alertmanager.discovered``.
+``alertmanager.config``, ``alertmanager.discovered``, ``alertmanager.notifications`` (notifications.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +14,7 @@ __metaclass__ = type
 import re
 import time
 
+from ansible_collections.homelab.observability.plugins.module_utils.verify.notifications import check_notifications
 from ansible_collections.homelab.observability.plugins.module_utils.verify.result import (
     CheckFailed,
     poll,
@@ -255,9 +256,12 @@ def check_discovered(prom, url_pattern=None, min_active=1):
     return "Prometheus sends alerts to %s" % _listed(matching)
 
 
-def run_alertmanager(runner, am, prom=None, *, url_pattern=None, min_active=1):
+def run_alertmanager(runner, am, prom=None, *, url_pattern=None, min_active=1, expect_notifications=(),
+                     wait_timeout=0.0, clock=time.monotonic, sleep=time.sleep):
     runner.run("alertmanager.ready", am.ready)
     runner.run("alertmanager.config", check_alertmanager_config, am, requires="alertmanager.ready")
     if prom is not None:
         runner.run("alertmanager.discovered", check_discovered, prom, url_pattern, min_active)
+    runner.run("alertmanager.notifications", check_notifications, am, expect_notifications, wait_timeout, clock, sleep,
+               requires="alertmanager.ready")
     return runner

@@ -15,7 +15,11 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.trans
     header_dict,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.http import run_http
-from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckFailed, CheckRunner, CheckSkipped
+from ansible_collections.homelab.observability.plugins.module_utils.verify.result import (
+    CheckFailed,
+    CheckRunner,
+    CheckSkipped,
+)
 from ansible_collections.homelab.observability.plugins.module_utils.verify.vpa import (
     check_coverage,
     check_recommendations,

@@ -7,6 +7,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.prome
     AlertmanagerClient,
     PrometheusClient,
     parse_metrics,
+    parse_series,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.prometheus import (
     evaluate_job,
@@ -253,3 +254,62 @@ def test_alerts_not_checked_when_prometheus_is_down(fake):
     runner = CheckRunner()
     run_prometheus(runner, PrometheusClient(fake), [], min_rule_groups=None, allowed_firing_alerts=["Watchdog"])
     assert results(runner)["prometheus.alerts"][1].startswith("not checked: prometheus.ready failed")
+
+
+def test_parse_series_keeps_the_labels():
+    text = ('# HELP x\nx{integration="webhook",reason="other"} 2\n'
+            'x{a="with } and \\"quote\\"", b="line\\nbreak"} 1.5 1700000000\n'
+            'x 3\nxy{integration="email"} 9\nx{bad} nan-ish\n')
+    assert parse_series(text, "x") == [({"integration": "webhook", "reason": "other"}, 2.0),
+                                       ({"a": 'with } and "quote"', "b": "line\nbreak"}, 1.5), ({}, 3.0)]
+    fixture = parse_series((FIXTURES / "alertmanager_metrics.txt").read_text(), "alertmanager_notifications_total")
+    assert ({"integration": "webhook"}, 0.0) in fixture
+
+
+def notifications(fake, webhook=(0, 0, 0), email=(0, 0, 0)):
+    """Alertmanager's counters per integration: (requests, requests failed, notifications given up)."""
+    lines = []
+    for integration, (requests, failed, gave_up) in (("webhook", webhook), ("email", email)):
+        lines.append('alertmanager_notification_requests_total{integration="%s"} %d' % (integration, requests))
+        lines.append('alertmanager_notification_requests_failed_total{integration="%s"} %d' % (integration, failed))
+        # recent Alertmanagers split the notifications given up by reason
+        lines.append('alertmanager_notifications_failed_total{integration="%s",reason="other"} %d'
+                     % (integration, gave_up - gave_up // 2))
+        lines.append('alertmanager_notifications_failed_total{integration="%s",reason="clientError"} %d'
+                     % (integration, gave_up // 2))
+    fake.set("/metrics", "\n".join(lines) + "\n")
+
+
+def test_notifications_delivered_retried_given_up_or_never_sent(fake):
+    am = alertmanager(fake)
+    runner = CheckRunner()
+    run_alertmanager(runner, am)
+    assert results(runner)["alertmanager.notifications"] == ("passed", "no notification attempted yet, none failed")
+
+    notifications(fake, webhook=(4, 0, 0))
+    runner = CheckRunner()
+    run_alertmanager(runner, am, expect_notifications=["webhook"])
+    assert results(runner)["alertmanager.notifications"] == ("passed", "webhook: 4 delivered")
+
+    notifications(fake, webhook=(5, 2, 0))
+    runner = CheckRunner()
+    run_alertmanager(runner, am, expect_notifications=["webhook"])
+    assert results(runner)["alertmanager.notifications"] == ("passed", "webhook: 3 delivered after 2 failed requests")
+
+    notifications(fake, webhook=(9, 6, 3))
+    runner = CheckRunner()
+    run_alertmanager(runner, am)
+    assert results(runner)["alertmanager.notifications"] == ("failed", (
+        "webhook: 3 notifications failed after retrying since Alertmanager started "
+        "(alertmanager_notifications_failed_total): its log names the receiver and the error"))
+
+
+def test_an_expected_integration_that_never_delivers_fails_after_waiting(fake, clock):
+    am = alertmanager(fake)
+    notifications(fake, webhook=(3, 3, 0), email=(2, 0, 0))
+    runner = CheckRunner()
+    run_alertmanager(runner, am, expect_notifications=["webhook"], wait_timeout=30, clock=clock, sleep=clock.sleep)
+    assert results(runner)["alertmanager.notifications"] == ("failed", (
+        "no webhook notification delivered in 30s; 3 requests to it failed (Alertmanager retries them; its log "
+        "names the error): is a firing alert routed to a receiver with webhook_configs (route matchers, group_wait)?"))
+    assert clock() >= 30

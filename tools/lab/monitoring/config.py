@@ -76,11 +76,18 @@ def rules(extra_groups=()):
     }] + list(extra_groups)}
 
 
-def alertmanager_config():
-    return {
+def alertmanager_config(webhook_url=None):
+    """Everything to the null receiver; with ``webhook_url``, the Watchdog to a webhook receiver there."""
+    config = {
         "route": {"receiver": "null", "group_by": ["alertname"], "group_wait": "1s"},
         "receivers": [{"name": "null"}],
     }
+    if webhook_url:
+        config["route"]["routes"] = [{"receiver": "webhook", "matchers": ['alertname="Watchdog"'],
+                                      "group_wait": "1s", "repeat_interval": "1m"}]
+        config["receivers"].append({"name": "webhook",
+                                    "webhook_configs": [{"url": webhook_url, "send_resolved": False}]})
+    return config
 
 
 def dump(data):

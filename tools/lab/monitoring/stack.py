@@ -136,7 +136,7 @@ def _tail(path, lines=15):
 
 def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None, kube_state_metrics_binary=None,
           retention="15d", scrape_interval="2s", binaries=None, ports=None, extra_scrape_configs=(),
-          extra_rule_groups=(), wait_scraped=False, timeout=30.0):
+          extra_rule_groups=(), alertmanager_webhook_url=None, wait_scraped=False, timeout=30.0):
     """Start node-exporter, Alertmanager and Prometheus (and kube-state-metrics when asked).
 
     state_dir                   where configs, data, logs and monitoring.json go (created)
@@ -149,6 +149,7 @@ def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None
     ports                       {prometheus, alertmanager, node_exporter, kube_state_metrics: int} overrides
     extra_scrape_configs        more scrape_configs entries (dicts), e.g. a job pointed at a closed port
     extra_rule_groups           more rule groups (dicts) next to the lab's homelab-lab group
+    alertmanager_webhook_url    route the Watchdog alert to a webhook receiver at this URL
     wait_scraped                also wait until Prometheus has scraped every target once (about 5 s
                                 after start: its discovery runs every 5 s)
 
@@ -178,7 +179,7 @@ def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None
     prom_config = cfg.prometheus_config(ports, scrape_interval, ksm_address, apiserver, extra_scrape_configs)
     (state / "prometheus.yml").write_text(cfg.dump(prom_config))
     (state / "rules.yml").write_text(cfg.dump(cfg.rules(extra_rule_groups)))
-    (state / "alertmanager.yml").write_text(cfg.dump(cfg.alertmanager_config()))
+    (state / "alertmanager.yml").write_text(cfg.dump(cfg.alertmanager_config(alertmanager_webhook_url)))
     (state / "jobs.json").write_text(json.dumps([job["job_name"] for job in prom_config["scrape_configs"]]))
 
     commands = {
@@ -191,6 +192,9 @@ def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None
         "prometheus": [bins["prometheus"], "--config.file=%s" % (state / "prometheus.yml"),
                        "--storage.tsdb.path=%s" % (state / "prometheus-data"),
                        "--storage.tsdb.retention.time=%s" % retention,
+                       # alerts fire before the Alertmanager is discovered; the default resend (1m)
+                       # would keep them from it that long
+                       "--rules.alert.resend-delay=2s",
                        "--web.listen-address=127.0.0.1:%d" % ports["prometheus"]],
     }
     if "kube_state_metrics" in bins:
