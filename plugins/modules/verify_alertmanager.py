@@ -17,7 +17,7 @@ description:
     reload succeeded (C(alertmanager_config_last_reload_successful)).
   - C(alertmanager.discovered) asks Prometheus' C(/api/v1/alertmanagers) that at least O(min_active)
     Alertmanagers are active (matching O(url_pattern) when given).
-  - C(alertmanager.notifications) reads Alertmanager's C(/metrics): no integration may have a
+  - C(alertmanager.notifications) reads Alertmanager's C(/metrics). No integration may have a
     notification that still failed when its retries gave up (C(alertmanager_notifications_failed_total))
     since Alertmanager started, and each integration in O(expect_notifications) must have had a request
     answered (C(alertmanager_notification_requests_total) minus C(..._requests_failed_total)), waiting up
