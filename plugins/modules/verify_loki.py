@@ -13,6 +13,9 @@ version_added: 0.1.0
 description:
   - Runs checks against the Loki HTTP API and returns one result per check.
   - C(loki.ready) asks C(/ready).
+  - C(loki.retention) (when O(retention) is set) reads the running configuration from C(/config) and expects
+    C(limits_config.retention_period) to equal O(retention), the compactor's C(retention_enabled) to be true
+    and its C(delete_request_store) to be set; it fails with the values found.
   - C(loki.pod_labels) asks C(/loki/api/v1/series) for the pod log streams of the last O(lookback) seconds
     and expects every one to carry the labels C(namespace), C(pod), C(container) and C(node).
   - C(loki.audit_labels) expects streams C({job="kubernetes-audit"}) (see O(audit_job)) carrying C(level),
@@ -56,6 +59,11 @@ options:
       - Seconds to wait for a marker's audit event to be queryable in Loki.
     type: float
     default: 60.0
+  retention:
+    description:
+      - Expected C(limits_config.retention_period), as a Loki duration (V(168h), V(7d), V(1w)); compared by
+        length, not by spelling. Unset, C(loki.retention) does not run.
+    type: str
   redaction:
     description:
       - Whether Secret values are expected to be redacted before they reach Loki (the default of the
@@ -153,6 +161,7 @@ def argument_spec():
         marker_namespace=dict(type="str", default="monitoring"),
         marker_timeout=dict(type="float", default=60.0),
         redaction=dict(type="bool", default=True),
+        retention=dict(type="str"),
     )
     return spec
 
@@ -166,7 +175,7 @@ def main():
                        timeout=p["marker_timeout"])
     runner = check_runner(p)
     run_loki(runner, loki, probe, audit_job=p["audit_job"], lookback=p["lookback"], redaction=p["redaction"],
-             check_mode=module.check_mode)
+             retention=p["retention"], check_mode=module.check_mode)
     exit_with_checks(module, runner)
 
 

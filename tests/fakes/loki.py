@@ -91,10 +91,24 @@ def redact_secret_bodies(event: dict, text="<redacted>") -> dict:
     return event
 
 
+# the parts of Loki's /config (its running configuration) that loki.retention reads, in the form Loki
+# prints durations (168h as 1w)
+RUNNING_CONFIG = """\
+limits_config:
+  retention_period: 1w
+compactor:
+  working_directory: /var/loki/compactor
+  retention_enabled: true
+  retention_delete_delay: 2h
+  delete_request_store: filesystem
+"""
+
+
 class FakeLoki(FakeServer):
-    def __init__(self):
+    def __init__(self, config=RUNNING_CONFIG):
         super().__init__()
         self.ready = True
+        self.config = config
         self.entries: list[tuple[dict, int, str]] = []  # (labels, ts_ns, line)
         self._lock = threading.Lock()
         self._tail_stop = threading.Event()
@@ -151,6 +165,8 @@ class FakeLoki(FakeServer):
         if request.path == "/ready":
             return (200, "ready\n", {}) if self.ready else (503, "Ingester not ready: waiting for 15s after "
                                                                  "being ready\n", {})
+        if request.path == "/config":
+            return 200, self.config, {"Content-Type": "text/plain; charset=utf-8"}
         if request.path == "/loki/api/v1/push" and request.method == "POST":
             for stream in request.json().get("streams", []):
                 for ts, line in stream.get("values", []):

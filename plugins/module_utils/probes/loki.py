@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Loki HTTP API client: ``/ready``, ``/loki/api/v1/series`` and ``/loki/api/v1/query_range``."""
+"""Loki HTTP API client: ``/ready``, ``/config``, ``/loki/api/v1/series`` and ``/loki/api/v1/query_range``."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -20,6 +20,10 @@ class LokiClient:
 
     def ready(self):
         return expect_ready(self.transport, "Loki", "/ready", headers=self.headers)
+
+    def config(self):
+        """The running configuration, as the YAML text Loki serves."""
+        return expect_ok(self.transport.request("GET", "/config", headers=self.headers), "Loki /config").text
 
     def _api(self, path, params):
         resp = expect_ok(self.transport.request("GET", path, params, headers=self.headers), "Loki %s" % path)

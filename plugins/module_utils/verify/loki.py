@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Checks on Loki: readiness, pod log labels, the audit stream, an end-to-end marker, redaction.
 
-Check names: ``loki.ready``, ``loki.pod_labels``, ``loki.audit_labels``, ``loki.marker``,
-``loki.redaction``.
+Check names: ``loki.ready``, ``loki.retention`` (loki_retention.py), ``loki.pod_labels``,
+``loki.audit_labels``, ``loki.marker``, ``loki.redaction``.
 
 The marker check writes: it creates a labelled ConfigMap through the Kubernetes API, reads the
 request's ``Audit-Id`` response header, waits until an event carrying that audit ID can be queried
@@ -23,6 +23,7 @@ import os
 import time
 
 from ansible_collections.homelab.observability.plugins.module_utils.probes import kubeapi
+from ansible_collections.homelab.observability.plugins.module_utils.verify.loki_retention import check_retention
 from ansible_collections.homelab.observability.plugins.module_utils.verify.result import (
     CheckFailed,
     CheckSkipped,
@@ -161,8 +162,10 @@ class AuditProbe:
 
 
 def run_loki(runner, loki, audit_probe, *, audit_job="kubernetes-audit", lookback=3600, redaction=True,
-             check_mode=False, wall=time.time):
+             retention=None, check_mode=False, wall=time.time):
     runner.run("loki.ready", loki.ready)
+    if retention:
+        runner.run("loki.retention", check_retention, loki, retention, requires="loki.ready")
     now = wall()
     runner.run("loki.pod_labels", check_pod_labels, loki, audit_job, lookback, now, requires="loki.ready")
     runner.run("loki.audit_labels", check_audit_labels, loki, audit_job, lookback, now, requires="loki.ready")

@@ -5,6 +5,8 @@ import subprocess
 from urllib.parse import urlparse
 
 import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.verify.loki_retention import check_retention
+from ansible_collections.homelab.observability.plugins.module_utils.verify.result import CheckFailed
 from labctl.paths import Binaries
 from roles.alertmanager_receivers import EVERY_KIND, RECEIVERS, SECRET, readme_example
 
@@ -277,3 +279,20 @@ def test_goldilocks_watches_all_but_the_two_system_namespaces_and_is_on_by_defau
     assert only(goldilocks, "Deployment", "-dashboard")
     assert not [d for d in of_kind(goldilocks, "Deployment") if "vpa" in d["metadata"]["name"]], \
         "goldilocks' own vpa subchart stays off: the vpa role installs the recommender"
+
+
+class _RenderedLoki:
+    """What loki.retention reads from a Loki that runs the configuration the chart rendered."""
+
+    def __init__(self, objects):
+        self.text = only(objects, "ConfigMap", "loki")["data"]["config.yaml"]
+
+    def config(self):
+        return self.text
+
+
+def test_the_rendered_loki_configuration_passes_the_retention_check_and_a_changed_one_fails(stack, rendered):
+    assert check_retention(_RenderedLoki(stack["loki"]), "7d").startswith("limits_config.retention_period 168h")
+    shorter = rendered(roles=["loki"], loki_retention_period="24h")
+    with pytest.raises(CheckFailed, match="retention_period is 24h, expected 168h"):
+        check_retention(_RenderedLoki(shorter["loki"]), "168h")

@@ -226,3 +226,21 @@ def test_time_budget_of_the_fake_backed_checks(fake_loki, fake_grafana, direct):
     run_grafana(CheckRunner(), GrafanaClient(direct(fake_grafana.url)), lambda: ("admin", "s3cret-admin"), "t",
                 datasources=[{"name": "Prometheus"}, {"name": "Loki"}], dashboards=["Cluster Capacity Overview"])
     assert time.monotonic() - start < 2
+
+
+def test_loki_retention_is_read_from_the_running_configuration(fake_loki, direct):
+    runner = CheckRunner(skip=SKIP_WRITES)
+    run_loki(runner, loki_client(fake_loki, direct), NO_PROBE, retention="168h")
+    assert results(runner)["loki.retention"] == (
+        "passed", "limits_config.retention_period 1w (expected 168h), compactor retention on, delete requests in "
+                  "filesystem")
+    fake_loki.config = "limits_config:\n  retention_period: 24h\ncompactor:\n  retention_enabled: false\n"
+    runner = CheckRunner(skip=SKIP_WRITES)
+    run_loki(runner, loki_client(fake_loki, direct), NO_PROBE, retention="7d")
+    assert results(runner)["loki.retention"] == ("failed", (
+        "limits_config.retention_period is 24h, expected 7d; compactor.retention_enabled is false: the compactor "
+        "deletes nothing, so the volume fills up; compactor.delete_request_store is empty: Loki 3 does not run "
+        "retention without it"))
+    runner = CheckRunner(skip=SKIP_WRITES)
+    run_loki(runner, loki_client(fake_loki, direct), NO_PROBE)
+    assert "loki.retention" not in results(runner)
