@@ -70,6 +70,9 @@ MUTATING_VERBS = ["create", "update", "patch", "delete", "deletecollection"]
 CSR_RESOURCES = ["certificatesigningrequests", "certificatesigningrequests/approval",
                  "certificatesigningrequests/status"]
 
+INFRASTRUCTURE = ["namespaces", "nodes", "persistentvolumes"]
+INFRASTRUCTURE_SUBRESOURCES = ["namespaces/finalize", "namespaces/status", "persistentvolumes/status"]
+
 # The seed's table, in order (first match wins). RequestReceived is omitted policy-wide.
 DEFAULT_RULES = [
     # 1-3 noise -> None: health checks and version/metrics, every watch and list, lease heartbeats.
@@ -91,9 +94,10 @@ DEFAULT_RULES = [
         {"group": "authorization.k8s.io", "resources": ["subjectaccessreviews", "localsubjectaccessreviews"]},
         {"group": "certificates.k8s.io", "resources": CSR_RESOURCES},
     ]},
-    # 7 infrastructure mutations -> RequestResponse.
+    # 7 infrastructure mutations -> RequestResponse, with the subresources that are changes of the
+    # same objects (nodes/status is left out: every kubelet patches it, its body the whole status).
     {"level": "RequestResponse", "verbs": list(MUTATING_VERBS),
-     "resources": [{"group": "", "resources": ["namespaces", "nodes", "persistentvolumes"]}]},
+     "resources": [{"group": "", "resources": INFRASTRUCTURE + INFRASTRUCTURE_SUBRESOURCES}]},
     # 8 every other mutation -> Metadata.
     {"level": "Metadata", "verbs": list(MUTATING_VERBS)},
     # 9 remaining reads -> Metadata.

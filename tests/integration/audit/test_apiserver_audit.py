@@ -267,6 +267,62 @@ def test_namespace_create_at_request_response(lab, api):
         core.delete_namespace(name)
 
 
+def _status_writes(lab, core, node_name):
+    """Write a namespace's status and finalize, a PV's status and a node's status; their events."""
+    name = _name("audit-sub")
+    core.create_namespace({"metadata": {"name": name}})
+    core.create_persistent_volume({"metadata": {"name": name}, "spec": {
+        "capacity": {"storage": "1Mi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/tmp/" + name}}})
+    try:
+        since = lab.now()
+        namespace = core.read_namespace(name)
+        core.replace_namespace_status(name, namespace)
+        core.replace_namespace_finalize(name, core.read_namespace(name))
+        core.patch_persistent_volume_status(name, {"status": {"message": "audit test"}})
+        core.patch_node_status(node_name, {"metadata": {"labels": {"audit-test": name}}})
+        found = {}
+        for resource, subresource, who in (("namespaces", "status", name), ("namespaces", "finalize", name),
+                                           ("persistentvolumes", "status", name), ("nodes", "status", node_name)):
+            events = [e for e in _events(lab, since, resource=resource, name=who)
+                      if e["objectRef"].get("subresource") == subresource]
+            assert len(events) == 1, "%s/%s: %s" % (resource, subresource, lab.describe(events))
+            found["%s/%s" % (resource, subresource)] = events[0]
+        return found
+    finally:
+        core.patch_node(node_name, {"metadata": {"labels": {"audit-test": None}}})
+        core.delete_persistent_volume(name)
+        core.delete_namespace(name)
+
+
+def _a_node(core):
+    return core.list_node(limit=1).items[0].metadata.name
+
+
+def test_namespace_and_pv_subresources_at_request_response_node_status_at_metadata(lab, api):
+    core, _ = api
+    found = _status_writes(lab, core, _a_node(core))
+    levels = {key: event["level"] for key, event in found.items()}
+    assert levels == {"namespaces/status": "RequestResponse", "namespaces/finalize": "RequestResponse",
+                      "persistentvolumes/status": "RequestResponse", "nodes/status": "Metadata"}
+    assert found["persistentvolumes/status"]["requestObject"]["status"]["message"] == "audit test"
+    assert "requestObject" not in found["nodes/status"]
+
+
+def test_node_status_listed_is_recorded_with_its_body(lab, audited, api):
+    core, _ = api
+    wider = {"apiserver_audit_infrastructure_subresources": [
+        "namespaces/finalize", "namespaces/status", "persistentvolumes/status", "nodes/status"]}
+    audited.run(extra=wider)
+    try:
+        lab.wait_apiserver_ready(90)
+        found = _status_writes(lab, core, _a_node(core))
+        assert {key: event["level"] for key, event in found.items()} == dict.fromkeys(found, "RequestResponse")
+        assert found["nodes/status"]["requestObject"]["metadata"]["labels"]["audit-test"].startswith("audit-sub-")
+    finally:
+        audited.run()  # back to the seed policy
+        lab.wait_apiserver_ready(90)
+
+
 def test_pod_get_at_metadata(lab, api):
     core, _ = api
     name = _name("audit-pod")

@@ -32,7 +32,8 @@ def test_defaults_are_valid_and_in_the_seed_order():
     assert rules[3]["verbs"] == ["create", "update", "patch", "delete"]
     assert set(rules[4]["resources"][0]["resources"]) == {"roles", "clusterroles", "rolebindings",
                                                           "clusterrolebindings"}
-    assert rules[6]["resources"][0]["resources"] == ["namespaces", "nodes", "persistentvolumes"]
+    assert rules[6]["resources"][0]["resources"] == ["namespaces", "nodes", "persistentvolumes", "namespaces/finalize",
+                                                     "namespaces/status", "persistentvolumes/status"]
     assert "resources" not in rules[7] and "get" not in rules[7]["verbs"]
     assert rules[8] == {"level": "Metadata", "verbs": ["get"]}
 
@@ -248,7 +249,15 @@ def test_role_defaults_hold_the_same_rules_as_the_module():
     from pathlib import Path  # noqa: PLC0415
 
     defaults = yaml.safe_load((Path(__file__).parents[3] / "roles/apiserver_audit/defaults/main.yml").read_text())
-    assert defaults["apiserver_audit_policy_rules"] == ap.DEFAULT_RULES
+    rules = defaults["apiserver_audit_policy_rules"]
+    # the infrastructure rule lists its subresources from a variable (the one Jinja expression)
+    infrastructure = rules[6]["resources"][0]
+    assert infrastructure["resources"] == (
+        "{{ ['namespaces', 'nodes', 'persistentvolumes'] + apiserver_audit_infrastructure_subresources }}")
+    infrastructure["resources"] = ap.INFRASTRUCTURE + defaults["apiserver_audit_infrastructure_subresources"]
+    assert defaults["apiserver_audit_infrastructure_subresources"] == ap.INFRASTRUCTURE_SUBRESOURCES
+    assert "nodes/status" not in ap.INFRASTRUCTURE_SUBRESOURCES
+    assert rules == ap.DEFAULT_RULES
     assert defaults["apiserver_audit_policy_omit_stages"] == ap.DEFAULT_OMIT_STAGES
     assert ap.validate_policy(ap.default_policy(defaults["apiserver_audit_policy_rules"])) == []
 
