@@ -17,6 +17,10 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.resourc
 MAX_PODS = 3
 MAX_POD_LIST = 50
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+# objects only a Prometheus Operator turns into workloads; its Deployment carries the upstream
+# component label (the operator's own manifests, kube-prometheus and the community chart)
+OPERATED_GROUP = "monitoring.coreos.com/"
+OPERATOR_SELECTOR = "app.kubernetes.io/component=prometheus-operator"
 
 
 def explain_pod(pod):
@@ -101,9 +105,32 @@ def _pod_is_ready(pod):
     return bool(ready and ready.get("status") == "True")
 
 
+def explain_operators(deployments):
+    """Why no Prometheus Operator would reconcile, from its Deployments; empty when one runs."""
+    if not deployments:
+        return ["no Prometheus Operator Deployment exists (label %s): nothing turns Prometheus and Alertmanager "
+                "objects into workloads" % OPERATOR_SELECTOR]
+    lines = []
+    for dep in deployments:
+        meta, spec, status = dep.get("metadata") or {}, dep.get("spec") or {}, dep.get("status") or {}
+        wanted, available = spec.get("replicas", 1), status.get("availableReplicas") or 0
+        if available:
+            return []
+        where = "Deployment %s/%s" % (meta.get("namespace"), meta.get("name"))
+        if wanted == 0:
+            lines.append("the Prometheus Operator is scaled to 0 (%s spec.replicas=0): nothing reconciles the "
+                         "Prometheus and Alertmanager objects; scale it back up" % where)
+        else:
+            lines.append("the Prometheus Operator has no available pod (%s, 0 of %d available)" % (where, wanted))
+    return lines
+
+
 class Diagnoser:
     def __init__(self, api):
         self.api = api
+
+    def operators(self):
+        return explain_operators(self.api.list("apps/v1", "Deployment", label_selector=OPERATOR_SELECTOR))
 
     def events(self, kind, namespace, name):
         selector = "involvedObject.kind=%s,involvedObject.name=%s" % (kind, name)
@@ -158,6 +185,7 @@ class Diagnoser:
     def diagnose(self, observations):
         """Strings naming each object that is not healthy and the cause found."""
         out = []
+        operators_seen = []  # one look at the operator for all the objects it would reconcile
         for obs in observations:
             if obs.health.status == h.HEALTHY:
                 continue
@@ -170,6 +198,10 @@ class Diagnoser:
                     out.extend(self.pods(obs.obj))
                 elif obs.ref.kind == "PersistentVolumeClaim":
                     out.extend(self._pvc_lines(obs.obj))
+                elif (obs.ref.api_version or "").startswith(OPERATED_GROUP) and not operators_seen:
+                    operators_seen.append(True)
+                    out.extend(self.operators())
+                    out.extend(explain_events(self.events(obs.ref.kind, obs.ref.namespace, obs.ref.name), str(obs.ref)))
                 elif obs.ref.kind == "Pod":
                     out.extend(explain_pod(obs.obj))
                     out.extend(explain_events(self.events("Pod", obs.ref.namespace, obs.ref.name), str(obs.ref)))

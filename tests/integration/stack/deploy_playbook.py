@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[3]
 ROLLOUT_TASK = "Roll out the stack in waves"
 
 
-def deploy(env: dict) -> tuple[int, dict, dict, float]:
+def deploy(env: dict, extra_vars: dict | None = None) -> tuple[int, dict, dict, float]:
     """(return code, the rollout task's result, the play stats, wall seconds); ``env`` targets the lab
-    (KUBECONFIG, LAB_DIR, PATH). The result also holds ``messages``: {task name: msg} of the play's
-    debug tasks (the plan and the final table)."""
+    (KUBECONFIG, LAB_DIR, PATH), ``extra_vars`` are passed with -e (as JSON). The result also holds
+    ``messages``: {task name: msg} of the play's debug tasks (the plan and the final table)."""
     env = env | {
         "ANSIBLE_STDOUT_CALLBACK": "json",
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
@@ -28,7 +28,8 @@ def deploy(env: dict) -> tuple[int, dict, dict, float]:
     }
     binary = Path(sys.executable).with_name("ansible-playbook")
     t0 = time.monotonic()
-    proc = subprocess.run([str(binary), "-i", "inventory/lab", "playbooks/deploy.yml"], cwd=ROOT, env=env,
+    extra = ["-e", json.dumps(extra_vars)] if extra_vars else []
+    proc = subprocess.run([str(binary), "-i", "inventory/lab", "playbooks/deploy.yml", *extra], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - t0
     try:

@@ -7,10 +7,9 @@ import base64
 import gzip
 import json
 
-import pytest
 import yaml
 
-from .deploy_playbook import charts_dir, deploy, wave_seconds
+from .deploy_playbook import deploy, wave_seconds
 
 EXPECTED_WAVES = {
     -2: {"prometheus-operator-crds"},
@@ -53,14 +52,6 @@ def _assert_the_operator_configured_the_seed_retention(lab):
         "prometheus-kube-prometheus-stack-prometheus", "monitoring")
     config = yaml.safe_load(gzip.decompress(base64.b64decode(secret.data["prometheus.yaml.gz"])))
     assert config["storage"]["tsdb"]["retention"] == {"time": "15d", "size": "16GB"}
-
-
-@pytest.fixture(scope="module")
-def charts():
-    directory = charts_dir()
-    if not list(directory.glob("kube-prometheus-stack-*.tgz")):
-        pytest.fail("no chart archives in %s: run `make charts`" % directory, pytrace=False)
-    return directory
 
 
 def test_the_real_stack_becomes_healthy_and_a_rerun_writes_nothing(lab, charts):

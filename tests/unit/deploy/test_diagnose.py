@@ -70,3 +70,44 @@ def test_statefulset_diagnosis_follows_pods_to_their_missing_storage_class(fake_
 def test_healthy_objects_are_not_diagnosed(fake_api):
     obs = Observation(Ref("v1", "ConfigMap", "m", "c"), {}, h.Health(h.HEALTHY))
     assert dg.Diagnoser(fake_api()).diagnose([obs]) == []
+
+
+def _operator(replicas, available):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "kube-prometheus-stack-operator", "namespace": "monitoring"},
+            "spec": {"replicas": replicas}, "status": {"availableReplicas": available} if available else {}}
+
+
+def _waiting_prometheus():
+    prom = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+            "metadata": {"name": "kube-prometheus-stack-prometheus", "namespace": "monitoring", "generation": 3}}
+    waiting = h.Health(h.PROGRESSING, "waiting for the operator to observe the latest spec")
+    return Observation(Ref.of(prom), prom, waiting)
+
+
+@pytest.mark.parametrize(("operators", "expect"), [
+    ([_operator(0, 0)], "the Prometheus Operator is scaled to 0 (Deployment monitoring/kube-prometheus-stack-"
+                        "operator spec.replicas=0): nothing reconciles the Prometheus and Alertmanager objects; "
+                        "scale it back up"),
+    ([_operator(1, 0)], "the Prometheus Operator has no available pod "
+                        "(Deployment monitoring/kube-prometheus-stack-operator, 0 of 1 available)"),
+    ([], "no Prometheus Operator Deployment exists (label app.kubernetes.io/component=prometheus-operator): "
+         "nothing turns Prometheus and Alertmanager objects into workloads"),
+])
+def test_an_operated_object_waiting_names_the_operator_that_does_not_run(fake_api, operators, expect):
+    api = fake_api()
+    api.lists[("Deployment", None, dg.OPERATOR_SELECTOR, None)] = operators
+    alertmanager = _waiting_prometheus()
+    alertmanager.ref.kind = "Alertmanager"
+    lines = dg.Diagnoser(api).diagnose([_waiting_prometheus(), alertmanager])
+    assert lines[:2] == ["Prometheus monitoring/kube-prometheus-stack-prometheus is Progressing: waiting for the "
+                         "operator to observe the latest spec", expect]
+    assert sum(1 for line in lines if "Prometheus Operator" in line) == 1  # looked at once for both
+
+
+def test_a_running_operator_adds_nothing(fake_api):
+    api = fake_api()
+    api.lists[("Deployment", None, dg.OPERATOR_SELECTOR, None)] = [_operator(1, 1)]
+    lines = dg.Diagnoser(api).diagnose([_waiting_prometheus()])
+    assert lines == ["Prometheus monitoring/kube-prometheus-stack-prometheus is Progressing: waiting for the "
+                     "operator to observe the latest spec"]
