@@ -204,7 +204,8 @@ rolled_back_to:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client
+from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client, describe_source
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
@@ -228,6 +229,8 @@ def main():
     )
     try:
         api = KubeApi(api_client(module.params))
+        # a refused connection or an unverifiable certificate fails here, before helm or any retry
+        preflight.check(api, describe_source(module.params))
     except KubeError as exc:
         module.fail_json(msg=str(exc))
     result = deploy(module.params, api, check_mode=module.check_mode)

@@ -128,8 +128,9 @@ timing_table:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
+from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
-from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client, describe_source
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
@@ -181,9 +182,12 @@ def main():
     auth = {name: module.params[name] for name in auth_argument_spec()}
     try:
         client = api_client(auth)
+        first = KubeApi(client)
+        # a refused connection or an unverifiable certificate fails here, not as wave -2's health
+        preflight.check(first, describe_source(auth))
     except KubeError as exc:
         module.fail_json(msg=str(exc))
-    apis = []
+    apis = [first]
 
     def deploy_one(params, check_mode):
         api = KubeApi(client)
