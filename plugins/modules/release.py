@@ -205,7 +205,11 @@ rolled_back_to:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
-from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client, describe_source
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (
+    api_client,
+    describe_source,
+    secrets_of,
+)
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
@@ -228,7 +232,9 @@ def main():
         supports_check_mode=True,
     )
     try:
-        api = KubeApi(api_client(module.params))
+        client = api_client(module.params)
+        module.no_log_values.update(secrets_of(client.configuration))
+        api = KubeApi(client)
         # a refused connection or an unverifiable certificate fails here, before helm or any retry
         preflight.check(api, describe_source(module.params))
     except KubeError as exc:

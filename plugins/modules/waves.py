@@ -130,7 +130,11 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
 from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
-from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client, describe_source
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (
+    api_client,
+    describe_source,
+    secrets_of,
+)
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
@@ -182,6 +186,8 @@ def main():
     auth = {name: module.params[name] for name in auth_argument_spec()}
     try:
         client = api_client(auth)
+        # masked in the result like a no_log option, so the task itself needs no no_log for a token
+        module.no_log_values.update(secrets_of(client.configuration))
         first = KubeApi(client)
         # a refused connection or an unverifiable certificate fails here, not as wave -2's health
         preflight.check(first, describe_source(auth))

@@ -109,6 +109,22 @@ def describe_source(params, environ=None):
     return text, bool(cluster.get("insecure-skip-tls-verify"))
 
 
+def secrets_of(configuration):
+    """The bearer token the client will send, wherever it came from (the option, K8S_AUTH_API_KEY, the
+    kubeconfig). Modules add it to ``no_log_values``: Ansible masks the ``api_key`` option by itself, not a
+    token from the environment or a kubeconfig, and this way no task needs ``no_log`` for a token.
+    """
+    out = set()
+    # the option sets "authorization", the kubeconfig loader "BearerToken"; both carry "Bearer <token>"
+    for value in (getattr(configuration, "api_key", None) or {}).values():
+        token = (value or "").strip()
+        if token.lower().startswith("bearer "):
+            token = token[len("bearer "):].strip()
+        if token:
+            out.add(token)
+    return out
+
+
 def api_client(params, environ=None):
     """A ready ``ApiClient``; callers share one per module run."""
     return k8s_client.ApiClient(build_configuration(params, environ))

@@ -41,11 +41,12 @@ def free_port():
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    answers = []  # status codes to give before 200, shared by the server of one test
+    answers = []  # status codes (or (status, document)) to give before 200, shared by the server of one test
 
     def do_GET(self):  # noqa: N802 - the http.server protocol
-        status = self.answers.pop(0) if self.answers else 200
-        body = json.dumps(VERSION if status == 200 else {"reason": "ServiceUnavailable"}).encode()
+        answer = self.answers.pop(0) if self.answers else 200
+        status, doc = answer if isinstance(answer, tuple) else (answer, {"reason": "ServiceUnavailable"})
+        body = json.dumps(VERSION if status == 200 else doc).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
