@@ -76,6 +76,9 @@ notes:
   - A chart whose templates produce random output (for example a generated password without an existing
     Secret) differs on every render and is upgraded on every run; give it fixed values.
   - Objects removed from O(manifests) are not pruned from the cluster; delete them with O(state=absent) first.
+  - Names are checked before any request, as the apiserver and Helm would check them. O(name) of a chart must be
+    a Helm release name (a DNS-1123 subdomain of at most 53 characters), O(namespace) a DNS-1123 label, and each
+    object of O(manifests) a DNS-1123 subdomain (RBAC objects aside, whose names may hold C(:)).
 seealso:
   - module: homelab.observability.waves
 """
@@ -212,6 +215,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.client 
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
+from ansible_collections.homelab.observability.plugins.module_utils.waves import inputs
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
     RELEASE_MUTUALLY_EXCLUSIVE,
     RELEASE_REQUIRED_ONE_OF,
@@ -231,6 +235,9 @@ def main():
         required_one_of=RELEASE_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
+    problems = inputs.component_problems(module.params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     try:
         client = api_client(module.params)
         module.no_log_values.update(secrets_of(client.configuration))

@@ -32,7 +32,9 @@ options:
         That is C(namespace) (required), C(create_namespace), C(state), C(chart) (C(ref), C(repo_url),
         C(version)), C(values), C(values_files), C(manifests), C(manifest_files), C(wait), C(wait_timeout),
         C(rollback_on_failure), C(recover_pending) and C(binary_path).
-      - Each component is validated like the release module's options; unknown keys are an error.
+      - Each component is validated like the release module's options; unknown keys are an error. Every
+        component's names are checked (see the release module's notes) before the first wave starts, so a bad name
+        in a late wave does not fail the run after the early waves were deployed.
     type: list
     elements: dict
     required: true
@@ -137,6 +139,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.client 
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
+from ansible_collections.homelab.observability.plugins.module_utils.waves import inputs
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
     RELEASE_MUTUALLY_EXCLUSIVE,
     RELEASE_REQUIRED_ONE_OF,
@@ -170,6 +173,10 @@ def validate_components(module):
                 msg="components[%d] (%s): %s" % (index, comp.get("name", "no name"), "; ".join(result.error_messages))
             )
         params = result.validated_parameters
+        problems = inputs.component_problems(params)
+        if problems:
+            # every component is checked before the first wave: a bad name must not fail wave 1 after wave -2 ran
+            module.fail_json(msg="components[%d] (%s): %s" % (index, params.get("name"), "; ".join(problems)))
         try:
             mirror.resolve(params.get("chart"), params.get("chart_mirror"))
         except KubeError as exc:
