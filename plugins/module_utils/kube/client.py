@@ -102,6 +102,8 @@ def describe_source(params, environ=None):
     if auth["host"]:
         return "the 'host' option (or K8S_AUTH_HOST)", False
     files = kc.paths(auth["kubeconfig"], environ)
+    if not auth["kubeconfig"] and not any(os.path.exists(f) for f in files):
+        return "the in-cluster service account (no kubeconfig found)", False
     view = kc.load(files)
     context = auth["context"] or view["current-context"]
     cluster_name, cluster = kc.cluster_of(view, context)

@@ -99,3 +99,9 @@ def test_source_names_kubeconfig_context_and_cluster(tmp_path):
     path.write_text(KUBECONFIG)
     text, skips_tls = client.describe_source(dict(empty_params(), kubeconfig=str(path), context="other"), {})
     assert text == "kubeconfig %s (context other, cluster other)" % path and skips_tls is False
+
+
+def test_source_without_any_kubeconfig_is_the_in_cluster_account(tmp_path):
+    environ = {"KUBECONFIG": str(tmp_path / "none")}
+    assert client.describe_source(empty_params(), environ) == ("the in-cluster service account (no kubeconfig found)",
+                                                               False)
