@@ -14,7 +14,10 @@ __metaclass__ = type
 
 import os
 
-import yaml
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core depends on PyYAML; the sanity import test has none
+    yaml = None
 
 
 def paths(kubeconfig, environ=None):
@@ -30,7 +33,7 @@ def paths(kubeconfig, environ=None):
 def load(files):
     """The merged view the client sees (first file wins per name, as kubectl merges); {} when unreadable."""
     merged = {"contexts": {}, "clusters": {}, "current-context": None}
-    for path in files:
+    for path in files if yaml is not None else ():
         try:
             with open(path, encoding="utf-8") as handle:
                 doc = yaml.safe_load(handle) or {}
