@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import (
     ConnectionRefused,
@@ -40,12 +42,11 @@ def check(api, source):
             % (url, text)
         ) from exc
     except TLSVerifyError as exc:
-        hint = ""
+        hint = " This collection verifies TLS unless told otherwise"
         if skips_tls:
-            hint = (" That cluster sets insecure-skip-tls-verify, which this collection does not honour (it always"
-                    " verifies TLS unless told otherwise).")
+            hint += ", and does not honour the insecure-skip-tls-verify that cluster sets in the kubeconfig"
         raise KubeConfigError(
-            "TLS verification of the Kubernetes API server at %s failed (endpoint from %s): %s.%s Give the CA that"
+            "TLS verification of the Kubernetes API server at %s failed (endpoint from %s): %s.%s. Give the CA that"
             " signed the apiserver's certificate with 'ca_cert' (or K8S_AUTH_SSL_CA_CERT), or set"
             " 'validate_certs: false' (or K8S_AUTH_VERIFY_SSL=no) to skip verification"
             % (url, text, _short(exc), hint)
@@ -53,11 +54,9 @@ def check(api, source):
 
 
 def _short(exc):
-    """The verification reason alone (urllib3's text repeats the pool and URL)."""
-    text = str(exc)
-    marker = "certificate verify failed"
-    at = text.find(marker)
-    if at < 0:
-        return text
-    end = text.find(")", at)
-    return text[at:end if end > 0 else None].rstrip(" ')\"")
+    """The verification reason alone: urllib3's text repeats the pool, the URL and OpenSSL's source line."""
+    found = _REASON.search(str(exc))
+    return ("certificate verify failed: %s" % found.group(1).rstrip(". ")) if found else str(exc)
+
+
+_REASON = re.compile(r"certificate verify failed: (.*?)(?: \(_ssl\.c:\d+\)|$)")

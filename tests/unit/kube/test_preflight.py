@@ -130,6 +130,8 @@ def test_unverifiable_certificate_fails_at_once_and_names_the_options(serve, sel
     text = str(exc)
     assert "TLS verification" in text and "certificate verify failed" in text
     assert "'ca_cert'" in text and "'validate_certs: false'" in text
+    assert ("): certificate verify failed: self-signed certificate. This collection verifies TLS unless told "
+            "otherwise. Give") in text
     assert api.counts["retries"] == 0 and seconds < 5
 
 
@@ -152,7 +154,8 @@ def test_kubeconfig_that_skips_tls_is_named_with_the_setting_not_honoured(serve,
     _, _, exc, _ = run_check(params(kubeconfig=str(config)))
     text = str(exc)
     assert "kubeconfig %s (context lab, cluster homelab)" % config in text
-    assert "insecure-skip-tls-verify, which this collection does not honour" in text
+    assert ("This collection verifies TLS unless told otherwise, and does not honour the insecure-skip-tls-verify "
+            "that cluster sets in the kubeconfig. Give the CA") in text
 
 
 def test_the_right_ca_passes(serve, self_signed):
