@@ -22,6 +22,7 @@ from .rendering import RenderError
     ("exportarr", {"exportarr_targets": [{"name": "sonarrr", "url": "http://sonarr:8989",
                                           "api_key_secret": "sonarr-api-key"}]},
      "entry sonarrr needs a name that is an Exportarr subcommand"),
+    ("loki", {"loki_compactor_delete_delay": "2 hours"}, "loki_compactor_delete_delay one such as 2h"),
     ("loki", {"loki_namespace": "Monitoring"}, r"loki_namespace must be a DNS-1123 label .*such as monitoring "
                                                 r"\(is 'Monitoring'\)"),
     ("kube_prometheus_stack", {"kube_prometheus_stack_release_name": "k" * 54},
