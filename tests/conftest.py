@@ -5,9 +5,13 @@ The repository root is the collection, so tests import it through a link tree un
 """
 
 import contextlib
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS = ROOT / ".build" / "collections"
@@ -20,3 +24,23 @@ if not LINK.exists():
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
+
+
+@pytest.fixture
+def run_module(tmp_path):
+    """run_module(name, args, env=None) -> the module's JSON result, run as Ansible runs it (a process of its own
+    reading its arguments from a file), so no_log masking and exit paths are the real ones. Adds ``_stdout``."""
+
+    def run(name, args, env=None):
+        path = tmp_path / ("args-%s.json" % name)
+        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+        proc = subprocess.run(
+            [sys.executable, "-m", "ansible_collections.homelab.observability.plugins.modules.%s" % name, str(path)],
+            cwd=COLLECTIONS, env=dict(os.environ, PYTHONPATH=str(COLLECTIONS), **(env or {})),
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        result = json.loads(proc.stdout)
+        result["_stdout"] = proc.stdout
+        return result
+
+    return run

@@ -31,7 +31,11 @@ options:
   validate_certs:
     description:
       - Verify the API server's TLS certificate. Falls back to E(K8S_AUTH_VERIFY_SSL).
-      - Verification stays on unless this is set to V(false) explicitly.
+      - Verification stays on unless this is set to V(false) explicitly; a kubeconfig's
+        C(insecure-skip-tls-verify) is not honoured.
+      - The first request of a run (C(GET /version)) fails at once, without retries, when the certificate
+        cannot be verified, the connection is refused, or O(context) is not defined in the kubeconfig; the
+        message names the kubeconfig, context and cluster. Timeouts, 429 and 5xx answers are retried.
     type: bool
     aliases: [verify_ssl]
   ca_cert:

@@ -16,6 +16,11 @@ options:
         StatefulSet, DaemonSet, Job, PersistentVolumeClaim, Service of type LoadBalancer, Ingress,
         CustomResourceDefinition, APIService, custom resources with a C(Ready) or C(Available) condition).
       - When the objects are not healthy by O(wait_timeout), the task fails with a diagnosis.
+      - A cause that waiting cannot fix ends the wait at the first poll instead. One is a claim naming a
+        StorageClass that does not exist, whether a PersistentVolumeClaim, a StatefulSet's C(volumeClaimTemplates)
+        or the storage of a Prometheus, Alertmanager or ThanosRuler; the message names the claim, the class and
+        the classes that exist. A hand-made PersistentVolume of that class, Available, keeps it waiting, since
+        static provisioning needs no StorageClass.
       - When V(false), the health is read once and reported.
     type: bool
     default: true

@@ -76,6 +76,9 @@ notes:
   - A chart whose templates produce random output (for example a generated password without an existing
     Secret) differs on every render and is upgraded on every run; give it fixed values.
   - Objects removed from O(manifests) are not pruned from the cluster; delete them with O(state=absent) first.
+  - Names are checked before any request, as the apiserver and Helm would check them. O(name) of a chart must be
+    a Helm release name (a DNS-1123 subdomain of at most 53 characters), O(namespace) a DNS-1123 label, and each
+    object of O(manifests) a DNS-1123 subdomain (RBAC objects aside, whose names may hold C(:)).
 seealso:
   - module: homelab.observability.waves
 """
@@ -204,9 +207,15 @@ rolled_back_to:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client
+from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (
+    api_client,
+    describe_source,
+    secrets_of,
+)
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
+from ansible_collections.homelab.observability.plugins.module_utils.waves import inputs
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
     RELEASE_MUTUALLY_EXCLUSIVE,
     RELEASE_REQUIRED_ONE_OF,
@@ -226,8 +235,15 @@ def main():
         required_one_of=RELEASE_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
+    problems = inputs.component_problems(module.params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     try:
-        api = KubeApi(api_client(module.params))
+        client = api_client(module.params)
+        module.no_log_values.update(secrets_of(client.configuration))
+        api = KubeApi(client)
+        # a refused connection or an unverifiable certificate fails here, before helm or any retry
+        preflight.check(api, describe_source(module.params))
     except KubeError as exc:
         module.fail_json(msg=str(exc))
     result = deploy(module.params, api, check_mode=module.check_mode)

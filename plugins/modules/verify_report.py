@@ -15,6 +15,9 @@ description:
     report and a JSON report, and writes C(report.md) and C(report.json) into O(dest).
   - Never fails because a check failed; the caller decides (the P(homelab.observability.verify#role) role fails
     the play after the report is written).
+  - Reports C(changed) only when the outcomes differ from the C(report.json) already in O(dest) (a check added,
+    removed or with another result, another title or context), or there is none. The files are still rewritten
+    on every run; the generation time, durations and reasons alone are not a change.
 author:
   - homelab.observability maintainers (!UNKNOWN)
 options:
@@ -65,6 +68,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether the outcomes differ from the previous report (see the description); the files are written anyway.
+  returned: always
+  type: bool
 table:
   description: The summary table (check, result, time, reason) as text, with a closing summary line.
   returned: always
@@ -99,7 +106,9 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.observability.plugins.module_utils.verify.report import (
+    outcomes,
     planned_files,
+    previous_outcomes,
     render_json,
     render_markdown,
     render_table,
@@ -136,10 +145,12 @@ def main():
             before = handle.read()
     except OSError:
         pass
-    changed = True
+    # changed means the verdicts changed: the files are rewritten on every run (a new generation time), which
+    # alone made the verify play report changed=1 each time
+    changed = previous_outcomes(paths["json"]) != outcomes(checks, p["title"], p["report_context"])
     if not module.check_mode:
         try:
-            changed = bool(write_report(p["dest"], files))
+            write_report(p["dest"], files)
         except OSError as exc:
             module.fail_json(msg="cannot write the report into %s: %s (set dest to a writable directory)"
                                  % (p["dest"], exc))

@@ -32,7 +32,9 @@ options:
         That is C(namespace) (required), C(create_namespace), C(state), C(chart) (C(ref), C(repo_url),
         C(version)), C(values), C(values_files), C(manifests), C(manifest_files), C(wait), C(wait_timeout),
         C(rollback_on_failure), C(recover_pending) and C(binary_path).
-      - Each component is validated like the release module's options; unknown keys are an error.
+      - Each component is validated like the release module's options; unknown keys are an error. Every
+        component's names are checked (see the release module's notes) before the first wave starts, so a bad name
+        in a late wave does not fail the run after the early waves were deployed.
     type: list
     elements: dict
     required: true
@@ -128,10 +130,16 @@ timing_table:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
+from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
-from ansible_collections.homelab.observability.plugins.module_utils.kube.client import api_client
+from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (
+    api_client,
+    describe_source,
+    secrets_of,
+)
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
+from ansible_collections.homelab.observability.plugins.module_utils.waves import inputs
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
     RELEASE_MUTUALLY_EXCLUSIVE,
     RELEASE_REQUIRED_ONE_OF,
@@ -165,6 +173,10 @@ def validate_components(module):
                 msg="components[%d] (%s): %s" % (index, comp.get("name", "no name"), "; ".join(result.error_messages))
             )
         params = result.validated_parameters
+        problems = inputs.component_problems(params)
+        if problems:
+            # every component is checked before the first wave: a bad name must not fail wave 1 after wave -2 ran
+            module.fail_json(msg="components[%d] (%s): %s" % (index, params.get("name"), "; ".join(problems)))
         try:
             mirror.resolve(params.get("chart"), params.get("chart_mirror"))
         except KubeError as exc:
@@ -181,9 +193,14 @@ def main():
     auth = {name: module.params[name] for name in auth_argument_spec()}
     try:
         client = api_client(auth)
+        # masked in the result like a no_log option, so the task itself needs no no_log for a token
+        module.no_log_values.update(secrets_of(client.configuration))
+        first = KubeApi(client)
+        # a refused connection or an unverifiable certificate fails here, not as wave -2's health
+        preflight.check(first, describe_source(auth))
     except KubeError as exc:
         module.fail_json(msg=str(exc))
-    apis = []
+    apis = [first]
 
     def deploy_one(params, check_mode):
         api = KubeApi(client)

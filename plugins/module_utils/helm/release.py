@@ -153,11 +153,13 @@ def plan_release(helm, name, namespace, chart, values, *, create_namespace, reco
         target = last_deployed(history, before=current.get("version"))
         if not recover_pending:
             hint = (
-                "roll back with recover_pending=true (to revision %d) or `helm rollback %s %d -n %s`"
+                "roll back with recover_pending=true (to revision %d), which the roles take as <role>_recover_pending "
+                "and the stack as stack_recover_pending, or `helm rollback %s %d -n %s`"
                 % (target["revision"], name, target["revision"], namespace)
                 if target
-                else "no deployed revision exists to roll back to: set recover_pending=true to uninstall and install "
-                "again, or run `helm uninstall %s -n %s`" % (name, namespace)
+                else "no deployed revision exists to roll back to: set recover_pending=true (<role>_recover_pending, "
+                "or stack_recover_pending for the stack) to uninstall and install again, or run "
+                "`helm uninstall %s -n %s`" % (name, namespace)
             )
             raise PendingRelease(
                 "release %s in namespace %s is stuck in %s (revision %s): an earlier helm operation was interrupted "

@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.homelab.observability.plugins.module_utils.kube import kubeconfig as kc
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import AUTH_ENV
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError
 
@@ -66,6 +67,12 @@ def build_configuration(params, environ=None):
                 % kubeconfig
             )
         has_file = kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config"))
+        if has_file:
+            # the library's own message ("Expected object with name ...") names neither the file nor the choices
+            files = kc.paths(kubeconfig)
+            problem = kc.context_error(kc.load(files), files, auth["context"])
+            if problem:
+                raise KubeConfigError(problem)
         try:
             if has_file:
                 k8s_config.load_kube_config(
@@ -87,6 +94,37 @@ def build_configuration(params, environ=None):
         configuration.key_file = auth["client_key"]
     configuration.verify_ssl = bool(auth["validate_certs"])
     return configuration
+
+
+def describe_source(params, environ=None):
+    """Where the endpoint and credentials come from, for messages: (text, kubeconfig_skips_tls)."""
+    auth = resolve_auth(params, environ)
+    if auth["host"]:
+        return "the 'host' option (or K8S_AUTH_HOST)", False
+    files = kc.paths(auth["kubeconfig"], environ)
+    if not auth["kubeconfig"] and not any(os.path.exists(f) for f in files):
+        return "the in-cluster service account (no kubeconfig found)", False
+    view = kc.load(files)
+    context = auth["context"] or view["current-context"]
+    cluster_name, cluster = kc.cluster_of(view, context)
+    text = "kubeconfig %s (context %s, cluster %s)" % (", ".join(files), context, cluster_name)
+    return text, bool(cluster.get("insecure-skip-tls-verify"))
+
+
+def secrets_of(configuration):
+    """The bearer token the client will send, wherever it came from (the option, K8S_AUTH_API_KEY, the
+    kubeconfig). Modules add it to ``no_log_values``: Ansible masks the ``api_key`` option by itself, not a
+    token from the environment or a kubeconfig, and this way no task needs ``no_log`` for a token.
+    """
+    out = set()
+    # the option sets "authorization", the kubeconfig loader "BearerToken"; both carry "Bearer <token>"
+    for value in (getattr(configuration, "api_key", None) or {}).values():
+        token = (value or "").strip()
+        if token.lower().startswith("bearer "):
+            token = token[len("bearer "):].strip()
+        if token:
+            out.add(token)
+    return out
 
 
 def api_client(params, environ=None):

@@ -76,6 +76,14 @@ class UnknownKind(KubeError):
     """The API server does not serve this apiVersion/kind (for example: its CRD is not installed yet)."""
 
 
+class TLSVerifyError(KubeError):
+    """The client could not verify the API server's certificate: final, a retry cannot fix it."""
+
+
+class ConnectionRefused(KubeError):
+    """Nothing listens at the configured endpoint (raised only when the caller asked for it)."""
+
+
 class Ref:
     """Identity of one object: apiVersion, kind, namespace (None when cluster-scoped), name."""
 
@@ -124,13 +132,16 @@ class KubeApi:
         self._discovery = {}
 
     # -- transport -------------------------------------------------------------------------------
-    def request(self, method, path, query=None, body=None, *, content_type=None, accept_404=False):
+    def request(self, method, path, query=None, body=None, *, content_type=None, accept_404=False,
+                refused_is_final=False):
         """One API call, retried while the API server is unreachable or overloaded.
 
         Connection failures (the request never reached a server: an apiserver restart, a failover)
         are retried for every verb, which is safe because every write here is a server-side apply
         or a delete; 429 and 5xx answers are retried for reads. Retries stop after
-        ``retry_seconds``.
+        ``retry_seconds``. A certificate the client cannot verify is never retried (no wait fixes
+        it); ``refused_is_final`` makes a refused connection final too, for the first request of
+        a run, when nothing of ours can have restarted the apiserver yet.
         """
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.2
@@ -138,6 +149,8 @@ class KubeApi:
             try:
                 return self._request_once(method, path, query, body, (content_type, accept_404))
             except _Transient as exc:
+                if refused_is_final and exc.refused:
+                    raise ConnectionRefused("%s %s failed: %s" % (method, path, exc.cause)) from exc
                 if time.monotonic() + delay > deadline:
                     raise KubeError(
                         "%s %s failed: %s (retried for %ds)" % (method, path, exc.cause, self.retry_seconds)
@@ -171,8 +184,10 @@ class KubeApi:
                 return None
             if status:
                 raise _api_error(status, getattr(exc, "body", "") or "", method, path) from exc
+            if _is_cert_error(exc):
+                raise TLSVerifyError("%s %s failed: %s" % (method, path, exc)) from exc
             if _is_connection_error(exc):
-                raise _Transient(exc) from exc
+                raise _Transient(exc, refused=_is_refused(exc)) from exc
             raise KubeError("%s %s failed: %s" % (method, path, exc)) from exc
         status = response.status
         if status == 404 and accept_404:
@@ -268,9 +283,34 @@ class KubeApi:
 
 
 class _Transient(Exception):
-    def __init__(self, cause):
+    def __init__(self, cause, refused=False):
         self.cause = cause
+        self.refused = refused
         super().__init__(str(cause))
+
+
+def _chain(exc):
+    """``exc`` and what it wraps: urllib3 keeps the cause in ``reason``, Python in __cause__/__context__."""
+    seen, todo = [], [exc]
+    while todo:
+        cur = todo.pop()
+        if any(cur is s for s in seen) or len(seen) > 20:
+            continue
+        seen.append(cur)
+        reason = getattr(cur, "reason", None)
+        todo.extend(c for c in (reason, cur.__cause__, cur.__context__) if isinstance(c, BaseException))
+    return seen
+
+
+def _is_cert_error(exc):
+    # SSLCertVerificationError covers an unknown CA and a name mismatch; other SSL errors (an EOF while
+    # the apiserver restarts) stay transient. The client library sometimes keeps only the text.
+    return any(type(cur).__name__ == "SSLCertVerificationError" or "CERTIFICATE_VERIFY_FAILED" in str(cur)
+               for cur in _chain(exc))
+
+
+def _is_refused(exc):
+    return any(isinstance(cur, ConnectionRefusedError) or "Connection refused" in str(cur) for cur in _chain(exc))
 
 
 def _is_connection_error(exc):

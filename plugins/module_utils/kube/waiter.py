@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Polls a set of objects until every one is healthy, a final failure shows, or time runs out.
 
-One poll costs one GET per object (plus one GET per distinct StorageClass, cached for the run):
+One poll costs one GET per object (plus one GET per distinct StorageClass, cached for the run;
+a claim on a class that does not exist is a final failure, kube/storage.py):
 a DaemonSet on 1000 nodes costs what it costs on one. The clock is monotonic; the poll interval
 starts short (most objects in a homelab settle in a second or two) and backs off.
 """
@@ -14,7 +15,8 @@ __metaclass__ = type
 import time
 
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
-from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref, UnknownKind
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import UnknownKind
+from ansible_collections.homelab.observability.plugins.module_utils.kube.storage import StorageClasses
 
 FIRST_INTERVAL = 0.25
 MAX_INTERVAL = 2.0
@@ -42,26 +44,8 @@ class Waiter:
         self.api = api
         self.clock = clock
         self.sleep = sleep
-        self._classes = {}
+        self.classes = StorageClasses(api)
         self.polls = 0
-
-    def _storage_class(self, pvc):
-        name = (pvc.get("spec") or {}).get("storageClassName")
-        if name is None:
-            return self._default_class()
-        if name not in self._classes:
-            self._classes[name] = self.api.get(Ref("storage.k8s.io/v1", "StorageClass", None, name))
-        return self._classes[name]
-
-    def _default_class(self):
-        if "" not in self._classes:
-            found = None
-            for sc in self.api.list("storage.k8s.io/v1", "StorageClass"):
-                annotations = (sc.get("metadata") or {}).get("annotations") or {}
-                if annotations.get("storageclass.kubernetes.io/is-default-class") == "true":
-                    found = sc
-            self._classes[""] = found
-        return self._classes[""]
 
     def observe_one(self, ref):
         try:
@@ -72,8 +56,12 @@ class Waiter:
         if "storage_class" in h.needs_context(obj):
             phase = (obj.get("status") or {}).get("phase")
             if phase != "Bound":
-                context["storage_class"] = self._storage_class(obj)
-        return Observation(ref, obj, h.health(obj, context))
+                context["storage_class"] = self.classes.get((obj.get("spec") or {}).get("storageClassName"))
+        health = h.health(obj, context)
+        if obj is not None and health.status != h.HEALTHY and not health.final:
+            # a claim on a class that does not exist never binds: say so now, not at the timeout
+            health = self.classes.missing(obj) or health
+        return Observation(ref, obj, health)
 
     def observe(self, refs):
         self.polls += 1

@@ -97,6 +97,25 @@ def render_json(checks, title="Stack verification report", generated=None, conte
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 
+def outcomes(checks, title, context=None):
+    """What a report says, without what differs on every run: each check's name and result, the title and the
+    context. Durations, the generation time and reasons (they quote measured values, marker names and
+    seconds) are left out, so a rerun against an unchanged stack has the same outcomes.
+    """
+    return {"title": title, "context": dict(context or {}),
+            "checks": [[c["name"], c["result"]] for c in checks]}
+
+
+def previous_outcomes(json_path):
+    """The outcomes of the report.json already written, or None when there is none (or it cannot be read)."""
+    try:
+        with open(json_path) as handle:
+            doc = json.load(handle)
+        return outcomes(doc["checks"], doc.get("title"), doc.get("context"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def validate_checks(checks):
     """Problems with a list of check dicts (missing keys, unknown results); empty when fine."""
     problems = []

@@ -75,7 +75,7 @@ def _server_version(api):
 
 
 def _health_gate(result, api, waiter, refs, *, params, check_mode):
-    """Fill resources/health/diagnosis; True when healthy."""
+    """Fill resources/health/diagnosis; (healthy, final) where final says waiting stopped on a final cause."""
     if check_mode or not params.get("wait", True):
         observations = waiter.observe(refs)
         done = all(o.health.status == h.HEALTHY for o in observations)
@@ -85,7 +85,13 @@ def _health_gate(result, api, waiter, refs, *, params, check_mode):
     result["health"] = overall(observations)
     if result["health"] != h.HEALTHY and not check_mode:
         result["diagnosis"] = Diagnoser(api).diagnose(observations)
-    return done
+    return done, any(o.health.final and o.health.status != h.HEALTHY for o in observations)
+
+
+def _unhealthy_msg(name, params, result, final):
+    # a final cause stops the wait at once: "after 600s" would send the reader looking at the timeout
+    when = "failed (waiting cannot fix it)" if final else "not healthy after %ss" % params.get("wait_timeout")
+    return "%s: %s: %s" % (name, when, "; ".join(result["diagnosis"][:5]))
 
 
 def deploy(params, api, check_mode=False, helm=None, waiter=None):
@@ -125,13 +131,11 @@ def _deploy_manifests(params, api, waiter, *, check_mode, result, timer):
     result["changed"] = any(c.action != "none" for c in changes)
     result["diff"] = [c.diff() for c in changes if c.action != "none"]
     refs = mf.refs_of(api, objs, namespace)
-    healthy = _health_gate(result, api, waiter, refs, params=params, check_mode=check_mode)
+    healthy, final = _health_gate(result, api, waiter, refs, params=params, check_mode=check_mode)
     timer.lap("wait")
     if not healthy and not check_mode and params.get("wait", True):
         result["failed"] = True
-        result["msg"] = "%s: not healthy after %ss: %s" % (
-            params["name"], params.get("wait_timeout"), "; ".join(result["diagnosis"][:5])
-        )
+        result["msg"] = _unhealthy_msg(params["name"], params, result, final)
 
 
 def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
@@ -196,12 +200,12 @@ def _deploy_helm(params, api, helm, waiter, *, check_mode, result, timer):
         result["diff"].insert(0, vdiff)
     timer.lap("apply")
     refs = mf.refs_of(api, plan.planned_objects, namespace)
-    healthy = _health_gate(result, api, waiter, refs, params=params, check_mode=check_mode)
+    healthy, final = _health_gate(result, api, waiter, refs, params=params, check_mode=check_mode)
     timer.lap("wait")
     if healthy or check_mode or not params.get("wait", True):
         return
     result["failed"] = True
-    msg = "%s: not healthy after %ss: %s" % (name, params.get("wait_timeout"), "; ".join(result["diagnosis"][:5]))
+    msg = _unhealthy_msg(name, params, result, final)
     if params.get("rollback_on_failure") and plan.action != "none":
         try:
             if previous:

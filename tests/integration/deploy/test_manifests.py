@@ -49,3 +49,21 @@ def test_apply_rerun_and_remove(lab, run, namespace):
     gone = run("release", dict(args, state="absent"))
     assert gone["changed"] and gone["health"] == "Missing"
     assert not run("release", dict(args, state="absent"))["changed"]
+
+
+def test_statefulset_on_a_missing_storage_class_fails_at_the_first_poll(run, namespace):
+    labels = {"app": "loki"}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "loki"},
+           "spec": {"replicas": 1, "serviceName": "loki", "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels},
+                                 "spec": {"containers": [{"name": "loki", "image": "grafana/loki:3.3.2"}]}},
+                    "volumeClaimTemplates": [{"metadata": {"name": "storage"},
+                                              "spec": {"accessModes": ["ReadWriteOnce"],
+                                                       "storageClassName": "nfs-does-not-exist",
+                                                       "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    result = run("release", {"name": "loki", "namespace": namespace, "manifests": [sts], "wait_timeout": 300})
+    assert result.get("failed") and result["health"] == "Degraded"
+    assert ("its claim PersistentVolumeClaim %s/storage-loki-0 names StorageClass 'nfs-does-not-exist', which does "
+            "not exist (the cluster has: " % namespace) in result["msg"]
+    assert "nfs-client" in result["msg"]  # the lab's classes (other sessions may add theirs)
+    assert result["timing"]["wait"] < 5

@@ -73,3 +73,35 @@ def test_api_key_is_never_logged_and_spec_is_copied():
     assert spec["api_key"]["no_log"] is True
     spec["host"]["required"] = True
     assert "required" not in AUTH_ARG_SPEC["host"]
+
+
+def test_unknown_context_names_the_file_and_the_contexts_it_defines(tmp_path):
+    path = tmp_path / "config"
+    path.write_text(KUBECONFIG)
+    params = dict(empty_params(), kubeconfig=str(path), context="prod")
+    with pytest.raises(KubeConfigError) as err:
+        client.build_configuration(params, {})
+    assert str(err.value) == (
+        "context 'prod' is not defined in kubeconfig %s (it defines: lab, other): set 'context' (or "
+        "K8S_AUTH_CONTEXT) to one of them, or leave it unset to use the current-context" % path
+    )
+
+
+def test_a_current_context_that_is_not_defined_is_named(tmp_path):
+    path = tmp_path / "config"
+    path.write_text(KUBECONFIG.replace("current-context: lab", "current-context: gone"))
+    with pytest.raises(KubeConfigError, match="the current-context 'gone' of kubeconfig .* is not defined"):
+        client.build_configuration(dict(empty_params(), kubeconfig=str(path)), {})
+
+
+def test_source_names_kubeconfig_context_and_cluster(tmp_path):
+    path = tmp_path / "config"
+    path.write_text(KUBECONFIG)
+    text, skips_tls = client.describe_source(dict(empty_params(), kubeconfig=str(path), context="other"), {})
+    assert text == "kubeconfig %s (context other, cluster other)" % path and skips_tls is False
+
+
+def test_source_without_any_kubeconfig_is_the_in_cluster_account(tmp_path):
+    environ = {"KUBECONFIG": str(tmp_path / "none")}
+    assert client.describe_source(empty_params(), environ) == ("the in-cluster service account (no kubeconfig found)",
+                                                               False)

@@ -22,6 +22,17 @@ from .rendering import RenderError
     ("exportarr", {"exportarr_targets": [{"name": "sonarrr", "url": "http://sonarr:8989",
                                           "api_key_secret": "sonarr-api-key"}]},
      "entry sonarrr needs a name that is an Exportarr subcommand"),
+    ("loki", {"loki_compactor_delete_delay": "2 hours"}, "loki_compactor_delete_delay one such as 2h"),
+    ("loki", {"loki_namespace": "Monitoring"}, r"loki_namespace must be a DNS-1123 label .*such as monitoring "
+                                                r"\(is 'Monitoring'\)"),
+    ("kube_prometheus_stack", {"kube_prometheus_stack_release_name": "k" * 54},
+     "kube_prometheus_stack_release_name must be a Helm release name"),
+    ("kube_prometheus_stack", {"kube_prometheus_stack_grafana_external_secret_refresh_interval": "1d"},
+     "kube_prometheus_stack_grafana_external_secret_refresh_interval\\s+a Go duration such as 1h"),
+    ("exportarr", {"exportarr_scrape_interval": "2 minutes"},
+     "exportarr_scrape_interval and exportarr_scrape_timeout must be Prometheus durations such as 2m"),
+    ("uptime_kuma", {"uptime_kuma_storage_size": "1 GB"}, "uptime_kuma_storage_size must be a Kubernetes quantity"),
+    ("capacity_dashboards", {"capacity_dashboards_namespace": "my_ns"}, "capacity_dashboards_namespace must be"),
 ])
 def test_a_value_the_component_would_refuse_is_refused_first(render, role, extra, message):
     with pytest.raises(RenderError, match=message):
@@ -40,6 +51,9 @@ def test_a_value_the_component_would_refuse_is_refused_first(render, role, extra
                                "kube_prometheus_stack_alert_pvc_usage_ratio": 0.8}),
     ("exportarr", {"exportarr_targets": [{"name": "sabnzbd", "url": "http://sabnzbd:8080",
                                           "api_key_secret": "sabnzbd-api-key"}]}),
+    ("exportarr", {"exportarr_scrape_interval": "1m30s", "exportarr_namespace": "media-arr"}),
+    ("kube_prometheus_stack", {"kube_prometheus_stack_grafana_external_secret_refresh_interval": "1h30m",
+                               "kube_prometheus_stack_release_name": "k" * 53}),
 ])
 def test_what_the_component_accepts_is_accepted(render, role, extra):
     assert render([role], **extra)[role]

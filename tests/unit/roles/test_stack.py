@@ -73,3 +73,23 @@ def test_the_plan_is_shown_wave_by_wave_before_anything_runs(tmp_path):
     for line in ("wave -2: prometheus-operator-crds", "wave -1: kube-prometheus-stack, loki", "wave 0: alloy",
                  "wave 1: exportarr, uptime-kuma, vpa, capacity-dashboards", "wave 2: goldilocks"):
         assert '"%s"' % line in shown, shown
+
+
+def test_no_recovery_by_default(plan):
+    charts = [c for c in plan if "chart" in c]
+    assert charts and all(c["recover_pending"] is False and c["rollback_on_failure"] is False for c in charts)
+
+
+def test_a_role_recovery_switch_reaches_its_components_alone(tmp_path):
+    plan = _plan(tmp_path, stack_roles=["kube_prometheus_stack", "loki"], kube_prometheus_stack_recover_pending=True,
+                 loki_rollback_on_failure=True)
+    switches = {c["name"]: (c.get("recover_pending"), c.get("rollback_on_failure")) for c in plan}
+    assert switches == {"prometheus-operator-crds": (True, False), "kube-prometheus-stack": (True, False),
+                        "loki": (False, True)}
+
+
+def test_the_stack_switches_turn_recovery_on_for_every_component(tmp_path):
+    plan = _plan(tmp_path, stack_roles=["loki", "alloy", "uptime_kuma"], stack_recover_pending=True,
+                 stack_rollback_on_failure=True)
+    assert [(c["name"], c["recover_pending"], c["rollback_on_failure"]) for c in plan] == [
+        ("loki", True, True), ("alloy", True, True), ("uptime-kuma", True, True)]

@@ -89,3 +89,11 @@ def test_readme_usage_example_is_a_valid_playbook(role, tmp_path):
     playbook.write_text(example)
     proc = run_playbook(str(playbook), {}, "--syntax-check")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if renders_charts(r)])
+def test_role_alone_hands_its_recovery_switches_to_the_release_module(role):
+    _, results = run_alone(role, **{"%s_recover_pending" % role: True, "%s_rollback_on_failure" % role: True})
+    charts = [c["invocation"]["module_args"] for c in release_calls(results)
+              if c["invocation"]["module_args"].get("chart")]
+    assert charts and all(a["recover_pending"] is True and a["rollback_on_failure"] is True for a in charts)

@@ -3,6 +3,8 @@
 import json
 
 from ansible_collections.homelab.observability.plugins.module_utils.verify.report import (
+    outcomes,
+    previous_outcomes,
     render_json,
     render_markdown,
     render_table,
@@ -87,3 +89,35 @@ def test_stand_in_checks_are_counted_and_explained_apart_from_passes():
     assert "Stand-in checks" not in render_markdown(CHECKS)
     assert validate_checks(checks) == []
     assert json.loads(render_json(checks))["summary"]["stand-in"] == 1
+
+
+def test_outcomes_leave_out_what_differs_on_every_run():
+    again = [dict(c, duration=9.9, reason="measured again") for c in CHECKS]
+    assert outcomes(CHECKS, "t") == outcomes(again, "t")
+    flipped = [dict(CHECKS[0], result="failed")] + CHECKS[1:]
+    assert outcomes(flipped, "t") != outcomes(CHECKS, "t")
+    assert outcomes(CHECKS, "t", {"cluster": "a"}) != outcomes(CHECKS, "t", {"cluster": "b"})
+
+
+def test_previous_outcomes_read_back_what_render_json_wrote(tmp_path):
+    path = tmp_path / "report.json"
+    assert previous_outcomes(str(path)) is None
+    path.write_text(render_json(CHECKS, "t", "2026-01-01T00:00:00Z", {"cluster": "lab"}))
+    assert previous_outcomes(str(path)) == outcomes(CHECKS, "t", {"cluster": "lab"})
+    path.write_text("{not json")
+    assert previous_outcomes(str(path)) is None
+
+
+def test_module_is_changed_only_when_outcomes_change_and_writes_every_time(tmp_path, run_module):
+    args = {"checks": CHECKS, "dest": str(tmp_path / "report")}
+    first = run_module("verify_report", args)
+    assert first["changed"]
+    report = tmp_path / "report" / "report.json"
+    report.write_text(report.read_text().replace(json.loads(report.read_text())["generated"], "1999-01-01T00:00:00Z"))
+    rerun = run_module("verify_report", dict(args, checks=[dict(c, duration=1.5) for c in CHECKS]))
+    assert rerun["changed"] is False
+    assert json.loads(report.read_text())["generated"] != "1999-01-01T00:00:00Z"  # rewritten all the same
+    assert json.loads(report.read_text())["checks"][0]["duration"] == 1.5
+    flipped = [dict(CHECKS[0], result="failed")] + CHECKS[1:]
+    assert run_module("verify_report", dict(args, checks=flipped))["changed"]
+    assert run_module("verify_report", dict(args, checks=flipped, _ansible_check_mode=True))["changed"] is False
