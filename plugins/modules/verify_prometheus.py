@@ -109,7 +109,8 @@ options:
         default: non_empty
   wait_timeout:
     description:
-      - Seconds to wait for targets that are not discovered or not scraped yet.
+      - Seconds to wait for targets that are not discovered or not scraped yet. A target discovered but never
+        scraped is given at least its scrape interval plus 15 seconds (a 2m interval outlasts the default).
     type: float
     default: 30.0
   allowed_firing_alerts:

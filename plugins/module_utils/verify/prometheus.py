@@ -22,6 +22,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.verify.resul
 )
 
 LIST_AT_MOST = 3
+FIRST_SCRAPE_SLACK = 15
 _DURATION = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
 _UNIT = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 
@@ -74,6 +75,14 @@ def target_settled(targets, spec, nodes):
     if any(t.get("health") == "unknown" for t in matching):
         return False
     return len(matching) >= expected_count(spec, nodes)
+
+
+def first_scrape_grace(targets, specs):
+    """Seconds a target discovered but never scraped may take: one scrape interval (exportarr's is 2m,
+    longer than the default wait) plus the time Prometheus needs to pick it up after discovery."""
+    intervals = [parse_duration(t.get("scrapeInterval") or "") or 0
+                 for spec in specs for t in job_targets(targets, spec) if t.get("health") == "unknown"]
+    return max(intervals) + FIRST_SCRAPE_SLACK if intervals else 0
 
 
 def evaluate_job(targets, spec, nodes):
@@ -210,7 +219,11 @@ def run_prometheus(runner, prom, jobs, *, retention=None, min_rule_groups=1, que
             try:
                 if any(s.get("per_node") for s in wanted):
                     state["nodes"] = nodes_fn() if nodes_fn else []
-                poll(look, wait_timeout, 1.0, clock, sleep)
+                started = clock()
+                if not poll(look, wait_timeout, 1.0, clock, sleep)[0]:
+                    more = first_scrape_grace(state["targets"], wanted) - (clock() - started)
+                    if more > 0:
+                        poll(look, more, 1.0, clock, sleep)
             except Exception as exc:  # every target check reports it
                 state["error"] = str(exc)
         if state["error"]:

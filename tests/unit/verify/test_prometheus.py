@@ -91,6 +91,31 @@ def test_targets_not_scraped_yet_are_waited_for(fake, clock):
     assert clock.now == 2.0
 
 
+def test_a_target_not_scraped_yet_gets_one_scrape_interval_beyond_the_wait(fake, clock):
+    def targets(params, body, headers):
+        target = {"labels": {"job": "exportarr-bazarr"}, "scrapeInterval": "2m", "lastError": "",
+                  "scrapeUrl": "http://10.0.0.9:9707/metrics", "health": "up" if clock.now >= 100 else "unknown"}
+        return 200, {"status": "success", "data": {"activeTargets": [target]}}, {}
+
+    prom = prometheus(fake)
+    fake.set("/api/v1/targets", targets)
+    runner = CheckRunner(clock=clock)
+    run_prometheus(runner, prom, [{"name": "bazarr", "job": "exportarr-bazarr"}], min_rule_groups=None,
+                   wait_timeout=30, clock=clock, sleep=clock.sleep)
+    assert results(runner)["prometheus.targets.bazarr"] == ("passed", "1/1 targets up")
+    assert 100 <= clock.now < 135
+
+    fake.set("/api/v1/targets", lambda params, body, headers: (200, {"status": "success", "data": {"activeTargets": [
+        {"labels": {"job": "exportarr-bazarr"}, "scrapeInterval": "2m", "health": "unknown",
+         "scrapeUrl": "http://10.0.0.9:9707/metrics"}]}}, {}))
+    clock.now = 0.0
+    runner = CheckRunner(clock=clock)
+    run_prometheus(runner, prom, [{"name": "bazarr", "job": "exportarr-bazarr"}], min_rule_groups=None,
+                   wait_timeout=30, clock=clock, sleep=clock.sleep)
+    assert results(runner)["prometheus.targets.bazarr"][0] == "failed"
+    assert 135 <= clock.now < 137  # 2m + 15 s, then it gives up
+
+
 def test_one_target_per_node_names_the_nodes_without_one():
     targets = [{"labels": {"job": "node-exporter", "node": "n1"}, "health": "up"},
                {"labels": {"job": "node-exporter", "node": "n2"}, "health": "up"}]
