@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import monitoring  # noqa: E402
-from labctl import apiserver_bridge, operator_host, storage, supervisor, user_apps  # noqa: E402
+from labctl import alert_sink, apiserver_bridge, operator_host, storage, supervisor, user_apps  # noqa: E402
 from labctl.control import Lab  # noqa: E402
 from labctl.paths import LabError  # noqa: E402
 from labctl.smoke import deployment_ready_seconds  # noqa: E402
@@ -128,8 +128,13 @@ def cmd_remove_image(lab: Lab, args) -> int:
 
 
 def cmd_user_apps(lab: Lab, _args) -> int:
-    created = user_apps.ensure(lab.api())
-    print(f"lab: the user's Secrets (*arr API keys, grafana-admin): {', '.join(created) if created else 'present'}")
+    api = lab.api()
+    created = user_apps.ensure(api)
+    print(f"lab: the user's Secrets (*arr API keys, grafana-admin, the alert webhook's URL): "
+          f"{', '.join(created) if created else 'present'}")
+    if lab.read_state().get("real_nodes"):
+        made = alert_sink.ensure(api)
+        print(f"lab: the alert webhook receiver {alert_sink.URL}: {', '.join(made) if made else 'present'}")
     return 0
 
 

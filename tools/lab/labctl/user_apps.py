@@ -4,6 +4,8 @@ The exportarr role reads each app's API key from a Secret the user keeps (``<app
 ``api-key``, in the ``arr`` namespace: the role's defaults), and Grafana its admin credentials from
 ``grafana-admin`` (keys ``admin-user``, ``admin-password``, in ``monitoring``: the seed's name); the
 collection never creates either (the credentials are the user's, or synced by External Secrets). The
+same goes for the URL of the owner's notification webhook (``lab-alert-webhook``, key ``url``, in
+``monitoring``: the lab's inventory mounts it into Alertmanager; ``alert_sink`` runs what answers it). The
 lab creates them with random values before ``make lab`` runs the main job, so those pods can start on
 the real node. Existing Secrets are left as they are.
 """
@@ -13,12 +15,14 @@ from __future__ import annotations
 import base64
 import secrets
 
+from . import alert_sink
 from .kubeapi import KubeApi
 
 NAMESPACE = "arr"
 APPS = ("sonarr", "radarr", "prowlarr", "bazarr")
 GRAFANA_NAMESPACE = "monitoring"
 GRAFANA_SECRET = "grafana-admin"
+WEBHOOK_SECRET = "lab-alert-webhook"
 LABEL = {"app.kubernetes.io/part-of": "lab-user-apps"}
 
 
@@ -49,4 +53,6 @@ def ensure(api: KubeApi, namespace: str = NAMESPACE, apps=APPS) -> list[str]:
     if _secret(api, GRAFANA_NAMESPACE, GRAFANA_SECRET,
                {"admin-user": "admin", "admin-password": secrets.token_urlsafe(18)}):
         created.append(f"{GRAFANA_NAMESPACE}/{GRAFANA_SECRET}")
+    if _secret(api, GRAFANA_NAMESPACE, WEBHOOK_SECRET, {"url": alert_sink.URL}):
+        created.append(f"{GRAFANA_NAMESPACE}/{WEBHOOK_SECRET}")
     return created

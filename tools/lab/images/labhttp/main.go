@@ -1,6 +1,7 @@
 // Command labhttp is the lab's test workload. As a server (the default) it answers with the pod's
 // host name and the path asked for, and logs one line per request on stdout (what `kubectl logs`
-// shows); GET /healthz answers "ok" for probes. With -get URL it is the client instead: it fetches
+// shows); GET /healthz answers "ok" for probes. A POST whose body is an Alertmanager webhook
+// notification is logged with its receiver, status and alert names (the lab's alert receiver). With -get URL it is the client instead: it fetches
 // URL (a Service's DNS name, from another pod), prints the answer and exits 0, or exits 1 after
 // -tries failed attempts one second apart. -in-cluster makes the client use the pod's ServiceAccount
 // (its token and the cluster CA), as an in-cluster API client does.
@@ -9,12 +10,15 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"os"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -36,10 +40,35 @@ func main() {
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		logger.Printf("request %s %s from %s", r.Method, r.URL.Path, r.RemoteAddr)
+		if r.Method == http.MethodPost {
+			logNotification(logger, r.Body)
+		}
 		fmt.Fprintf(w, "labhttp on %s: %s\n", host, r.URL.Path)
 	})
 	logger.Printf("labhttp listening on %s", *listen)
 	logger.Fatal(http.ListenAndServe(*listen, nil))
+}
+
+// notification is the part of Alertmanager's webhook payload (version 4) that the log shows.
+type notification struct {
+	Receiver string `json:"receiver"`
+	Status   string `json:"status"`
+	Alerts   []struct {
+		Labels map[string]string `json:"labels"`
+	} `json:"alerts"`
+}
+
+func logNotification(logger *log.Logger, body io.Reader) {
+	var n notification
+	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&n); err != nil || n.Receiver == "" {
+		return
+	}
+	names := make([]string, 0, len(n.Alerts))
+	for _, a := range n.Alerts {
+		names = append(names, a.Labels["alertname"])
+	}
+	sort.Strings(names)
+	logger.Printf("notification receiver=%s status=%s alerts=%s", n.Receiver, n.Status, strings.Join(names, ","))
 }
 
 const serviceAccount = "/var/run/secrets/kubernetes.io/serviceaccount/"
