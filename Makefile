@@ -112,10 +112,17 @@ charts: venv ## the chart archives pinned in charts.lock.yml, into $(CACHE)/char
 integration: venv collection-link lab-build deps charts ## tests against the lab control plane and real binaries
 	$(BIN)/pytest -q tests/promtool tests/integration
 
-molecule: venv collection-link ## molecule scenarios (real host roots)
+# In name order: apiserver_audit (a chroot host, about a minute) before stack (the lab; it needs the lab
+# binaries and the chart archives). Each scenario's wall time is printed, and all of them at the end.
+molecule: venv collection-link lab-build deps charts ## molecule scenarios: apiserver_audit (a real host root), stack (on the lab)
 	@scenarios=$$(ls molecule/*/molecule.yml 2>/dev/null | xargs -r -n1 dirname | xargs -r -n1 basename); \
 	if [ -z "$$scenarios" ]; then echo "molecule: no scenarios exist yet: nothing ran"; exit 0; fi; \
-	for s in $$scenarios; do $(BIN)/molecule test -s $$s || exit 1; done
+	times=""; t_all=$$SECONDS; for s in $$scenarios; do \
+	  t0=$$SECONDS; rc=0; $(BIN)/molecule test -s $$s || rc=$$?; \
+	  times="$$times  $$s $$((SECONDS - t0))s$$( [ $$rc -eq 0 ] || echo " FAILED (rc $$rc)")"; \
+	  echo "molecule: $$s took $$((SECONDS - t0))s"; \
+	  [ $$rc -eq 0 ] || { echo "molecule:$$times" >&2; exit 1; }; \
+	done; echo "molecule:$$times; $$((SECONDS - t_all))s in all"
 
 lab-up: venv collection-link lab-build deps ## start the local control plane (state in .lab/, kubeconfig .lab/kubeconfig)
 	$(BIN)/python tools/lab/lab.py up
