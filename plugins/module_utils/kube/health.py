@@ -300,13 +300,20 @@ def generic_health(obj, context=None):
 def operator_workload_health(obj, context=None):
     """Prometheus, Alertmanager, ThanosRuler, PrometheusAgent (monitoring.coreos.com), as Argo CD's
     built-in checks: Progressing until the operator reports ``Available``; ``Available=False`` is
-    Degraded unless the reason is only that some pods are not ready yet. An empty status means no
+    Degraded unless the reason is only that some pods are not ready yet. Available while
+    ``status.updatedReplicas`` is below ``status.replicas`` is still Progressing (a rollout of the
+    new spec is under way: the old pods answer with the old configuration). An empty status means no
     operator has looked at the object, which is never healthy."""
     cond = condition(obj, "Available")
     if cond is None:
         return Health(PROGRESSING, "waiting for the operator to report status (no Available condition yet)")
     if cond.get("observedGeneration") is not None and _cond_stale(obj, cond):
         return Health(PROGRESSING, "waiting for the operator to observe the latest spec")
+    status = obj.get("status") or {}
+    replicas, updated = status.get("replicas"), status.get("updatedReplicas")
+    if cond.get("status") == "True" and isinstance(replicas, int) and isinstance(updated, int) and updated < replicas:
+        # Available counts ready pods, old ones too: the pods still run the previous spec
+        return Health(PROGRESSING, "%d of %d pods run the latest spec" % (updated, replicas))
     if cond.get("status") == "True":
         return Health(HEALTHY, "all instances are available")
     text = cond.get("message") or cond.get("reason") or "Available=%s" % cond.get("status")

@@ -37,6 +37,17 @@ def update_mode(vpa):
     return ((vpa.get("spec") or {}).get("updatePolicy") or {}).get("updateMode") or "Auto"
 
 
+def target_of(kind, obj):
+    """What a VPA for this workload targets: its controller when it has one (a StatefulSet of a
+    Prometheus or Alertmanager belongs to that object), as Goldilocks targets the topmost controller
+    and the recommender refuses a target that has one (ConfigUnsupported)."""
+    meta = obj.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref.get("kind"), ref.get("name")
+    return kind, meta.get("name")
+
+
 def coverage(workloads, vpas, excluded):
     """(missing, wrong_mode, covered): workloads without a VPA, VPAs not Off, count covered."""
     by_target = {}
@@ -49,9 +60,11 @@ def coverage(workloads, vpas, excluded):
         meta = obj.get("metadata") or {}
         if meta.get("namespace") in excluded:
             continue
-        matches = by_target.get((meta.get("namespace"), kind, meta.get("name")))
+        target = target_of(kind, obj)
+        matches = by_target.get((meta.get("namespace"),) + target)
         if not matches:
-            missing.append("%s %s" % (kind, _key(obj)))
+            owned = "" if target == (kind, meta.get("name")) else " (a VPA must target its controller %s %s)" % target
+            missing.append("%s %s%s" % (kind, _key(obj), owned))
             continue
         modes = [update_mode(v) for v in matches]
         if "Off" not in modes:

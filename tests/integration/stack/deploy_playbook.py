@@ -46,6 +46,19 @@ def deploy(env: dict, extra_vars: dict | None = None) -> tuple[int, dict, dict, 
     raise AssertionError("no rollout task in deploy.yml's output (rc %s):\n%s" % (proc.returncode, proc.stderr[-3000:]))
 
 
+def verify(env: dict, extra_vars: dict | None = None) -> subprocess.CompletedProcess:
+    """playbooks/verify.yml with inventory/lab, as `make lab` ends; the default output."""
+    env = env | {
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".build" / "collections"),
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    binary = Path(sys.executable).with_name("ansible-playbook")
+    extra = ["-e", json.dumps(extra_vars)] if extra_vars else []
+    return subprocess.run([str(binary), "-i", "inventory/lab", "playbooks/verify.yml", *extra], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False)
+
+
 def wave_seconds(result: dict) -> dict:
     """{wave: (seconds, [components])} of a rollout result."""
     return {w["wave"]: (w["duration"], w["components"]) for w in result.get("waves", [])}

@@ -102,6 +102,17 @@ def test_a_vpa_without_update_mode_counts_as_auto():
         "1 workloads covered by VPAs with updateMode Off"
 
 
+def test_a_workload_with_a_controller_is_covered_by_a_vpa_of_that_controller():
+    owned = {"metadata": {"namespace": "monitoring", "name": "prometheus-kps-prometheus", "ownerReferences": [
+        {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "name": "kps-prometheus", "controller": True}]}}
+    of_prometheus = _vpa("monitoring", "Prometheus", "kps-prometheus", "Off")
+    of_statefulset = _vpa("monitoring", "StatefulSet", "prometheus-kps-prometheus", "Off")
+    assert check_coverage([("StatefulSet", owned)], [of_prometheus], []) == "1 workloads covered by VPAs with updateMode Off"
+    with pytest.raises(CheckFailed, match=r"1 workloads have no VPA: StatefulSet monitoring/prometheus-kps-prometheus "
+                                          r"\(a VPA must target its controller Prometheus kps-prometheus\)"):
+        check_coverage([("StatefulSet", owned)], [of_statefulset], [])
+
+
 def test_recommendations_wait_for_the_grace_period():
     vpas = [_vpa("a", "Deployment", "x", "Off", created="2026-01-01T00:00:00Z",
                  recommendation=[{"containerName": "x"}]),

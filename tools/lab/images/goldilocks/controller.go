@@ -11,16 +11,36 @@ import (
 const enabledLabel = "goldilocks.fairwinds.com/enabled"
 
 type meta struct {
-	Name      string            `json:"name"`
-	Namespace string            `json:"namespace,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
+	Name            string            `json:"name"`
+	Namespace       string            `json:"namespace,omitempty"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	OwnerReferences []ownerRef        `json:"ownerReferences,omitempty"`
+}
+
+type ownerRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	Controller bool   `json:"controller"`
+}
+
+// target is what the VPA of a workload points at: its controller when it has one (the StatefulSet
+// of a Prometheus or an Alertmanager belongs to that object), as the real controller targets the
+// topmost controller of each pod; the recommender refuses a target that has a controller.
+func target(apiVersion, kind string, m meta) (string, string, string) {
+	for _, o := range m.OwnerReferences {
+		if o.Controller {
+			return o.APIVersion, o.Kind, o.Name
+		}
+	}
+	return apiVersion, kind, m.Name
 }
 
 type vpaList struct {
 	Items []struct {
 		Metadata meta
 		Spec     struct {
-			TargetRef struct{ Kind, Name string }
+			TargetRef struct{ APIVersion, Kind, Name string }
 		}
 	}
 }
@@ -63,7 +83,7 @@ func (c *controller) reconcile() {
 	for _, ns := range namespaces.Items {
 		covered[ns.Metadata.Name] = c.covered(ns.Metadata)
 	}
-	want := map[string]bool{} // namespace/kind/name of every workload that needs a VPA
+	want := map[string]string{} // namespace/kind/name of every VPA target -> its apiVersion
 	for kind, path := range map[string]string{"Deployment": "/apis/apps/v1/deployments",
 		"StatefulSet": "/apis/apps/v1/statefulsets"} {
 		var list struct{ Items []struct{ Metadata meta } }
@@ -73,7 +93,8 @@ func (c *controller) reconcile() {
 		}
 		for _, w := range list.Items {
 			if covered[w.Metadata.Namespace] {
-				want[w.Metadata.Namespace+"/"+kind+"/"+w.Metadata.Name] = true
+				apiVersion, k, name := target("apps/v1", kind, w.Metadata)
+				want[w.Metadata.Namespace+"/"+k+"/"+name] = apiVersion
 			}
 		}
 	}
@@ -84,7 +105,7 @@ func (c *controller) reconcile() {
 	}
 	for _, v := range have.Items {
 		key := v.Metadata.Namespace + "/" + v.Spec.TargetRef.Kind + "/" + v.Spec.TargetRef.Name
-		if want[key] {
+		if _, ok := want[key]; ok {
 			delete(want, key)
 			continue
 		}
@@ -94,12 +115,12 @@ func (c *controller) reconcile() {
 			c.logger.Printf("delete %s: %v", path, err)
 		}
 	}
-	for key := range want {
-		c.create(key)
+	for key, apiVersion := range want {
+		c.create(key, apiVersion)
 	}
 }
 
-func (c *controller) create(key string) {
+func (c *controller) create(key, apiVersion string) {
 	parts := strings.SplitN(key, "/", 3)
 	namespace, kind, name := parts[0], parts[1], parts[2]
 	body := map[string]any{
@@ -107,7 +128,7 @@ func (c *controller) create(key string) {
 		"metadata": meta{Name: "goldilocks-" + name, Namespace: namespace,
 			Labels: map[string]string{"creator": "Fairwinds", "source": "goldilocks"}},
 		"spec": map[string]any{
-			"targetRef":    map[string]string{"apiVersion": "apps/v1", "kind": kind, "name": name},
+			"targetRef":    map[string]string{"apiVersion": apiVersion, "kind": kind, "name": name},
 			"updatePolicy": map[string]string{"updateMode": "Off"},
 		},
 	}

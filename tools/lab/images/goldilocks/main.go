@@ -1,7 +1,8 @@
 // Command goldilocks is the lab's stand-in for Fairwinds' Goldilocks (its module is not served by
 // the Go module proxy). `goldilocks controller` does what the real controller does for the
 // collection's vpa.coverage check: it keeps one VPA with updateMode Off per Deployment and
-// StatefulSet of every namespace it covers (--on-by-default, --exclude-namespaces, the
+// StatefulSet (targeting the workload's controller when it has one, as the real controller targets
+// the topmost controller) of every namespace it covers (--on-by-default, --exclude-namespaces, the
 // goldilocks.fairwinds.com/enabled label), polling instead of watching. `goldilocks dashboard`
 // serves /health and a page listing the VPAs on --port.
 package main
