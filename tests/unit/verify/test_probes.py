@@ -107,9 +107,10 @@ def test_a_workload_with_a_controller_is_covered_by_a_vpa_of_that_controller():
         {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "name": "kps-prometheus", "controller": True}]}}
     of_prometheus = _vpa("monitoring", "Prometheus", "kps-prometheus", "Off")
     of_statefulset = _vpa("monitoring", "StatefulSet", "prometheus-kps-prometheus", "Off")
-    assert check_coverage([("StatefulSet", owned)], [of_prometheus], []) == "1 workloads covered by VPAs with updateMode Off"
-    with pytest.raises(CheckFailed, match=r"1 workloads have no VPA: StatefulSet monitoring/prometheus-kps-prometheus "
-                                          r"\(a VPA must target its controller Prometheus kps-prometheus\)"):
+    assert check_coverage([("StatefulSet", owned)], [of_prometheus], []) == \
+        "1 workloads covered by VPAs with updateMode Off"
+    hint = r"\(a VPA must target its controller Prometheus kps-prometheus\)"
+    with pytest.raises(CheckFailed, match=r"1 workloads have no VPA: StatefulSet monitoring/prometheus-kps-prometheus " + hint):
         check_coverage([("StatefulSet", owned)], [of_statefulset], [])
 
 
