@@ -103,14 +103,17 @@ def test_a_vpa_without_update_mode_counts_as_auto():
 
 
 def test_a_workload_with_a_controller_is_covered_by_a_vpa_of_that_controller():
-    owned = {"metadata": {"namespace": "monitoring", "name": "prometheus-kps-prometheus", "ownerReferences": [
-        {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "name": "kps-prometheus", "controller": True}]}}
+    controller = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "name": "kps-prometheus",
+                  "controller": True}
+    owned = {"metadata": {"namespace": "monitoring", "name": "prometheus-kps-prometheus",
+                          "ownerReferences": [controller]}}
     of_prometheus = _vpa("monitoring", "Prometheus", "kps-prometheus", "Off")
     of_statefulset = _vpa("monitoring", "StatefulSet", "prometheus-kps-prometheus", "Off")
     assert check_coverage([("StatefulSet", owned)], [of_prometheus], []) == \
         "1 workloads covered by VPAs with updateMode Off"
     hint = r"\(a VPA must target its controller Prometheus kps-prometheus\)"
-    with pytest.raises(CheckFailed, match=r"1 workloads have no VPA: StatefulSet monitoring/prometheus-kps-prometheus " + hint):
+    missing = r"1 workloads have no VPA: StatefulSet monitoring/prometheus-kps-prometheus "
+    with pytest.raises(CheckFailed, match=missing + hint):
         check_coverage([("StatefulSet", owned)], [of_statefulset], [])
 
 
