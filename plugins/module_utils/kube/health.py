@@ -315,6 +315,12 @@ def operator_workload_health(obj, context=None):
         # Available counts ready pods, old ones too: the pods still run the previous spec
         return Health(PROGRESSING, "%d of %d pods run the latest spec" % (updated, replicas))
     if cond.get("status") == "True":
+        # the operator reports from the StatefulSets it wrote, which may not have rolled yet
+        for sts in (context or {}).get("statefulsets") or []:
+            rolled = statefulset_health(sts)
+            if rolled.status != HEALTHY:
+                return Health(PROGRESSING, "StatefulSet %s: %s" % ((sts.get("metadata") or {}).get("name"),
+                                                                   rolled.message))
         return Health(HEALTHY, "all instances are available")
     text = cond.get("message") or cond.get("reason") or "Available=%s" % cond.get("status")
     if cond.get("reason") == "SomePodsNotReady":
@@ -392,4 +398,11 @@ def needs_context(obj):
     """Names of the context facts the predicate of ``obj`` uses (the waiter fetches them)."""
     if obj and obj.get("kind") == "PersistentVolumeClaim" and group_of(obj.get("apiVersion")) == "":
         return ("storage_class",)
+    if obj and (group_of(obj.get("apiVersion")), obj.get("kind")) in OPERATOR_STATEFULSETS:
+        return ("statefulsets",)
     return ()
+
+
+# the operator's own label on the StatefulSets it makes for an object (v0.6x and later)
+OPERATOR_STATEFULSETS = {("monitoring.coreos.com", "Prometheus"), ("monitoring.coreos.com", "Alertmanager")}
+OPERATOR_NAME_LABEL = "operator.prometheus.io/name"

@@ -57,6 +57,10 @@ class Waiter:
             phase = (obj.get("status") or {}).get("phase")
             if phase != "Bound":
                 context["storage_class"] = self.classes.get((obj.get("spec") or {}).get("storageClassName"))
+        if "statefulsets" in h.needs_context(obj):
+            meta = obj.get("metadata") or {}
+            context["statefulsets"] = self.api.list("apps/v1", "StatefulSet", namespace=meta.get("namespace"),
+                                                    label_selector="%s=%s" % (h.OPERATOR_NAME_LABEL, meta.get("name")))
         health = h.health(obj, context)
         if obj is not None and health.status != h.HEALTHY and not health.final:
             # a claim on a class that does not exist never binds: say so now, not at the timeout

@@ -21,6 +21,8 @@ def test_predicate(case):
     assert result.status == case["expect"], result.message
     assert result.final == case.get("final", False)
     assert isinstance(result.message, str)
+    if "message" in case:
+        assert result.message == case["message"]
 
 
 def test_every_kind_with_a_predicate_has_fixtures():
@@ -61,6 +63,7 @@ def test_worst(statuses, expect):
 def test_pvc_needs_storage_class_context():
     assert h.needs_context({"apiVersion": "v1", "kind": "PersistentVolumeClaim"}) == ("storage_class",)
     assert h.needs_context({"apiVersion": "apps/v1", "kind": "Deployment"}) == ()
+    assert h.needs_context({"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus"}) == ("statefulsets",)
 
 
 def test_pvc_names_its_missing_storage_class():
