@@ -126,11 +126,14 @@ def check_retention(prom, expected):
     flags = prom.flags()
     actual = flags.get("storage.tsdb.retention.time") or flags.get("storage.tsdb.retention")
     source = "--storage.tsdb.retention.time"
+    # what Prometheus enforces: the flag, its default when unset, or the configuration file's
+    # storage.tsdb.retention (Prometheus 3, where the operator puts it), applied on reload
+    effective = ((prom.runtime_info() or {}).get("storageRetention") or "").split(" ")[0]
     if parse_duration(actual) in (None, 0):
-        # not set on the command line: Prometheus applies its default, which runtimeinfo reports
-        info = prom.runtime_info()
-        actual = (info.get("storageRetention") or "").split(" ")[0]
-        source = "effective retention (the flag is unset)"
+        actual, source = effective, "effective retention (the flag is unset)"
+    elif parse_duration(effective) not in (None, 0) and parse_duration(effective) != parse_duration(actual):
+        source = "effective retention (the configuration file's; the flag says %s)" % actual
+        actual = effective
     got = parse_duration(actual)
     if got != want:
         raise CheckFailed("%s is %s, expected %s" % (source, actual or "unset", expected))

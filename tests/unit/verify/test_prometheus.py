@@ -151,6 +151,22 @@ def test_unset_retention_flag_falls_back_to_the_effective_retention(fake):
     assert results(runner)["prometheus.retention"] == ("passed", "effective retention (the flag is unset) = 10d")
 
 
+def test_a_retention_from_the_configuration_file_wins_over_the_flag(fake):
+    """Prometheus 3 takes storage.tsdb.retention from its configuration file (the operator puts it there)
+    and applies it on reload; the flag then shows its own value, and runtimeinfo what is enforced."""
+    prom = prometheus(fake)
+    flags = fixture_json("prometheus_flags_retention_10d.json")
+    flags["data"]["storage.tsdb.retention.time"] = "15d"
+    fake.set("/api/v1/status/flags", flags)
+    info = fixture_json("prometheus_runtimeinfo.json")
+    info["data"]["storageRetention"] = "10d or 16GiB"
+    fake.set("/api/v1/status/runtimeinfo", info)
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], retention="15d", min_rule_groups=None)
+    assert results(runner)["prometheus.retention"] == (
+        "failed", "effective retention (the configuration file's; the flag says 15d) is 10d, expected 15d")
+
+
 def test_rules_loaded_and_evaluation_errors_reported(fake):
     prom = prometheus(fake)
     runner = CheckRunner()
