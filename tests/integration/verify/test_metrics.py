@@ -64,7 +64,9 @@ def test_alertmanager_is_ready_configured_and_active_in_prometheus(metrics, dire
     run_alertmanager(runner, AlertmanagerClient(direct(metrics.alertmanager_url)),
                      PrometheusClient(direct(metrics.prometheus_url)),
                      url_pattern=r"127\.0\.0\.1:%d/" % metrics.ports["alertmanager"])
-    assert [c["result"] for c in runner.results] == ["passed"] * 3, runner.results
+    assert {c["name"]: c["result"] for c in runner.results} == dict.fromkeys(
+        ["alertmanager.ready", "alertmanager.config", "alertmanager.discovered", "alertmanager.notifications"],
+        "passed"), runner.results
 
 
 def test_prometheus_stopped_fails_every_check_with_the_cause(direct):
