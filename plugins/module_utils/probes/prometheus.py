@@ -77,41 +77,35 @@ class AlertmanagerClient:
         return parse_metrics(self.metrics_text())
 
 
-def parse_metrics(text):
-    """``{metric name: [value, ...]}`` from the Prometheus text format (labels ignored)."""
-    samples = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        name_part, _sep, rest = line.partition(" ") if "{" not in line.split(" ", 1)[0] else line.partition("} ")
-        name = name_part.split("{", 1)[0]
-        value = rest.strip().split(" ")[0] if rest else ""
-        try:
-            samples.setdefault(name, []).append(float(value))
-        except ValueError:
-            continue
-    return samples
-
-
 # name, the {...} label block (quoted values may hold '}' and escaped quotes), the value
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?\s+(\S+)')
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
 _UNESCAPE = {"n": "\n", "\\": "\\", '"': '"'}
 
 
-def parse_series(text, name):
-    """``[(labels, value), ...]`` of metric ``name`` in the Prometheus text format."""
-    series = []
+def _samples(text):
+    """``(name, label block, value)`` of each sample line of the Prometheus text format."""
     for raw in text.splitlines():
         match = _SAMPLE.match(raw.strip())
-        if not match or match.group(1) != name:
+        if not match:
             continue
         try:
             value = float(match.group(3))
         except ValueError:
             continue
-        labels = {key: re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m.group(1), m.group(1)), val)
-                  for key, val in _LABEL.findall(match.group(2) or "")}
-        series.append((labels, value))
-    return series
+        yield match.group(1), match.group(2) or "", value
+
+
+def parse_metrics(text):
+    """``{metric name: [value, ...]}`` from the Prometheus text format (labels ignored)."""
+    samples = {}
+    for name, _labels, value in _samples(text):
+        samples.setdefault(name, []).append(value)
+    return samples
+
+
+def parse_series(text, name):
+    """``[(labels, value), ...]`` of metric ``name`` in the Prometheus text format."""
+    return [({key: re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m.group(1), m.group(1)), val)
+              for key, val in _LABEL.findall(labels)}, value)
+            for sample, labels, value in _samples(text) if sample == name]
