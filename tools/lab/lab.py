@@ -11,6 +11,8 @@
     lab.py smoke               time a 3-replica Deployment until Ready
     lab.py stop-kubelet NODE   fault: a real node's kubelet stops (node lost; `up` starts it again)
     lab.py remove-image NODE REF   fault: delete an image from a real node (its next pull fails)
+    lab.py fill-volume NS/CLAIM [--leave BYTES]   fault: a claim's volume on a real node is full
+    lab.py release-volume NS/CLAIM  give back what fill-volume took
 """
 
 from __future__ import annotations
@@ -127,6 +129,27 @@ def cmd_remove_image(lab: Lab, args) -> int:
     return 0
 
 
+def _claim(value: str) -> tuple[str, str]:
+    namespace, _, claim = value.partition("/")
+    if not namespace or not claim:
+        raise LabError(f"{value!r}: name the claim as NAMESPACE/CLAIM")
+    return namespace, claim
+
+
+def cmd_fill_volume(lab: Lab, args) -> int:
+    got = lab.real_nodes().fill_volume(lab.api(), *_claim(args.claim), leave_bytes=args.leave)
+    print(f"lab: {args.claim} ({got['path']}): allocated {got['allocated_bytes']} bytes, "
+          f"{got['available_bytes']} of {got['capacity_bytes']} bytes left")
+    return 0
+
+
+def cmd_release_volume(lab: Lab, args) -> int:
+    got = lab.real_nodes().release_volume(lab.api(), *_claim(args.claim))
+    print(f"lab: {args.claim} ({got['path']}): released {got['released_bytes']} bytes, "
+          f"{got['available_bytes']} of {got['capacity_bytes']} bytes free")
+    return 0
+
+
 def cmd_user_apps(lab: Lab, _args) -> int:
     api = lab.api()
     created = user_apps.ensure(api)
@@ -181,6 +204,13 @@ def main(argv=None) -> int:
     p.add_argument("node")
     p.add_argument("reference")
     p.set_defaults(func=cmd_remove_image)
+    p = sub.add_parser("fill-volume", help="fault: fill a claim's volume on a real node")
+    p.add_argument("claim", metavar="NAMESPACE/CLAIM")
+    p.add_argument("--leave", type=int, default=0, metavar="BYTES", help="bytes to leave free (default 0)")
+    p.set_defaults(func=cmd_fill_volume)
+    p = sub.add_parser("release-volume", help="give back the space fill-volume took")
+    p.add_argument("claim", metavar="NAMESPACE/CLAIM")
+    p.set_defaults(func=cmd_release_volume)
     sub.add_parser("user-apps", help="create what a homelab has before the stack (the *arr API-key Secrets)"
                    ).set_defaults(func=cmd_user_apps)
     sub.add_parser("supervise", help=argparse.SUPPRESS).set_defaults(func=cmd_supervise)

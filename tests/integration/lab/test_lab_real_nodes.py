@@ -5,7 +5,9 @@ The tests run in file order; the last one takes the real nodes down and checks t
 them is left on the host.
 """
 
+import errno
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -22,7 +24,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.client 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.diagnose import Diagnoser  # noqa: E402
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi, Ref  # noqa: E402
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter  # noqa: E402
-from labctl import images, nodeservices, podnet, realnodes, root_propagation  # noqa: E402
+from labctl import images, node_volumes, nodeservices, podnet, realnodes, root_propagation  # noqa: E402
 from labctl.processes import proc_cmdline, proc_start_ticks  # noqa: E402
 
 ON_REAL_NODE = {
@@ -210,6 +212,64 @@ def test_a_stopped_kubelet_is_started_again_by_up(lab, real_node):
     assert lab.control.pids.running(nodeservices.KUBE_PROXY).pid == proxy.pid
 
 
+def _volume_metric(lab, node, ns, claim, name="kubelet_volume_stats_available_bytes"):
+    """What a PVC alert reads: the kubelet's gauge for the claim, through the apiserver's node proxy."""
+    text = kubectl(lab, "get", "--raw", f"/api/v1/nodes/{node}/proxy/metrics").stdout
+    wanted = f'namespace="{ns}",persistentvolumeclaim="{claim}"'
+    for line in text.splitlines():
+        if line.startswith(name + "{") and wanted in line:
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def _wait_metric(lab, node, ns, claim, accept, *, timeout=90):
+    deadline = time.monotonic() + timeout
+    value = None
+    while not (value is not None and accept(value)):
+        assert time.monotonic() < deadline, f"kubelet_volume_stats_available_bytes of {ns}/{claim}: {value}"
+        time.sleep(2)
+        value = _volume_metric(lab, node, ns, claim)
+    return value
+
+
+def test_a_filled_volume_refuses_writes_and_the_kubelet_reports_it(lab, ns, real_node):
+    mib = 1024 * 1024
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": ns},
+             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local-path",
+                      "resources": {"requests": {"storage": "32Mi"}}}}
+    writer = web(ns, name="writer")
+    pod = writer["spec"]["template"]["spec"]
+    pod["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    pod["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    apply(lab, claim, writer)
+    kubectl(lab, "-n", ns, "rollout", "status", "deployment/writer", "--timeout=90s", timeout=100)
+    volume = kubectl(lab, "-n", ns, "get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}").stdout
+    path = Path(kubectl(lab, "get", "pv", volume, "-o", "jsonpath={.spec.local.path}").stdout)
+    assert path.is_relative_to(real_node.root) and os.path.ismount(path)
+    assert node_volumes.loop_devices_under(real_node.root)  # what the down test must find gone
+    capacity = os.statvfs(path).f_blocks * os.statvfs(path).f_frsize
+    assert 24 * mib < capacity <= 32 * mib  # the claim's size, less ext4's metadata
+    assert _wait_metric(lab, real_node.name, ns, "data", lambda v: v > 20 * mib)
+
+    out = lab_py(lab, "fill-volume", f"{ns}/data")
+    assert "allocated" in out and f"{ns}/data" in out
+    with pytest.raises(OSError) as full:
+        (path / "one-more-file").write_bytes(b"x" * mib)
+    assert full.value.errno == errno.ENOSPC
+    assert _wait_metric(lab, real_node.name, ns, "data", lambda v: v < mib) < mib
+
+    assert "released" in lab_py(lab, "release-volume", f"{ns}/data")
+    (path / "one-more-file").unlink(missing_ok=True)
+    assert _wait_metric(lab, real_node.name, ns, "data", lambda v: v > 20 * mib)
+
+
+def test_a_volume_the_lab_cannot_fill_is_named_with_the_reason(lab, ns):
+    result = subprocess.run([sys.executable, str(LAB_PY), "fill-volume", f"{ns}/no-such-claim"], env=lab.env(),
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert f"no claim {ns}/no-such-claim" in result.stderr
+
+
 def test_down_leaves_nothing_of_the_real_nodes_behind(lab, served, real_node):
     control = lab.control
     pids = [control.pids.read(n).pid for n in real_node.processes() + nodeservices.PROCESSES]
@@ -224,6 +284,7 @@ def test_down_leaves_nothing_of_the_real_nodes_behind(lab, served, real_node):
     assert not podnet.bridge_exists()
     assert podnet.lab_chains() == {}
     assert podnet.mounts_under(control.paths.root / "nodes") == []
+    assert node_volumes.loop_devices_under(control.paths.root) == []
     assert realnodes.cgroup_dirs(real_node) == []
     assert realnodes.container_log_links(control.paths.root) == []
     assert podnet.leftover_cni_results(control.paths.root) == []

@@ -16,9 +16,10 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from . import apiserver_bridge, images, nodeservices, podnet, realnodes, root_propagation
-from .kubeapi import KubeApi
+from . import apiserver_bridge, images, node_volumes, nodeservices, podnet, realnodes, root_propagation
+from .kubeapi import ApiError, KubeApi
 from .paths import Binaries, LabError, LabPaths
 from .processes import PidFiles, proc_rss_kib, start, stop
 
@@ -128,6 +129,34 @@ class RealNodes:
         """The next pod that needs ``reference`` on this node has to pull it and fails (ErrImagePull);
         `up` imports the lab's images again."""
         images.remove_image(self.node(name).containerd_socket, reference)
+
+    def volume_of_claim(self, api: KubeApi, namespace: str, claim: str) -> Path:
+        """The mount point of a claim's volume on a real node (see labctl/node_volumes.py)."""
+        try:
+            pvc = api.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim}")
+        except ApiError as exc:
+            raise LabError(f"no claim {namespace}/{claim}: {exc}") from exc
+        volume = pvc["spec"].get("volumeName")
+        if not volume:
+            raise LabError(f"the claim {namespace}/{claim} is not bound yet (phase "
+                           f"{pvc.get('status', {}).get('phase')}): start a pod that uses it first")
+        path = Path(api.get(f"/api/v1/persistentvolumes/{volume}")["spec"].get("local", {}).get("path", "/"))
+        if node_volumes.owning_node_root(path, self.paths.root / "nodes") is None:
+            raise LabError(f"the volume {volume} of {namespace}/{claim} is not on a real node's disk: only "
+                           f"local-path claims scheduled to a real node have a size of their own to fill")
+        return path
+
+    def fill_volume(self, api: KubeApi, namespace: str, claim: str, leave_bytes: int = 0) -> dict:
+        """The claim's volume is full (but ``leave_bytes``): writes in it fail with ENOSPC and the
+        kubelet reports it so. `release_volume` gives the space back."""
+        path = self.volume_of_claim(api, namespace, claim)
+        allocated = node_volumes.fill(path, leave_bytes)
+        return {"path": str(path), "allocated_bytes": allocated, **node_volumes.usage(path)}
+
+    def release_volume(self, api: KubeApi, namespace: str, claim: str) -> dict:
+        path = self.volume_of_claim(api, namespace, claim)
+        released = node_volumes.release(path)
+        return {"path": str(path), "released_bytes": released, **node_volumes.usage(path)}
 
     def down(self) -> list[str]:
         stopped = []

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from . import images, podnet
+from . import images, node_volumes, podnet
 from .kubeapi import ApiError, KubeApi
 from .paths import Binaries, LabError, LabPaths
 from .pki import CertSpec, make_cert, write_kubeconfig
@@ -189,6 +189,9 @@ def kubelet_config(node: RealNode, pki: Path) -> dict:
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%",
                          "nodefs.inodesFree": "1%"},
         "failSwapOn": False,
+        # the kubelet measures volume usage (kubelet_volume_stats_*) this often; the default minute
+        # would make a test of a full volume wait that long
+        "volumeStatsAggPeriod": "10s",
         "serializeImagePulls": False,
         "rotateCertificates": False,
         "volumePluginDir": str(node.on_node("/usr/libexec/kubernetes/kubelet-plugins/volume/exec")),
@@ -363,6 +366,8 @@ def start_node(pids: PidFiles, bins: Binaries, node: RealNode, pki: Path, server
     images.import_images(node.containerd_socket, images.lab_images())
     name = f"kubelet-{node.name}"
     if pids.running(name) is None:
+        # the node's disks come back before the kubelet looks for its pods' volumes
+        node_volumes.mount_all(node.root)
         pids.clear_stale(name)
         start(pids, name, kubelet_argv(bins, node), logs / f"{name}.log")
         started.append(name)
