@@ -18,6 +18,8 @@ description:
   - On rke2, where the apiserver is a static pod, the policy file (read-only) and the log directory are also
     mounted with C(kube-apiserver-extra-mount+).
   - Warns when another config file would override or duplicate these flags.
+  - In check mode a missing policy file is a warning (the real run fails on it), as in
+    M(homelab.observability.apiserver_manifest).
   - The service (C(k3s) or C(rke2-server)) has to be restarted afterwards; the role's handler does it.
 author:
   - homelab.observability maintainers (@homelab-observability)
@@ -44,7 +46,7 @@ options:
     description: Where the previous drop-in is copied before a change (outside C(config.yaml.d), which is read whole).
     type: path
   mode:
-    description: File mode of the drop-in.
+    description: File mode of the drop-in. A string is read as octal (V('0600')), a number is taken as it is.
     type: raw
     default: '0600'
   owner:

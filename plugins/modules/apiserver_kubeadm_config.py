@@ -19,6 +19,9 @@ description:
   - Talks to the apiserver with the connection options of the C(k8s) action group (by default the credentials of
     kubeadm's C(admin.conf)); needs no Kubernetes Python client on the host.
   - Without the ConfigMap (not a kubeadm cluster) it changes nothing and warns.
+  - With O(state=present) it first checks the audit log options and paths on the host as
+    M(homelab.observability.apiserver_manifest) does, so C(kubeadm upgrade) never gets settings the apiserver cannot
+    start with. In check mode a missing policy file is a warning, not an error.
 author:
   - homelab.observability maintainers (@homelab-observability)
 extends_documentation_fragment:

@@ -20,6 +20,8 @@ description:
   - Refuses to work while the manifests directory holds a file the kubelet would run that is not a known manifest
     (a backup such as C(kube-apiserver.yaml.bak), an editor file), because that file is a second apiserver.
   - Backs the previous manifest up into O(backup_dir), outside the manifests directory.
+  - In check mode (a plan, usually before the policy is written) a missing policy file is a warning; outside check
+    mode it stops the module, changing nothing.
 author:
   - homelab.observability maintainers (@homelab-observability)
 extends_documentation_fragment:

@@ -67,7 +67,7 @@ options:
       - The copy's path is returned in RV(backup_file).
     type: path
   mode:
-    description: File mode of the policy.
+    description: File mode of the policy. A string is read as octal (V('0600')), a number is taken as it is.
     type: raw
     default: '0600'
   owner:

@@ -41,4 +41,3 @@ def on_host(host_root, path):
     if not host_root or host_root == "/":
         return path
     return os.path.join(host_root, path.lstrip("/"))
-

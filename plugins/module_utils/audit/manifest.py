@@ -126,6 +126,7 @@ def _find_container(spec, data, name):
         found = [0]
     return containers.value[found[0]], found[0]
 
+
 def _stale_audit_mounts(container, paths, own_names):
     """Names of mounts at an audit path (old or new log directory or policy file) under a name not the role's."""
     stale = []
@@ -220,6 +221,7 @@ def _edit_role_annotations(pod, changes):
         pod.expected["metadata"].pop("annotations", None)
     elif anns != ((pod.data.get("metadata") or {}).get("annotations") or {}):
         pod.expected["metadata"]["annotations"] = anns
+
 
 def _set_or_drop(target, key, value, original):
     if value or key in original:
