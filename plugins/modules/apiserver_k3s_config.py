@@ -18,6 +18,8 @@ description:
   - On rke2, where the apiserver is a static pod, the policy file (read-only) and the log directory are also
     mounted with C(kube-apiserver-extra-mount+).
   - Warns when another config file would override or duplicate these flags.
+  - In check mode a missing policy file is a warning (the real run fails on it), as in
+    M(homelab.observability.apiserver_manifest).
   - The service (C(k3s) or C(rke2-server)) has to be restarted afterwards; the role's handler does it.
 author:
   - homelab.observability maintainers (@homelab-observability)
@@ -44,7 +46,7 @@ options:
     description: Where the previous drop-in is copied before a change (outside C(config.yaml.d), which is read whole).
     type: path
   mode:
-    description: File mode of the drop-in.
+    description: File mode of the drop-in. A string is read as octal (V('0600')), a number is taken as it is.
     type: raw
     default: '0600'
   owner:
@@ -103,13 +105,18 @@ disk:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.homelab.observability.plugins.module_utils.audit import disk, files, k3s
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.observability.plugins.module_utils.audit import files, k3s
 from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
     audit_flags_from,
     audit_log_argument_spec,
     on_host,
-    preflight_errors,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.audit.module_preflight import (
+    check_audit_log,
+    check_free_disk,
+    file_mode,
+    require_yaml,
 )
 
 
@@ -128,51 +135,36 @@ def argument_spec():
     return spec
 
 
+def remove(module, result, before):
+    """state=absent: delete the drop-in (after a backup when backup_dir is set)."""
+    path = result["path"]
+    result["changed"] = before is not None
+    files.add_diff(module, result, path, before, "")
+    if before is not None and not module.check_mode:
+        if module.params["backup_dir"]:
+            result["backup_file"] = files.backup_file(path, module.params["backup_dir"])
+        os.unlink(path)
+    module.exit_json(**result)
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not k3s.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"))
+    require_yaml(module, k3s.HAS_YAML)
     p = module.params
-    flavor = p["flavor"]
-    path = p["path"] or on_host(p["host_root"], os.path.join(k3s.config_dir(flavor), k3s.DROPIN_NAME))
-    result = dict(changed=False, path=path, service=k3s.SERVICES[flavor])
+    path = p["path"] or on_host(p["host_root"], os.path.join(k3s.config_dir(p["flavor"]), k3s.DROPIN_NAME))
+    result = dict(changed=False, path=path, service=k3s.SERVICES[p["flavor"]])
     before = files.read_text(path)
-
     if p["state"] == "absent":
-        result["changed"] = before is not None
-        if module._diff:
-            result["diff"] = dict(before=before or "", after="", before_header=path, after_header=path)
-        if before is not None and not module.check_mode:
-            if p["backup_dir"]:
-                result["backup_file"] = files.backup_file(path, p["backup_dir"])
-            os.unlink(path)
-        module.exit_json(**result)
-
-    errors = preflight_errors(p, policy_must_exist=not module.check_mode)
-    if errors:
-        module.fail_json(msg="; ".join(errors) + "; nothing changed", errors=errors)
-    try:
-        mode = int(str(p["mode"]), 8)
-    except ValueError:
-        module.fail_json(msg="mode: %r is not an octal file mode; write it quoted, e.g. '0600'" % (p["mode"],))
-    flags = audit_flags_from(p)
-    content = k3s.render_dropin(flavor, flags, p["policy_file"], p["log_path"], p["policy_sha256"])
-    result["content"] = content
-    result["changed"] = before != content
-    if module._diff:
-        result["diff"] = dict(before=before or "", after=content, before_header=path, after_header=path)
-    for warning in k3s.conflicts(flavor, path, p["host_root"]):
+        remove(module, result, before)
+    check_audit_log(module)
+    mode = file_mode(module, p["mode"])
+    content = k3s.render_dropin(p["flavor"], audit_flags_from(p), p["policy_file"], p["log_path"], p["policy_sha256"])
+    result.update(content=content, changed=before != content)
+    files.add_diff(module, result, path, before, content)
+    for warning in k3s.conflicts(p["flavor"], path, p["host_root"]):
         module.warn(warning)
     if result["changed"]:
-        policy_on_host = on_host(p["host_root"], p["policy_file"])
-        if not os.path.isfile(policy_on_host):  # check mode only: preflight_errors refused it otherwise
-            module.warn("%s does not exist; write it first with homelab.observability.audit_policy" % policy_on_host)
-        if p["disk_check"]:
-            result["disk"] = disk.check_free_space(on_host(p["host_root"], p["log_path"]),
-                                                   p["log_maxbackup"], p["log_maxsize"])
-            if not result["disk"]["ok"]:
-                module.fail_json(msg="not enough disk for the audit log: %s; nothing changed" % result["disk"]["msg"],
-                                 disk=result["disk"])
+        check_free_disk(module, result)
         if not module.check_mode and before is not None and p["backup_dir"]:
             result["backup_file"] = files.backup_file(path, p["backup_dir"])
     files.ensure_dir(module, os.path.dirname(path), 0o755)

@@ -19,6 +19,9 @@ description:
   - Talks to the apiserver with the connection options of the C(k8s) action group (by default the credentials of
     kubeadm's C(admin.conf)); needs no Kubernetes Python client on the host.
   - Without the ConfigMap (not a kubeadm cluster) it changes nothing and warns.
+  - With O(state=present) it first checks the audit log options and paths on the host as
+    M(homelab.observability.apiserver_manifest) does, so C(kubeadm upgrade) never gets settings the apiserver cannot
+    start with. In check mode a missing policy file is a warning, not an error.
 author:
   - homelab.observability maintainers (@homelab-observability)
 extends_documentation_fragment:
@@ -78,13 +81,18 @@ cluster_configuration:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.observability.plugins.module_utils.audit import files
 from ansible_collections.homelab.observability.plugins.module_utils.audit import kubeadm_config as kc
 from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
 from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
     audit_flags_from,
     audit_log_argument_spec,
     on_host,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.audit.module_preflight import (
+    check_audit_log,
+    require_yaml,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import resolve_auth
@@ -103,21 +111,21 @@ def argument_spec():
     return spec
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not kc.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"))
+def connect(module):
+    """The client of kubeadm's admin credentials (or the k8s group's options)."""
     p = module.params
-    flags = audit_flags_from(p)
-    volumes = mf.audit_volumes(p["policy_file"], p["log_path"])
     auth = resolve_auth(p)
     auth["kubeconfig"] = on_host(p["host_root"], auth["kubeconfig"] or ADMIN_CONF)
     try:
-        client = kc.KubeconfigClient(auth, module.tmpdir)
+        return kc.KubeconfigClient(auth, module.tmpdir)
     except kc.KubeadmConfigError as exc:  # names the option to fix
         module.fail_json(msg=str(exc))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         module.fail_json(msg="kubeconfig %s: %s; point kubeconfig at kubeadm's admin.conf" % (auth["kubeconfig"], exc))
+
+
+def read_config(module, client):
+    """(the ConfigMap, its ClusterConfiguration text); without the ConfigMap it exits, changing nothing."""
     try:
         code, cm = client.request("GET", kc.CONFIGMAP_PATH)
     except kc.KubeadmConfigError as exc:
@@ -131,24 +139,45 @@ def main():
     text = (cm.get("data") or {}).get(kc.KEY)
     if not text:
         module.fail_json(msg="kube-system/kubeadm-config has no %s key; run kubeadm init phase upload-config" % kc.KEY)
+    return cm, text
+
+
+def carried(module, text):
+    """(ClusterConfiguration after, changed) with the audit flags and volumes carried into it."""
+    p = module.params
+    flags = audit_flags_from(p)
+    volumes = mf.audit_volumes(p["policy_file"], p["log_path"])
     try:
         before = kc.yaml.safe_load(text)
-        after, changed = kc.carry(before, flags, volumes, p["state"], remove=p["remove_flags"])
+        return kc.carry(before, flags, volumes, p["state"], remove=p["remove_flags"])
     except (kc.yaml.YAMLError, kc.KubeadmConfigError) as exc:
         module.fail_json(msg="kube-system/kubeadm-config: %s" % exc)
+
+
+def update_config(module, client, cm, new_text):
+    cm["data"][kc.KEY] = new_text
+    try:
+        code, resp = client.request("PUT", kc.CONFIGMAP_PATH, cm)
+    except kc.KubeadmConfigError as exc:
+        module.fail_json(msg="updating kube-system/kubeadm-config: %s" % exc)
+    if code != 200:
+        module.fail_json(msg="updating kube-system/kubeadm-config: HTTP %s %s (retry: it may have changed meanwhile)"
+                             % (code, resp.get("message", "")))
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    require_yaml(module, kc.HAS_YAML)
+    if module.params["state"] == "present":
+        check_audit_log(module)
+    client = connect(module)
+    cm, text = read_config(module, client)
+    after, changed = carried(module, text)
+    new_text = kc.yaml.safe_dump(after, sort_keys=False, default_flow_style=False)
     result = dict(changed=changed, cluster_configuration=after)
-    if module._diff:
-        result["diff"] = dict(before=text, after=kc.yaml.safe_dump(after, sort_keys=False, default_flow_style=False),
-                              before_header="kubeadm-config", after_header="kubeadm-config")
+    files.add_diff(module, result, "kubeadm-config", text, new_text)
     if changed and not module.check_mode:
-        cm["data"][kc.KEY] = kc.yaml.safe_dump(after, sort_keys=False, default_flow_style=False)
-        try:
-            code, resp = client.request("PUT", kc.CONFIGMAP_PATH, cm)
-        except kc.KubeadmConfigError as exc:
-            module.fail_json(msg="updating kube-system/kubeadm-config: %s" % exc)
-        if code != 200:
-            module.fail_json(msg="updating kube-system/kubeadm-config: HTTP %s %s (retry: it may have changed meanwhile)"
-                                 % (code, resp.get("message", "")))
+        update_config(module, client, cm, new_text)
     module.exit_json(**result)
 
 

@@ -20,6 +20,8 @@ description:
   - Refuses to work while the manifests directory holds a file the kubelet would run that is not a known manifest
     (a backup such as C(kube-apiserver.yaml.bak), an editor file), because that file is a second apiserver.
   - Backs the previous manifest up into O(backup_dir), outside the manifests directory.
+  - In check mode (a plan, usually before the policy is written) a missing policy file is a warning; outside check
+    mode it stops the module, changing nothing.
 author:
   - homelab.observability maintainers (@homelab-observability)
 extends_documentation_fragment:
@@ -137,14 +139,17 @@ restored_from:
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.homelab.observability.plugins.module_utils.audit import disk, files
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.observability.plugins.module_utils.audit import files
 from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
 from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
     audit_flags_from,
     audit_log_argument_spec,
-    on_host,
-    preflight_errors,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.audit.module_preflight import (
+    check_audit_log,
+    check_free_disk,
+    require_yaml,
 )
 
 
@@ -170,8 +175,7 @@ def restore(module, path, before):
         module.fail_json(msg="restore_from %s does not exist; restore %s by hand from %s"
                              % (source, path, module.params["backup_dir"]))
     result = dict(changed=before != content, path=path, restored_from=source, changed_at=time.time())
-    if module._diff:
-        result["diff"] = dict(before=before or "", after=content, before_header=path, after_header=source)
+    files.add_diff(module, result, path, before, content, after_header=source)
     if result["changed"] and not module.check_mode:
         mode = os.stat(path).st_mode & 0o7777 if before is not None else 0o600
         result["changed_at"] = time.time()  # before the write: a process started after it is the new one
@@ -179,27 +183,16 @@ def restore(module, path, before):
     module.exit_json(**result)
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[("restart", "policy_sha256"), ("restore_from", "restart")])
-    if not mf.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)"))
-    p = module.params
-    path = p["path"]
-    manifests_dir = os.path.dirname(path)
-    present = p["state"] == "present"
-    if p["restore_from"]:
-        restore(module, path, files.read_text(path))
-
-    # The plan runs in check mode before the policy is written: it may not exist yet then.
-    errors = preflight_errors(p, policy_must_exist=not module.check_mode) if present else []
-    if errors:
-        module.fail_json(msg="; ".join(errors) + "; nothing changed", errors=errors)
-    backup_dir = os.path.abspath(p["backup_dir"])
+def backup_dir_outside(module, manifests_dir):
+    backup_dir = os.path.abspath(module.params["backup_dir"])
     if os.path.abspath(manifests_dir) == backup_dir or backup_dir.startswith(os.path.abspath(manifests_dir) + "/"):
         module.fail_json(msg="backup_dir %s is inside the manifests directory, where the kubelet would run the "
                              "backup as a second apiserver; use e.g. /etc/kubernetes/tmp" % backup_dir)
-    stale = mf.stale_files(manifests_dir, p["allowed_manifests"])
+    return backup_dir
+
+
+def refuse_stale_files(module, manifests_dir):
+    stale = mf.stale_files(manifests_dir, module.params["allowed_manifests"])
     if stale:
         module.fail_json(
             msg="%s holds %s: the kubelet runs every file there whose name does not start with a dot, so a stale "
@@ -207,44 +200,75 @@ def main():
                 "delete it, or list a legitimate static pod in allowed_manifests (role variable "
                 "apiserver_audit_static_pods_allowed); nothing changed"
                 % (manifests_dir, ", ".join(stale)), stale_files=stale)
+
+
+def read_manifest(module, path):
     before = files.read_text(path)
     if before is None:
         module.fail_json(msg="%s does not exist: this host does not look like a kubeadm control plane node; "
                              "check the path or use the k3s/rke2 drop-in (apiserver_k3s_config)" % path)
+    return before
 
-    flags = audit_flags_from(p)
-    volumes = mf.audit_volumes(p["policy_file"], p["log_path"])
-    annotation = (mf.POLICY_ANNOTATION, p["policy_sha256"]) if p["policy_sha256"] and present else None
+
+def wanted_annotation(p):
+    """The annotation that restarts the apiserver: the restart time, or the policy's checksum."""
     if p["restart"]:
         now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%06dZ" % int((now % 1) * 1e6)
-        annotation = (mf.RESTART_ANNOTATION, stamp)
+        return mf.RESTART_ANNOTATION, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%06dZ" % int(
+            (now % 1) * 1e6)
+    if p["policy_sha256"] and p["state"] == "present":
+        return mf.POLICY_ANNOTATION, p["policy_sha256"]
+    return None
+
+
+def edited(module, flags, before):
+    p = module.params
     try:
-        after = mf.edit_manifest(before, flags, volumes, annotation, state=p["state"],
-                                 container_name=p["container_name"])
+        return mf.edit_manifest(before, flags, mf.audit_volumes(p["policy_file"], p["log_path"]),
+                                wanted_annotation(p), state=p["state"], container_name=p["container_name"])
     except mf.ManifestError as exc:
-        module.fail_json(msg="%s: %s" % (path, exc))
+        module.fail_json(msg="%s: %s" % (p["path"], exc))
 
+
+def flags_result(container_name, flags, before, after):
+    """The role's flags the edit removed, and the audit (and given) flags the manifest has afterwards."""
+    now = mf.current_flags(after, container_name)
+    gone = set(mf.current_flags(before, container_name)) - set(now)
+    return dict(removed_flags=sorted(gone & set(mf.owned_flags(mf.yaml.safe_load(before) or {}))),
+                flags={k: v for k, v in now.items() if k.startswith("--audit-") or k in flags})
+
+
+def write(module, result, after, backup_dir):
+    path = result["path"]
+    result["backup_file"] = files.backup_file(path, backup_dir)
+    mode = os.stat(path).st_mode & 0o7777
+    result["changed_at"] = time.time()  # before the write: a process started after it is the new one
+    files.write_atomic(module, path, after, mode)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("restart", "policy_sha256"), ("restore_from", "restart")])
+    require_yaml(module, mf.HAS_YAML)
+    p = module.params
+    path = p["path"]
+    manifests_dir = os.path.dirname(path)
+    if p["restore_from"]:
+        restore(module, path, files.read_text(path))
+    if p["state"] == "present":
+        check_audit_log(module)
+    backup_dir = backup_dir_outside(module, manifests_dir)
+    refuse_stale_files(module, manifests_dir)
+    before = read_manifest(module, path)
+    flags = audit_flags_from(p)
+    after = edited(module, flags, before)
     result = dict(changed=before != after, path=path, changed_at=time.time())
-    gone = set(mf.current_flags(before, p["container_name"])) - set(mf.current_flags(after, p["container_name"]))
-    result["removed_flags"] = sorted(gone & set(mf.owned_flags(mf.yaml.safe_load(before) or {})))
-    result["flags"] = {k: v for k, v in mf.current_flags(after, p["container_name"]).items()
-                       if k.startswith("--audit-") or k in flags}
-    if module._diff:
-        result["diff"] = dict(before=before, after=after, before_header=path, after_header=path)
-
-    if result["changed"] and present and p["disk_check"]:
-        result["disk"] = disk.check_free_space(on_host(p["host_root"], p["log_path"]),
-                                               p["log_maxbackup"], p["log_maxsize"])
-        if not result["disk"]["ok"]:
-            module.fail_json(msg="not enough disk for the audit log: %s; nothing changed" % result["disk"]["msg"],
-                             disk=result["disk"])
-
+    result.update(flags_result(p["container_name"], flags, before, after))
+    files.add_diff(module, result, path, before, after)
+    if result["changed"] and p["state"] == "present":
+        check_free_disk(module, result)
     if result["changed"] and not module.check_mode:
-        result["backup_file"] = files.backup_file(path, backup_dir)
-        mode = os.stat(path).st_mode & 0o7777
-        result["changed_at"] = time.time()  # before the write: a process started after it is the new one
-        files.write_atomic(module, path, after, mode)
+        write(module, result, after, backup_dir)
     module.exit_json(**result)
 
 

@@ -123,23 +123,19 @@ def argument_spec():
     )
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+def ca_path(module):
+    """The CA bundle to verify with; None when there is none to use (fails when one is needed)."""
     p = module.params
-    if module.check_mode:
-        module.exit_json(changed=False, elapsed=0.0, detail="check mode: nothing was restarted, nothing to wait for")
-    if p["timeout"] < 1:
-        module.fail_json(msg="timeout=%d: give the apiserver at least a few seconds, e.g. 180" % p["timeout"])
-    ca_path = p["ca_cert"] if p["ca_cert"] and os.path.exists(p["ca_cert"]) else None
-    if p["validate_certs"] and p["ca_cert"] and ca_path is None:
+    path = p["ca_cert"] if p["ca_cert"] and os.path.exists(p["ca_cert"]) else None
+    if p["validate_certs"] and p["ca_cert"] and path is None:
         module.fail_json(msg="ca_cert %s does not exist; point it at the cluster CA (kubeadm: /etc/kubernetes/pki/ca.crt)"
                              % p["ca_cert"])
-    expected = {k: str(v) for k, v in (p["expected_flags"] or {}).items()}
-    res = health.wait_ready(p["url"], p["timeout"], ca_path=ca_path, validate_certs=p["validate_certs"],
-                            started_after=p["started_after"], expected_flags=expected, log_glob=p["log_glob"],
-                            ignore_exits_for=p["ignore_exits_for"])
-    if res["ok"]:
-        module.exit_json(changed=False, **res)
+    return path
+
+
+def fail_not_ready(module, res):
+    """Fail with the apiserver's own fatal line, or the last probe result and its last log lines."""
+    p = module.params
     if res.get("reason"):
         module.fail_json(msg="kube-apiserver exited after the change: %s (after %ss; log %s)"
                              % (res["reason"], res["elapsed"], res["log_file"]), **res)
@@ -148,6 +144,22 @@ def main():
     if lines:
         msg += "; its last log lines (%s): %s" % (log_file, " | ".join(lines[-5:]))
     module.fail_json(msg=msg, log_file=log_file, log_tail=lines, **res)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    p = module.params
+    if module.check_mode:
+        module.exit_json(changed=False, elapsed=0.0, detail="check mode: nothing was restarted, nothing to wait for")
+    if p["timeout"] < 1:
+        module.fail_json(msg="timeout=%d: give the apiserver at least a few seconds, e.g. 180" % p["timeout"])
+    expected = {k: str(v) for k, v in (p["expected_flags"] or {}).items()}
+    res = health.wait_ready(p["url"], p["timeout"], ca_path=ca_path(module), validate_certs=p["validate_certs"],
+                            started_after=p["started_after"], expected_flags=expected, log_glob=p["log_glob"],
+                            ignore_exits_for=p["ignore_exits_for"])
+    if not res["ok"]:
+        fail_not_ready(module, res)
+    module.exit_json(changed=False, **res)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ options:
       - The copy's path is returned in RV(backup_file).
     type: path
   mode:
-    description: File mode of the policy.
+    description: File mode of the policy. A string is read as octal (V('0600')), a number is taken as it is.
     type: raw
     default: '0600'
   owner:
@@ -135,9 +135,13 @@ warnings_list:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.observability.plugins.module_utils.audit import files, yaml11
 from ansible_collections.homelab.observability.plugins.module_utils.audit import policy as audit_policy
+from ansible_collections.homelab.observability.plugins.module_utils.audit.module_preflight import (
+    file_mode,
+    require_yaml,
+)
 
 HEADER = ("Kubernetes audit policy. Managed by Ansible (homelab.observability.audit_policy);\n"
           "local edits are overwritten. First matching rule wins.")
@@ -159,13 +163,6 @@ def argument_spec():
     )
 
 
-def _mode(module, value):
-    try:
-        return int(str(value), 8) if not isinstance(value, int) else value
-    except ValueError:
-        module.fail_json(msg="mode: %r is not an octal file mode; write it quoted, e.g. '0600'" % (value,))
-
-
 def read_src(module, src):
     """The policy object in the file ``src``, as the apiserver would read it; fails on anything else."""
     if os.path.isdir(src):
@@ -184,6 +181,42 @@ def read_src(module, src):
     return obj
 
 
+def policy_object(module):
+    """The policy to write: from src, as given, or the default one built from rules."""
+    p = module.params
+    if p["src"] is not None:
+        return read_src(module, p["src"])
+    if p["policy"] is not None:
+        return p["policy"]
+    return audit_policy.default_policy(p["rules"], p["omit_stages"], p["omit_managed_fields"])
+
+
+def validated(module, obj):
+    """The policy's warnings (each also shown); fails, writing nothing, on what the apiserver rejects."""
+    if not module.params["validate"]:
+        return []
+    try:
+        warnings = audit_policy.validate_policy(obj)
+    except audit_policy.PolicyError as exc:
+        module.fail_json(msg="audit policy for %s rejected, nothing written: %s" % (module.params["path"], exc),
+                         errors=exc.errors)
+    for warning in warnings:
+        module.warn(warning)
+    return warnings
+
+
+def write(module, result, before, mode):
+    """Back up and write the policy; whether the file (or its directory) changed."""
+    p = module.params
+    path, content = result["path"], result["content"]
+    created_dir = files.ensure_dir(module, os.path.dirname(path))
+    if before is not None and before != content and p["backup_dir"] and not module.check_mode:
+        result["backup_file"] = files.backup_file(path, p["backup_dir"])
+    if created_dir and module.check_mode:
+        return True
+    return files.write_atomic(module, path, content, mode, p["owner"], group=p["group"]) or created_dir
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -191,39 +224,18 @@ def main():
                             ("src", "omit_managed_fields")],
         supports_check_mode=True,
     )
-    if not audit_policy.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"))
+    require_yaml(module, audit_policy.HAS_YAML)
     p = module.params
-    mode = _mode(module, p["mode"])
-    if p["src"] is not None:
-        obj = read_src(module, p["src"])
-    elif p["policy"] is not None:
-        obj = p["policy"]
-    else:
-        obj = audit_policy.default_policy(p["rules"], p["omit_stages"], p["omit_managed_fields"])
-    warnings = []
-    if p["validate"]:
-        try:
-            warnings = audit_policy.validate_policy(obj)
-        except audit_policy.PolicyError as exc:
-            module.fail_json(msg="audit policy for %s rejected, nothing written: %s" % (p["path"], exc),
-                             errors=exc.errors)
-    for warning in warnings:
-        module.warn(warning)
+    mode = file_mode(module, p["mode"])
+    obj = policy_object(module)
+    warnings = validated(module, obj)
     content = audit_policy.render_policy(obj, header=HEADER)
     path = p["path"]
     before = files.read_text(path)
     result = dict(changed=False, path=path, policy=audit_policy._clean(obj), content=content,
                   sha256=audit_policy.policy_sha256(content), warnings_list=warnings)
-    if module._diff:
-        result["diff"] = dict(before=before or "", after=content, before_header=path, after_header=path)
-    created_dir = files.ensure_dir(module, os.path.dirname(path))
-    if before is not None and before != content and p["backup_dir"] and not module.check_mode:
-        result["backup_file"] = files.backup_file(path, p["backup_dir"])
-    if created_dir and module.check_mode:
-        result["changed"] = True
-    else:
-        result["changed"] = files.write_atomic(module, path, content, mode, p["owner"], group=p["group"]) or created_dir
+    files.add_diff(module, result, path, before, content)
+    result["changed"] = write(module, result, before, mode)
     module.exit_json(**result)
 
 

@@ -12,7 +12,6 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.homelab.observability.plugins.module_utils.audit import disk, preflight
 from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
 
 
@@ -42,13 +41,3 @@ def on_host(host_root, path):
     if not host_root or host_root == "/":
         return path
     return os.path.join(host_root, path.lstrip("/"))
-
-
-def preflight_errors(params, policy_must_exist):
-    """Every problem of the audit log options and their paths on the host, before anything changes."""
-    errors = preflight.log_path_errors(params["log_path"]) + preflight.policy_path_errors(params["policy_file"])
-    errors += disk.rotation_errors(params["log_maxage"], params["log_maxbackup"], params["log_maxsize"])
-    if errors:
-        return errors
-    return preflight.host_errors(on_host(params["host_root"], params["log_path"]),
-                                 on_host(params["host_root"], params["policy_file"]), policy_must_exist)

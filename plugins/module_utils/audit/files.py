@@ -97,3 +97,9 @@ def write_atomic(module, path, content, mode, owner=None, *, group=None):
     if group:
         changed = module.set_group_if_different(path, group, changed)
     return changed
+
+
+def add_diff(module, result, path, before, after, *, after_header=None):
+    """The file's diff in ``result`` when the module runs with --diff (a missing file diffs as empty)."""
+    if module._diff:
+        result["diff"] = dict(before=before or "", after=after, before_header=path, after_header=after_header or path)

@@ -225,6 +225,23 @@ def fatal_exit(log_glob, since):
     return None
 
 
+def _blocker(port, pid, waited, *, started_after, expected_flags, grace, proc):
+    """Why the process on ``port`` is not yet the apiserver to probe (old, or without the flags), or None."""
+    if pid is None:
+        if started_after is not None and waited < grace:
+            return "no process listens on port %d yet" % port
+        return None
+    try:
+        if started_after is not None and process_start_time(pid, proc) < started_after:
+            return "the apiserver on port %d (pid %d) predates the change; waiting for the restart" % (port, pid)
+        missing = missing_flags(process_argv(pid, proc), expected_flags) if expected_flags else []
+        if missing:
+            return "the apiserver on port %d (pid %d) runs without %s" % (port, pid, ", ".join(missing))
+    except (OSError, ValueError, StopIteration):
+        return None if waited >= grace else "pid %d went away" % pid
+    return None
+
+
 def wait_ready(url, timeout, *, ca_path=None, validate_certs=True, started_after=None, expected_flags=None,
                log_glob=None, ignore_exits_for=0.0, interval=1.0, grace=20.0, clock=time.monotonic, sleep=time.sleep,
                proc="/proc"):
@@ -245,21 +262,8 @@ def wait_ready(url, timeout, *, ca_path=None, validate_certs=True, started_after
     while True:
         now = clock()
         pid = listener_pid(port, proc, parsed.hostname)
-        blocker = None
-        if pid is None:
-            if started_after is not None and now - start < grace:
-                blocker = "no process listens on port %d yet" % port
-        else:
-            try:
-                if started_after is not None and process_start_time(pid, proc) < started_after:
-                    blocker = "the apiserver on port %d (pid %d) predates the change; waiting for the restart" % (
-                        port, pid)
-                elif expected_flags:
-                    missing = missing_flags(process_argv(pid, proc), expected_flags)
-                    if missing:
-                        blocker = "the apiserver on port %d (pid %d) runs without %s" % (port, pid, ", ".join(missing))
-            except (OSError, ValueError, StopIteration):
-                blocker = None if now - start >= grace else "pid %d went away" % pid
+        blocker = _blocker(port, pid, now - start, started_after=started_after, expected_flags=expected_flags,
+                           grace=grace, proc=proc)
         if blocker is None:
             ok, detail = probe(url, ca_path, validate_certs)
             if ok:

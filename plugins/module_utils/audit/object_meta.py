@@ -85,30 +85,40 @@ def _check_list_of(errors, warnings, path, value, kinds):
             _check_fields(errors, warnings, "%s[%d]" % (path, i), item, kinds)
 
 
+def _check_string_map(errors, path, value):
+    if not isinstance(value, dict):
+        errors.append("%s: must be a mapping of strings; got %s" % (path, _shown(value)))
+        return
+    for name, item in value.items():
+        if item is not None and not isinstance(item, str):
+            errors.append("%s[%s]: must be a string; got %s (quote it)" % (path, _shown(name), _shown(item)))
+
+
+def _scalar_kinds():
+    """{field: kind} of ObjectMeta's scalar fields."""
+    return dict([(k, "string") for k in STRING_FIELDS] + [(k, "int") for k in INT_FIELDS]
+                + [(k, "time") for k in TIME_FIELDS])
+
+
+def _check_string_list(errors, path, value):
+    if not (isinstance(value, list) and all(isinstance(f, str) for f in value)):
+        errors.append("%s: must be a list of strings; got %s" % (path, _shown(value)))
+
+
 def check_object_meta(errors, warnings, path, meta):
     """Append to ``errors`` what makes the apiserver refuse ``meta``, to ``warnings`` what it ignores."""
     if not isinstance(meta, dict):
         errors.append("%s: must be a mapping (ObjectMeta: name, labels, annotations, ...); got %s"
                       % (path, _shown(meta)))
         return
-    kinds = dict([(k, "string") for k in STRING_FIELDS] + [(k, "int") for k in INT_FIELDS]
-                 + [(k, "time") for k in TIME_FIELDS])
+    kinds = _scalar_kinds()
     simple = {k: v for k, v in meta.items() if k in kinds or k not in OBJECT_META_FIELDS}
     _check_fields(errors, warnings, path, simple, kinds)
     for key in STRING_MAP_FIELDS:
-        value = meta.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            errors.append("%s.%s: must be a mapping of strings; got %s" % (path, key, _shown(value)))
-            continue
-        for name, item in value.items():
-            if item is not None and not isinstance(item, str):
-                errors.append("%s.%s[%s]: must be a string; got %s (quote it)"
-                              % (path, key, _shown(name), _shown(item)))
-    finalizers = meta.get("finalizers")
-    if finalizers is not None and not (isinstance(finalizers, list) and all(isinstance(f, str) for f in finalizers)):
-        errors.append("%s.finalizers: must be a list of strings; got %s" % (path, _shown(finalizers)))
+        if meta.get(key) is not None:
+            _check_string_map(errors, "%s.%s" % (path, key), meta[key])
+    if meta.get("finalizers") is not None:
+        _check_string_list(errors, path + ".finalizers", meta["finalizers"])
     if meta.get("ownerReferences") is not None:
         _check_list_of(errors, warnings, path + ".ownerReferences", meta["ownerReferences"], OWNER_REFERENCE)
     if meta.get("managedFields") is not None:

@@ -180,6 +180,20 @@ def _check_non_resource_urls(errors, path, urls):
                           % (path, i, url))
 
 
+def _check_group(errors, path, group):
+    if group is None:
+        group = ""
+    if not isinstance(group, str):
+        errors.append("%s: must be a string (\"\" is the core group)" % path)
+    elif "/" in group:
+        errors.append("%s: %r: give the API group without a version, e.g. %r" % (path, group, group.split("/")[0]))
+    elif group != group.lower():
+        errors.append("%s: %r: API groups are lower case; write %r" % (path, group, group.lower()))
+    elif group and (len(group) > 253 or not _DNS1123_SUBDOMAIN.match(group)):
+        errors.append("%s: %r: must be a lower-case DNS subdomain such as rbac.authorization.k8s.io "
+                      "(\"\" is the core group; there is no group wildcard)" % (path, group))
+
+
 def _check_resources(errors, path, resources):
     if not isinstance(resources, list):
         errors.append("%s: must be a list of {group, resources, resourceNames} mappings" % path)
@@ -191,20 +205,7 @@ def _check_resources(errors, path, resources):
                           % (gpath, json.dumps(gr, default=str)))
             continue
         _check_unknown(errors, gpath, gr, GROUP_RESOURCE_FIELDS)
-        group = gr.get("group", "")
-        if group is None:
-            group = ""
-        if not isinstance(group, str):
-            errors.append("%s.group: must be a string (\"\" is the core group)" % gpath)
-        elif group:
-            if "/" in group:
-                errors.append("%s.group: %r: give the API group without a version, e.g. %r"
-                              % (gpath, group, group.split("/")[0]))
-            elif group != group.lower():
-                errors.append("%s.group: %r: API groups are lower case; write %r" % (gpath, group, group.lower()))
-            elif len(group) > 253 or not _DNS1123_SUBDOMAIN.match(group):
-                errors.append("%s.group: %r: must be a lower-case DNS subdomain such as rbac.authorization.k8s.io "
-                              "(\"\" is the core group; there is no group wildcard)" % (gpath, group))
+        _check_group(errors, gpath + ".group", gr.get("group", ""))
         names_ok = True
         if gr.get("resources") is not None:
             names_ok = _check_string_list(errors, gpath + ".resources", gr["resources"], "resource names, e.g. secrets")
@@ -239,6 +240,21 @@ def _warn_null_selectors(warnings, path, obj, keys):
                             "remove it or give a list" % (path, key, key))
 
 
+def _check_selectors(errors, warnings, path, present):
+    """The rule's selectors that are given (not null)."""
+    for key in ("users", "userGroups", "namespaces"):
+        if key in present:
+            _check_string_list(errors, "%s.%s" % (path, key), present[key], key)
+    if "verbs" in present:
+        _check_verbs(errors, warnings, path + ".verbs", present["verbs"])
+    if "nonResourceURLs" in present:
+        _check_non_resource_urls(errors, path + ".nonResourceURLs", present["nonResourceURLs"])
+    if "resources" in present:
+        _check_resources(errors, path + ".resources", present["resources"])
+    if "omitStages" in present:
+        _check_stages(errors, path + ".omitStages", present["omitStages"])
+
+
 def validate_rule(rule, index, warnings=None):
     """Problems of one rule, each message starting with ``rules[index]``; warnings go to ``warnings``."""
     path = "rules[%d]" % index
@@ -249,18 +265,7 @@ def validate_rule(rule, index, warnings=None):
     _check_unknown(errors, path, rule, RULE_FIELDS)
     _check_level(errors, path, rule.get("level"))
     _warn_null_selectors(warnings, path, rule, NULLABLE_SELECTORS)
-    present = {k: v for k, v in rule.items() if v is not None}
-    for key in ("users", "userGroups", "namespaces"):
-        if key in present:
-            _check_string_list(errors, "%s.%s" % (path, key), rule[key], key)
-    if "verbs" in present:
-        _check_verbs(errors, warnings, path + ".verbs", rule["verbs"])
-    if "nonResourceURLs" in present:
-        _check_non_resource_urls(errors, path + ".nonResourceURLs", rule["nonResourceURLs"])
-    if "resources" in present:
-        _check_resources(errors, path + ".resources", rule["resources"])
-    if "omitStages" in present:
-        _check_stages(errors, path + ".omitStages", rule["omitStages"])
+    _check_selectors(errors, warnings, path, {k: v for k, v in rule.items() if v is not None})
     if rule.get("omitManagedFields") is not None and not isinstance(rule["omitManagedFields"], bool):
         errors.append("%s.omitManagedFields: must be true or false" % path)
     if rule.get("nonResourceURLs") and (rule.get("resources") or rule.get("namespaces")):

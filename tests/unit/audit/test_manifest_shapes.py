@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
+from ansible_collections.homelab.observability.plugins.module_utils.audit import yaml_text_editor as ed
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHAPES = FIXTURES / "shapes"
@@ -110,4 +111,4 @@ def test_the_log_directory_on_a_kubeadm_volume_is_refused():
 def test_the_flags_annotation_never_turns_into_another_type():
     text = _edit(INPUTS["no-flags"])
     assert yaml.safe_load(text)["metadata"]["annotations"][mf.FLAGS_ANNOTATION] == ",".join(sorted(FLAGS))
-    assert mf.format_scalar("1e5") == '"1e5"' and mf.format_scalar("y") == '"y"'
+    assert ed.format_scalar("1e5") == '"1e5"' and ed.format_scalar("y") == '"y"'
