@@ -17,6 +17,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import AUTH_ENV
 from ansible_collections.homelab.observability.plugins.module_utils.kube.connection import Connection
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 
 try:
     from kubernetes import client as k8s_client
@@ -138,3 +139,8 @@ def connection(params, environ=None):
 def api_client(params, environ=None):
     """A ready ``ApiClient``; callers share one per module run."""
     return k8s_client.ApiClient(build_configuration(params, environ))
+
+
+def kube_api(params, environ=None, retry_seconds=30):
+    """The collection's one client (``KubeApi``) for the resolved options."""
+    return KubeApi(api_client(params, environ), retry_seconds=retry_seconds)
