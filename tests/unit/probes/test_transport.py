@@ -16,12 +16,14 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.trans
     ServiceProxyTransport,
 )
 
+from ..kube.test_preflight import Handler
+
 TOKEN = "tok-0a8b7c6d"
 PAGES = {None: {"items": [{"n": 1}, {"n": 2}], "metadata": {"continue": "next"}},
          "next": {"items": [{"n": 3}], "metadata": {}}}
 
 
-class Apiserver(http.server.BaseHTTPRequestHandler):
+class Apiserver(Handler):
     seen = []
 
     def do_GET(self):  # noqa: N802 - the http.server protocol
@@ -29,26 +31,13 @@ class Apiserver(http.server.BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         self.seen.append((url.path, query, self.headers.get("Authorization")))
         if url.path == "/api/v1/nodes":
-            self.answer(200, PAGES[query.get("continue")])
+            self.reply(200, json.dumps(PAGES[query.get("continue")]))
         elif url.path.endswith("/proxy/redirect"):
-            self.send_response(302)
-            self.send_header("Location", "/login")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.reply(302, "", {"Location": "/login"})
         elif url.path.endswith("/proxy/ready"):
-            self.answer(200, "ready")
+            self.reply(200, "ready")
         else:
-            self.answer(404, {"kind": "Status", "message": "the server could not find the requested resource"})
-
-    def answer(self, status, doc):
-        body = (doc if isinstance(doc, str) else json.dumps(doc)).encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+            self.reply(404, json.dumps({"kind": "Status", "message": "the server could not find the requested thing"}))
 
 
 @pytest.fixture
@@ -74,7 +63,7 @@ def test_list_items_pages_through_the_kube_client_with_its_token(apiserver):
 
 def test_a_missing_path_is_an_answer_not_a_client_failure(apiserver):
     url, _ = apiserver
-    with pytest.raises(NotServed, match="does not serve /apis/x/v1/things: the server could not find"):
+    with pytest.raises(NotServed, match="not serve /apis/x/v1/things: the server could not find the requested thing"):
         list_items(transport(url), "/apis/x/v1/things")
 
 
