@@ -73,10 +73,11 @@ class Connection:
     def kubeconfig(self):
         """A kubeconfig document saying exactly this (for helm); carries the token, so keep it private."""
         cluster = {"server": self.server}
-        if self.ca:
-            cluster["certificate-authority"] = self.ca
         if not self.validate_certs:
+            # client-go refuses a CA together with the insecure flag ("not allowed"); unverified, no CA is read
             cluster["insecure-skip-tls-verify"] = True
+        elif self.ca:
+            cluster["certificate-authority"] = self.ca
         user = {}
         for key, value in (("token", self.token), ("client-certificate", self.cert), ("client-key", self.key)):
             if value:

@@ -64,12 +64,14 @@ def test_host_token_certificates_and_validate_certs_reach_helm(fake_helm, tmp_pa
     (call,) = calls()
     doc = yaml.safe_load(call["kubeconfig"])
     cluster, user = only(doc, "clusters", "cluster"), only(doc, "users", "user")
-    assert cluster == {"server": "https://10.1.2.3:6443", "certificate-authority": auth["ca_cert"],
-                       "insecure-skip-tls-verify": True}
+    assert cluster == {"server": "https://10.1.2.3:6443", "insecure-skip-tls-verify": True}
     assert user == {"token": TOKEN, "client-certificate": auth["client_cert"], "client-key": auth["client_key"]}
     assert (call["mode"], call["dir_mode"]) == (0o600, 0o700)
     assert TOKEN not in " ".join(call["argv"]) and call["env"] == []  # HELM_KUBE* cannot override it
     assert not os.path.exists(call["path"]) and not os.path.exists(os.path.dirname(call["path"]))
+    Helm(binary, dict(auth, validate_certs=True), environ=environ).get_manifest("grafana", "monitoring")
+    assert only(yaml.safe_load(calls()[1]["kubeconfig"]), "clusters", "cluster") == {
+        "server": "https://10.1.2.3:6443", "certificate-authority": auth["ca_cert"]}
 
 
 def test_options_override_the_kubeconfig_for_helm_as_for_the_client(fake_helm, tmp_path):

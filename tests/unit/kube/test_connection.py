@@ -32,8 +32,11 @@ def test_the_client_connection_carries_the_options_over_the_kubeconfig(tmp_path)
 
 def test_the_kubeconfig_says_exactly_the_connection():
     doc = Connection("https://h:6443/", token="t", ca="/ca", cert="/c", key="/k", validate_certs=False).kubeconfig()
-    assert doc["clusters"] == [{"name": "target", "cluster": {
-        "server": "https://h:6443", "certificate-authority": "/ca", "insecure-skip-tls-verify": True}}]
+    # helm refuses a CA with the insecure flag, and an unverified connection reads no CA
+    assert doc["clusters"] == [{"name": "target",
+                                "cluster": {"server": "https://h:6443", "insecure-skip-tls-verify": True}}]
+    assert Connection("https://h:6443", ca="/ca").kubeconfig()["clusters"][0]["cluster"] == {
+        "server": "https://h:6443", "certificate-authority": "/ca"}
     assert doc["users"] == [{"name": "target", "user": {"token": "t", "client-certificate": "/c", "client-key": "/k"}}]
     assert Connection("https://h:6443").kubeconfig()["users"] == [{"name": "target", "user": {}}]
 
