@@ -77,7 +77,7 @@ def credentials(path, context):
     contexts = _named(doc, "contexts", "context")
     if context and context not in contexts:
         raise KubeConfigError("no context %r (it has: %s); set 'context' to one of them"
-                         % (context, ", ".join(sorted(str(c) for c in contexts)) or "none"))
+                              % (context, ", ".join(sorted(str(c) for c in contexts)) or "none"))
     ctx = contexts.get(context or doc.get("current-context")) or next(iter(contexts.values()), {})
     cluster = _named(doc, "clusters", "cluster").get(ctx.get("cluster")) or {}
     return cluster, _named(doc, "users", "user").get(ctx.get("user")) or {}
