@@ -22,7 +22,8 @@ import copy
 import json
 
 try:
-    import yaml  # noqa: F401 - the module reads and writes the ClusterConfiguration with it (kc.yaml)
+    # the module reads and writes the ClusterConfiguration with it (kc.yaml)
+    import yaml  # noqa: F401  # pylint: disable=unused-import
 
     HAS_YAML = True
 except ImportError:  # pragma: no cover - reported by the module
