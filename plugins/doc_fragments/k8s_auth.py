@@ -9,6 +9,11 @@ __metaclass__ = type
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+notes:
+  - Where a module runs C(helm), helm gets the same connection as the Python client, through a kubeconfig written from the
+    resolved options (server, token, CA, client certificate, O(validate_certs)) into a private temporary file that
+    is removed when the helm command returns. The token is never on helm's command line, and C(HELM_KUBE*)
+    environment variables (token, apiserver, context) are not passed to helm.
 options:
   kubeconfig:
     description:

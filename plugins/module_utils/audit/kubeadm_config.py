@@ -9,28 +9,30 @@ lost. ``apiServer.extraArgs`` is a map in ``kubeadm.k8s.io/v1beta3`` and a list 
 ``{name, value}`` from ``v1beta4`` (kubeadm 1.31) on; ``apiServer.extraVolumes`` is a list of
 ``{name, hostPath, mountPath, readOnly, pathType}`` in both.
 
-Also a minimal client for the ConfigMap: the k8s group's connection options, the kubeconfig's embedded
-or referenced certificates and ``ansible.module_utils.urls.open_url`` (no Kubernetes Python client on the host).
+The ConfigMap is read and written with the collection's kube client (``KubeApi``) over the resolved
+``Connection`` of the k8s group's options, sent with ``ansible.module_utils.urls.open_url``: no
+Kubernetes Python client on the host.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import copy
 import json
-import os
 
 try:
-    import yaml
+    # the module reads and writes the ClusterConfiguration with it (kc.yaml)
+    import yaml  # noqa: F401  # pylint: disable=unused-import
 
     HAS_YAML = True
 except ImportError:  # pragma: no cover - reported by the module
     HAS_YAML = False
 
-from ansible.module_utils.six.moves.urllib.error import HTTPError
-from ansible.module_utils.urls import open_url
+from ansible_collections.homelab.observability.plugins.module_utils.kube.connection import Connection
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError, KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.http import UrlSession
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 
 CONFIGMAP_PATH = "/api/v1/namespaces/kube-system/configmaps/kubeadm-config"
 KEY = "ClusterConfiguration"
@@ -57,40 +59,49 @@ def carry(cluster_config, flags, volumes, state="present", remove=()):
     cfg["apiServer"] = api
     args = {name.lstrip("-"): str(value) for name, value in flags.items()}
     dropped = {name.lstrip("-") for name in remove} - (set(args) if state == "present" else set())
-    if _is_v1beta3(cfg):
-        extra = dict(api.get("extraArgs") or {})
-        for name in dropped:
-            extra.pop(name, None)
-        for name, value in args.items():
-            if state == "present":
-                extra[name] = value
-            else:
-                extra.pop(name, None)
-    else:
-        extra = []
-        for entry in api.get("extraArgs") or []:
-            if entry.get("name") in args or entry.get("name") in dropped:
-                continue  # re-added below, once; or no longer set
-            extra.append(entry)
-        if state == "present":
-            extra.extend({"name": name, "value": value} for name, value in args.items())
-    if extra:
-        api["extraArgs"] = extra
-    else:
-        api.pop("extraArgs", None)
+    merge = _extra_args_map if _is_v1beta3(cfg) else _extra_args_list
+    _set_or_drop(api, "extraArgs", merge(api.get("extraArgs"), args, dropped, state == "present"))
+    _set_or_drop(api, "extraVolumes", _extra_volumes(api.get("extraVolumes"), volumes, state == "present"))
+    return cfg, _normalized(cfg) != _normalized(cluster_config)
 
+
+def _extra_args_map(current, args, dropped, present):
+    """v1beta3: ``{name: value}``."""
+    extra = dict(current or {})
+    for name in dropped:
+        extra.pop(name, None)
+    for name, value in args.items():
+        if present:
+            extra[name] = value
+        else:
+            extra.pop(name, None)
+    return extra
+
+
+def _extra_args_list(current, args, dropped, present):
+    """v1beta4 on: ``[{name, value}]``; each of ``args`` once, at the end."""
+    extra = [entry for entry in current or [] if entry.get("name") not in args and entry.get("name") not in dropped]
+    if present:
+        extra.extend({"name": name, "value": value} for name, value in args.items())
+    return extra
+
+
+def _extra_volumes(current, volumes, present):
     wanted = [{"name": vol["name"], "hostPath": vol["hostPath"]["path"], "mountPath": mount["mountPath"],
                "readOnly": bool(mount.get("readOnly")), "pathType": vol["hostPath"]["type"]}
               for vol, mount in volumes]
     names = [w["name"] for w in wanted]
-    vols = [v for v in api.get("extraVolumes") or [] if v.get("name") not in names]
-    if state == "present":
+    vols = [v for v in current or [] if v.get("name") not in names]
+    if present:
         vols.extend(wanted)
-    if vols:
-        api["extraVolumes"] = vols
+    return vols
+
+
+def _set_or_drop(section, key, value):
+    if value:
+        section[key] = value
     else:
-        api.pop("extraVolumes", None)
-    return cfg, _normalized(cfg) != _normalized(cluster_config)
+        section.pop(key, None)
 
 
 def _normalized(cfg):
@@ -104,79 +115,45 @@ def _normalized(cfg):
     return cfg
 
 
-class KubeconfigClient:
-    """GET/PUT with the connection options of the k8s group (``kube.client.resolve_auth``).
+def connection(auth, tmpdir):
+    """The ``kube.connection.Connection`` for resolved options (``kube.client.resolve_auth``), read with the
+    collection's kubeconfig reader: no kubernetes Python library on the host. Embedded certificates go to
+    ``tmpdir``."""
+    try:
+        return Connection.from_auth(auth, tmpdir)
+    except KubeConfigError as exc:  # names the option to fix
+        raise KubeadmConfigError(str(exc)) from exc
 
-    With ``host`` the kubeconfig is not read; otherwise the ``context`` (default: the current one) of
-    the kubeconfig gives the server and credentials, and ``api_key``, ``ca_cert``, ``client_cert``
-    and ``client_key`` replace what it holds.
-    """
+
+def client(conn):
+    """The collection's kube client over ``conn`` (``open_url``, as the host has no kubernetes library)."""
+    return KubeApi(UrlSession(conn, timeout=30))
+
+
+def request(api, method, path, body=None):
+    """(HTTP status, JSON body); an unreachable server raises KubeadmConfigError."""
+    try:
+        resp = api.send(method, path, body=body, headers={"Accept": "application/json"}, timeout=30)
+    except KubeError as exc:  # refused, TLS: the server is not reachable with these options
+        raise KubeadmConfigError("cannot reach the API server %s: %s; check 'host' or the kubeconfig's server"
+                                 % (api.host, exc.__cause__ or exc)) from exc
+    try:
+        return resp.status, json.loads(resp.body or b"{}")
+    except ValueError:
+        if resp.ok:
+            raise
+        return resp.status, {}
+
+
+class KubeconfigClient:
+    """The former name of ``connection`` + ``client`` + ``request``, kept for callers."""
 
     def __init__(self, auth, tmpdir):
-        self.validate_certs = auth.get("validate_certs") is not False
-        cluster, user = {}, {}
-        base = ""
-        if not auth.get("host"):
-            cluster, user = self._context(auth["kubeconfig"], auth.get("context"))
-            base = os.path.dirname(os.path.abspath(auth["kubeconfig"]))
-        self.server = (auth.get("host") or cluster.get("server") or "").rstrip("/")
-        if not self.server:
-            raise KubeadmConfigError("%s: no server in the context; set 'host'" % auth["kubeconfig"])
-        self.ca = auth.get("ca_cert") or self._file(cluster, "certificate-authority", base, tmpdir)
-        self.cert = auth.get("client_cert") or self._file(user, "client-certificate", base, tmpdir)
-        self.key = auth.get("client_key") or self._file(user, "client-key", base, tmpdir)
-        self.token = auth.get("api_key") or user.get("token")
-        for option in ("ca_cert", "client_cert", "client_key"):
-            if auth.get(option) and not os.path.isfile(auth[option]):
-                raise KubeadmConfigError("%s %s does not exist; point it at a readable PEM file"
-                                         % (option, auth[option]))
+        self.connection = connection(auth, tmpdir)
+        self.api = client(self.connection)
 
-    @staticmethod
-    def _context(kubeconfig_path, name):
-        """(cluster, user) sections of context ``name`` (default: the current context)."""
-        with open(kubeconfig_path) as handle:
-            conf = yaml.safe_load(handle) or {}
-        contexts = {c["name"]: c.get("context") or {} for c in conf.get("contexts") or []}
-        if name and name not in contexts:
-            raise KubeadmConfigError("no context %r (it has: %s); set 'context' to one of them"
-                                     % (name, ", ".join(sorted(contexts)) or "none"))
-        ctx_name = name or conf.get("current-context")
-        ctx = contexts.get(ctx_name) or (list(contexts.values())[0] if contexts else {})
-        clusters = {c["name"]: c.get("cluster") or {} for c in conf.get("clusters") or []}
-        users = {u["name"]: u.get("user") or {} for u in conf.get("users") or []}
-        return clusters.get(ctx.get("cluster")) or {}, users.get(ctx.get("user")) or {}
-
-    @staticmethod
-    def _file(section, key, base, tmpdir):
-        if section.get(key + "-data"):
-            path = os.path.join(tmpdir, key)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(base64.b64decode(section[key + "-data"]))
-            return path
-        if section.get(key):
-            return os.path.join(base, section[key])
-        return None
+    def __getattr__(self, name):  # server, token, ca, cert, key, validate_certs
+        return getattr(self.__dict__["connection"], name)
 
     def request(self, method, path, body=None):
-        """(HTTP status, JSON body); an unreachable server raises KubeadmConfigError."""
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if self.token:
-            headers["Authorization"] = "Bearer %s" % self.token
-        try:
-            resp = open_url(self.server + path, method=method, headers=headers,
-                            data=json.dumps(body) if body is not None else None,
-                            validate_certs=self.validate_certs,
-                            ca_path=self.ca, client_cert=self.cert, client_key=self.key, timeout=30, use_proxy=False)
-            return resp.getcode(), json.loads(resp.read() or b"{}")
-        except HTTPError as exc:
-            try:
-                detail = json.loads(exc.read() or b"{}")
-            except ValueError:
-                detail = {}
-            return exc.code, detail
-        except OSError as exc:  # URLError, refused, TLS: the server is not reachable with these options
-            raise KubeadmConfigError("cannot reach the API server %s: %s; check 'host' or the kubeconfig's server"
-                                     % (self.server, exc)) from exc
+        return request(self.api, method, path, body)

@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The helm CLI (v3 and v4): status, history, values, dry-run renders, upgrade --install, rollback.
 
-Only the commands and JSON shapes both major versions share are used. The connection comes from
-the same options as every other module (kube/args.py): a kubeconfig and context are passed
-through; a host with a token or client certificate becomes a private kubeconfig file for the run.
+Only the commands and JSON shapes both major versions share are used. The connection is the one
+the Python client resolves from the same options (kube/args.py, kube/connection.py): each call gets
+a private kubeconfig written from it (server, token, CA, client certificate, ``validate_certs``),
+removed when the call returns, so helm and the API client always authenticate the same way.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,7 +20,9 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.homelab.observability.plugins.module_utils.kube import client as kube_client
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import resolve_auth
+from ansible_collections.homelab.observability.plugins.module_utils.kube.connection import private_kubeconfig
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
@@ -44,10 +47,12 @@ class Helm:
     def __init__(self, binary="helm", auth=None, environ=None, runner=None):
         self.binary = binary
         self.auth = resolve_auth(auth or {}, environ)
-        self.environ = dict(os.environ if environ is None else environ)
+        # HELM_KUBE* (token, apiserver, CA, context, impersonation) would override the kubeconfig given to helm
+        self.environ = {k: v for k, v in (os.environ if environ is None else environ).items()
+                        if not k.startswith("HELM_KUBE")}
         self.runner = runner or subprocess.run
         self._tmp = None
-        self._conn = None
+        self._connection = None
         self._major = None
         self.calls = []
         self.retry_seconds = 30
@@ -64,47 +69,20 @@ class Helm:
             os.chmod(self._tmp, 0o700)
         return self._tmp
 
-    def connection_args(self):
-        if self._conn is not None:
-            return self._conn
-        auth = self.auth
-        args = []
-        if auth.get("host"):
-            cluster = {"server": auth["host"]}
-            if auth.get("ca_cert"):
-                cluster["certificate-authority"] = auth["ca_cert"]
-            if not auth.get("validate_certs"):
-                cluster["insecure-skip-tls-verify"] = True
-            user = {}
-            if auth.get("api_key"):
-                user["token"] = auth["api_key"]
-            if auth.get("client_cert"):
-                user["client-certificate"] = auth["client_cert"]
-            if auth.get("client_key"):
-                user["client-key"] = auth["client_key"]
-            config = {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "target", "cluster": cluster}],
-                "users": [{"name": "target", "user": user}],
-                "contexts": [{"name": "target", "context": {"cluster": "target", "user": "target"}}],
-                "current-context": "target",
-            }
-            path = os.path.join(self.tmpdir(), "kubeconfig")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(config, handle)
-            args += ["--kubeconfig", path]
-        else:
-            if auth.get("kubeconfig"):
-                args += ["--kubeconfig", auth["kubeconfig"]]
-            if auth.get("context"):
-                args += ["--kube-context", auth["context"]]
-        self._conn = args
-        return args
+    def connection(self):
+        """The resolved connection (the Python client's, so helm authenticates the same way)."""
+        if self._connection is None:
+            self._connection = kube_client.connection(self.auth, self.environ)
+        return self._connection
 
     def run(self, args, connect=True):
-        cmd = [self.binary] + list(args) + (self.connection_args() if connect else [])
+        if not connect:
+            return self._run([self.binary] + list(args), args)
+        # a kubeconfig file per call, removed at once: the token never reaches the command line
+        with private_kubeconfig(self.connection()) as path:
+            return self._run([self.binary] + list(args) + ["--kubeconfig", path], args)
+
+    def _run(self, cmd, args):
         self.calls.append(args[0] if args else "")
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.5

@@ -15,7 +15,9 @@ import os
 
 from ansible_collections.homelab.observability.plugins.module_utils.kube import kubeconfig as kc
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import AUTH_ENV
+from ansible_collections.homelab.observability.plugins.module_utils.kube.connection import Connection
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 
 try:
     from kubernetes import client as k8s_client
@@ -57,35 +59,10 @@ def build_configuration(params, environ=None):
     configuration = k8s_client.Configuration()
     if auth["host"]:
         configuration.host = auth["host"]
-        if auth["api_key"]:
-            configuration.api_key = {"authorization": "Bearer %s" % auth["api_key"]}
     else:
-        kubeconfig = auth["kubeconfig"]
-        if kubeconfig and not os.path.exists(kubeconfig):
-            raise KubeConfigError(
-                "kubeconfig %s does not exist: set 'kubeconfig' (or K8S_AUTH_KUBECONFIG) to a readable file"
-                % kubeconfig
-            )
-        has_file = kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config"))
-        if has_file:
-            # the library's own message ("Expected object with name ...") names neither the file nor the choices
-            files = kc.paths(kubeconfig)
-            problem = kc.context_error(kc.load(files), files, auth["context"])
-            if problem:
-                raise KubeConfigError(problem)
-        try:
-            if has_file:
-                k8s_config.load_kube_config(
-                    config_file=kubeconfig, context=auth["context"], client_configuration=configuration
-                )
-            else:
-                k8s_config.load_incluster_config(client_configuration=configuration)
-        except Exception as exc:  # the library raises several unrelated types here
-            raise KubeConfigError(
-                "cannot load Kubernetes credentials (%s): pass 'kubeconfig', or 'host' with 'api_key'" % exc
-            ) from exc
-        if auth["api_key"]:
-            configuration.api_key = {"authorization": "Bearer %s" % auth["api_key"]}
+        _load_kubeconfig(auth, configuration)
+    if auth["api_key"]:
+        configuration.api_key = {"authorization": "Bearer %s" % auth["api_key"]}
     if auth["ca_cert"]:
         configuration.ssl_ca_cert = auth["ca_cert"]
     if auth["client_cert"]:
@@ -94,6 +71,32 @@ def build_configuration(params, environ=None):
         configuration.key_file = auth["client_key"]
     configuration.verify_ssl = bool(auth["validate_certs"])
     return configuration
+
+
+def _load_kubeconfig(auth, configuration):
+    """Fill ``configuration`` from the kubeconfig (or the in-cluster account when there is none)."""
+    kubeconfig = auth["kubeconfig"]
+    if kubeconfig and not os.path.exists(kubeconfig):
+        raise KubeConfigError(
+            "kubeconfig %s does not exist: set 'kubeconfig' (or K8S_AUTH_KUBECONFIG) to a readable file" % kubeconfig
+        )
+    has_file = kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config"))
+    if has_file:
+        # the library's own message ("Expected object with name ...") names neither the file nor the choices
+        files = kc.paths(kubeconfig)
+        problem = kc.context_error(kc.load(files), files, auth["context"])
+        if problem:
+            raise KubeConfigError(problem)
+    try:
+        if has_file:
+            k8s_config.load_kube_config(config_file=kubeconfig, context=auth["context"],
+                                        client_configuration=configuration)
+        else:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+    except Exception as exc:  # the library raises several unrelated types here
+        raise KubeConfigError(
+            "cannot load Kubernetes credentials (%s): pass 'kubeconfig', or 'host' with 'api_key'" % exc
+        ) from exc
 
 
 def describe_source(params, environ=None):
@@ -127,6 +130,17 @@ def secrets_of(configuration):
     return out
 
 
+def connection(params, environ=None):
+    """The resolved ``Connection`` (endpoint, credentials, TLS) the Python client uses, for helm and messages."""
+    configuration = build_configuration(params, environ)
+    return Connection.of_configuration(configuration, next(iter(secrets_of(configuration)), None))
+
+
 def api_client(params, environ=None):
     """A ready ``ApiClient``; callers share one per module run."""
     return k8s_client.ApiClient(build_configuration(params, environ))
+
+
+def kube_api(params, environ=None, retry_seconds=30):
+    """The collection's one client (``KubeApi``) for the resolved options."""
+    return KubeApi(api_client(params, environ), retry_seconds=retry_seconds)

@@ -2,17 +2,22 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reads what a kubeconfig says about itself, so a failure can name the file, context and setting.
 
-The kubernetes library loads the file for the client; this module only answers questions for
-messages and checks made before it: which files are read, which contexts exist, which cluster a
-context points at and whether that cluster asks for ``insecure-skip-tls-verify`` (which the
-collection does not honour: it verifies TLS unless ``validate_certs`` is false).
+On the controller the kubernetes library loads the file for the client; this module answers
+questions for messages and checks made before it: which files are read, which contexts exist, which
+cluster a context points at and whether that cluster asks for ``insecure-skip-tls-verify`` (which the
+collection does not honour: it verifies TLS unless ``validate_certs`` is false). On a host without
+that library it also reads a context's server and credentials (``credentials``) for
+``kube.connection.Connection.from_auth``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import os
+
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError
 
 try:
     import yaml
@@ -30,13 +35,26 @@ def paths(kubeconfig, environ=None):
     return [os.path.expanduser("~/.kube/config")]
 
 
+def _read(path):
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def _named(doc, section, key):
+    """{name: body} of a kubeconfig list section (clusters, contexts, users)."""
+    out = {}
+    for entry in doc.get(section) or []:
+        if isinstance(entry, dict):
+            out.setdefault(entry.get("name"), entry.get(key) or {})
+    return out
+
+
 def load(files):
     """The merged view the client sees (first file wins per name, as kubectl merges); {} when unreadable."""
     merged = {"contexts": {}, "clusters": {}, "current-context": None}
     for path in files if yaml is not None else ():
         try:
-            with open(path, encoding="utf-8") as handle:
-                doc = yaml.safe_load(handle) or {}
+            doc = _read(path)
         except (OSError, yaml.YAMLError):
             continue
         if not isinstance(doc, dict):
@@ -44,10 +62,39 @@ def load(files):
         if merged["current-context"] is None:
             merged["current-context"] = doc.get("current-context")
         for section, key in (("contexts", "context"), ("clusters", "cluster")):
-            for entry in doc.get(section) or []:
-                if isinstance(entry, dict) and entry.get("name") not in merged[section]:
-                    merged[section][entry.get("name")] = entry.get(key) or {}
+            for name, body in _named(doc, section, key).items():
+                merged[section].setdefault(name, body)
     return merged
+
+
+def credentials(path, context):
+    """(cluster, user) sections of ``context`` (default: the current one, else the first) of one file.
+
+    For a host without the kubernetes library; raises KubeConfigError for an undefined context,
+    OSError or yaml.YAMLError for an unreadable file.
+    """
+    doc = _read(path)
+    contexts = _named(doc, "contexts", "context")
+    if context and context not in contexts:
+        raise KubeConfigError("no context %r (it has: %s); set 'context' to one of them"
+                              % (context, ", ".join(sorted(str(c) for c in contexts)) or "none"))
+    ctx = contexts.get(context or doc.get("current-context")) or next(iter(contexts.values()), {})
+    cluster = _named(doc, "clusters", "cluster").get(ctx.get("cluster")) or {}
+    return cluster, _named(doc, "users", "user").get(ctx.get("user")) or {}
+
+
+def credential_file(section, key, base, tmpdir):
+    """The file a kubeconfig entry names (``key``, relative to ``base``), or its ``key-data`` written to
+    ``tmpdir`` with mode 0600; None when neither is set."""
+    if section.get(key + "-data"):
+        path = os.path.join(tmpdir, key)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(base64.b64decode(section[key + "-data"]))
+        return path
+    if section.get(key):
+        return os.path.join(base, section[key])
+    return None
 
 
 def context_error(view, files, context):

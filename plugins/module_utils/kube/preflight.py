@@ -23,7 +23,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.resourc
 
 
 def server_url(api):
-    return getattr(getattr(api.client, "configuration", None), "host", None) or "the API server"
+    return getattr(api, "host", None) or "the API server"
 
 
 def check(api, source):

@@ -19,6 +19,11 @@ import time
 from collections import Counter
 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.http import (
+    PoolSession,
+    encode_body,
+    query_string,
+)
 
 FIELD_MANAGER = "homelab.observability"
 
@@ -125,11 +130,17 @@ class KubeApi:
     """Thread-safe enough for the waves module: discovery cache under a lock, counters under a lock."""
 
     def __init__(self, api_client, retry_seconds=30):
+        """``api_client``: a kubernetes ``ApiClient``, or a session of kube/http.py (``UrlSession``)."""
         self.client = api_client
+        self.session = api_client if hasattr(api_client, "send") else PoolSession(api_client)
         self.retry_seconds = retry_seconds
         self.counts = Counter()
         self._lock = threading.Lock()
         self._discovery = {}
+
+    @property
+    def host(self):
+        return self.session.host
 
     # -- transport -------------------------------------------------------------------------------
     def request(self, method, path, query=None, body=None, *, content_type=None, accept_404=False,
@@ -164,39 +175,46 @@ class KubeApi:
         content_type, accept_404 = options
         headers = {"Accept": "application/json"}
         if body is not None:
-            # a dict: the client serialises it as JSON, which is also valid YAML for apply patches
+            # JSON is also valid YAML for apply patches
             headers["Content-Type"] = content_type or "application/json"
-        query = [(k, v) for k, v in (query or {}).items() if v is not None]
-        serialized = self.client.param_serialize(
-            method, path, query_params=query, header_params=headers, body=None, auth_settings=["BearerToken"]
-        )
-        method_, url, headers = serialized[0], serialized[1], serialized[2]
+        resp = self._exchange(method, path, query, body, headers)
+        status = resp.status
+        if status == 404 and accept_404:
+            return None
+        if method == "GET" and (status == 429 or status >= 500):
+            raise _Transient(_api_error(status, resp.body, method, path))
+        if not 200 <= status <= 299:
+            raise _api_error(status, resp.body, method, path)
+        return json.loads(resp.body) if resp.body else None
+
+    def send(self, method, path, params=None, body=None, headers=None, *, timeout=None):
+        """One exchange, no retries, no redirects: the ``Response`` whatever its status (the probes judge it).
+
+        Raises ``TLSVerifyError`` or ``KubeError`` when no HTTP answer came back.
+        """
+        headers = dict(headers or {})
+        try:
+            return self._exchange(method, path, params, body, headers, timeout=timeout, follow=False)
+        except _Transient as exc:
+            raise KubeError("%s %s failed: %s" % (method, path, exc.cause)) from exc
+
+    def _exchange(self, method, path, query, body, headers, **options):
+        """The session's Response; a failure without an answer becomes TLSVerifyError, _Transient or KubeError."""
+        data = encode_body(body, headers)
         with self._lock:
             self.counts[method] += 1
         try:
-            response = self.client.call_api(method_, url, header_params=headers, body=body)
-            data = response.read() if hasattr(response, "read") else response.data
-        except KubeError:
-            raise
-        except Exception as exc:  # urllib3 and ApiException: connection refused, TLS, timeouts
-            status = getattr(exc, "status", None)
-            if status == 404 and accept_404:
-                return None
-            if status:
-                raise _api_error(status, getattr(exc, "body", "") or "", method, path) from exc
+            return self.session.send(method, path + query_string(query), data, headers, **options)
+        except Exception as exc:  # urllib3 and urllib: connection refused, TLS, timeouts
             if _is_cert_error(exc):
                 raise TLSVerifyError("%s %s failed: %s" % (method, path, exc)) from exc
             if _is_connection_error(exc):
                 raise _Transient(exc, refused=_is_refused(exc)) from exc
             raise KubeError("%s %s failed: %s" % (method, path, exc)) from exc
-        status = response.status
-        if status == 404 and accept_404:
-            return None
-        if method == "GET" and (status == 429 or status >= 500):
-            raise _Transient(_api_error(status, data, method, path))
-        if not 200 <= status <= 299:
-            raise _api_error(status, data, method, path)
-        return json.loads(data) if data else None
+
+    def list_all(self, path, params=None, page=500):
+        """Every item of the list endpoint ``path``, page by page (``continue`` tokens)."""
+        return paginate(lambda query: self.request("GET", path, query=query), params, page)
 
     # -- discovery -------------------------------------------------------------------------------
     def resource(self, api_version, kind):
@@ -280,6 +298,20 @@ class KubeApi:
 
     def writes(self):
         return sum(self.counts[v] for v in WRITE_VERBS)
+
+
+def paginate(fetch, params=None, page=500):
+    """Every item of a list, ``fetch(query)`` returning one page's document, following ``continue`` tokens."""
+    items, token = [], None
+    while True:
+        query = dict(params or {}, limit=str(page))
+        if token:
+            query["continue"] = token
+        body = fetch(query) or {}
+        items.extend(body.get("items") or [])
+        token = (body.get("metadata") or {}).get("continue")
+        if not token:
+            return items
 
 
 class _Transient(Exception):

@@ -46,7 +46,7 @@ def resolve_access(access, default_service):
 
 
 class KubeSession:
-    """One API client per module run, created on first use (a URL-only run never needs one)."""
+    """One kube client (``KubeApi``) per module run, created on first use (a URL-only run never needs one)."""
 
     def __init__(self, auth_params, timeout=10.0, factory=None):
         self.auth_params = auth_params
@@ -62,10 +62,10 @@ class KubeSession:
                 # imported on first use: the kubernetes library costs ~0.3 s to import, and a run that
                 # only reaches URLs (or whose checks are all skipped) never needs it
                 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (  # noqa: PLC0415
-                    api_client,
+                    kube_api,
                 )
 
-                factory = api_client
+                factory = kube_api
             try:
                 self._apiserver = ApiserverTransport(factory(self.auth_params), timeout=self.timeout)
             except KubeError as exc:

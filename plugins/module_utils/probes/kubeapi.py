@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The few Kubernetes API calls the checks make, over an ApiserverTransport (JSON in, JSON out)."""
+"""The few Kubernetes API calls the checks make, over an ApiserverTransport (the shared ``KubeApi``).
+
+The checks judge each answer's status themselves (a 404 is "not served", not a failure of the
+client), so these go through ``KubeApi.send`` rather than its retrying ``request``.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,6 +13,7 @@ __metaclass__ = type
 import base64
 
 from ansible.module_utils.six.moves.urllib.parse import quote
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import paginate
 from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import ProbeError
 
 
@@ -25,22 +30,17 @@ def _status_message(resp):
 
 
 def list_items(apiserver, path, params=None, page=500):
-    """Every item of a list endpoint, following ``continue`` tokens."""
-    items, token = [], None
-    while True:
-        query = dict(params or {}, limit=str(page))
-        if token:
-            query["continue"] = token
+    """Every item of a list endpoint, following ``continue`` tokens (kube/resources.paginate)."""
+
+    def fetch(query):
         resp = apiserver.request("GET", path, query)
         if resp.status == 404:
             raise NotServed("the Kubernetes API does not serve %s: %s" % (path, _status_message(resp)))
         if not resp.ok:
             raise ProbeError("listing %s failed: HTTP %d %s" % (path, resp.status, _status_message(resp)))
-        body = resp.json()
-        items.extend(body.get("items") or [])
-        token = (body.get("metadata") or {}).get("continue")
-        if not token:
-            return items
+        return resp.json()
+
+    return paginate(fetch, params, page)
 
 
 def node_names(apiserver, label_selector=None):

@@ -6,8 +6,8 @@ Every transport has ``request(method, path, params=None, body=None, headers=None
 ``Response`` whatever the HTTP status (a probe decides what a status means) and raising
 ``ProbeError`` only when no HTTP answer came back (refused, timeout, TLS failure).
 
-* ``ApiserverTransport`` talks to the Kubernetes API with the shared kube client's configuration
-  (kubeconfig, token, client certificate, CA: the same TLS settings as every other module).
+* ``ApiserverTransport`` talks to the Kubernetes API through the shared kube client (``KubeApi``:
+  kubeconfig, token, client certificate, CA, the same TLS settings and HTTP path as every other module).
 * ``ServiceProxyTransport`` prefixes paths with
   ``/api/v1/namespaces/<ns>/services/<scheme>:<name>:<port>/proxy`` on top of it: no ingress, DNS
   or port-forward needed. The apiserver consumes the ``Authorization`` header, so services behind
@@ -23,10 +23,11 @@ __metaclass__ = type
 import json
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.six.moves.urllib.parse import quote, urlencode
+from ansible.module_utils.six.moves.urllib.parse import quote
 from ansible.module_utils.urls import open_url
-
-SNIPPET = 200
+from ansible_collections.homelab.observability.plugins.module_utils.kube import http as kube_http
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 
 
 class ProbeError(Exception):
@@ -35,24 +36,8 @@ class ProbeError(Exception):
     user_facing = True
 
 
-class Response:
-    def __init__(self, status, body=b"", headers=None, url=""):
-        self.status = int(status)
-        self.body = body if isinstance(body, bytes) else (body or "").encode("utf-8")
-        self.headers = header_dict(headers)
-        self.url = url
-
-    @property
-    def ok(self):
-        return 200 <= self.status < 300
-
-    @property
-    def text(self):
-        return self.body.decode("utf-8", "replace")
-
-    def snippet(self):
-        text = " ".join(self.text.split())
-        return text if len(text) <= SNIPPET else text[:SNIPPET] + "..."
+class Response(kube_http.Response):
+    """kube/http.py's Response, whose ``json()`` names the URL and the body when it is not JSON."""
 
     def json(self):
         try:
@@ -61,34 +46,8 @@ class Response:
             raise ProbeError("%s answered HTTP %d with a body that is not JSON: %s"
                              % (self.url, self.status, self.snippet())) from None
 
-    def header(self, name, default=None):
-        return self.headers.get(name.lower(), default)
 
-
-def header_dict(headers):
-    """Headers as a dict; repeated headers (Set-Cookie) joined with ", " as HTTP allows."""
-    merged = {}
-    if not headers:
-        return merged
-    items = headers.items() if hasattr(headers, "items") else headers
-    for name, value in items:
-        key = name.lower()
-        merged[key] = merged[key] + ", " + value if key in merged else value
-    return merged
-
-
-def _encode_body(body, headers):
-    if body is None or isinstance(body, (bytes, str)):
-        return body
-    headers.setdefault("Content-Type", "application/json")
-    return json.dumps(body)
-
-
-def _query(params):
-    if not params:
-        return ""
-    items = params.items() if isinstance(params, dict) else params
-    return "?" + urlencode(list(items))
+header_dict = kube_http.header_dict
 
 
 class DirectTransport:
@@ -106,8 +65,8 @@ class DirectTransport:
 
     def request(self, method, path, params=None, body=None, headers=None):
         headers = dict(headers or {})
-        data = _encode_body(body, headers)
-        url = self.base_url + "/" + path.lstrip("/") + _query(params)
+        data = kube_http.encode_body(body, headers)
+        url = self.base_url + "/" + path.lstrip("/") + kube_http.query_string(params)
         try:
             resp = self._open(
                 url, method=method, data=data, headers=headers, validate_certs=self.validate_certs,
@@ -115,51 +74,31 @@ class DirectTransport:
             )
             return Response(resp.getcode() if hasattr(resp, "getcode") else resp.status, resp.read(), resp.headers, url)
         except HTTPError as exc:
-            try:
-                body_bytes = exc.read()
-            except Exception:
-                body_bytes = b""
-            return Response(exc.code, body_bytes or b"", exc.headers, url)
+            return kube_http.error_response(exc, url, Response)
         except (URLError, OSError, ValueError) as exc:  # timeouts are OSErrors
             reason = getattr(exc, "reason", exc)
             raise ProbeError("%s did not answer: %s" % (url, reason)) from exc
 
 
 class ApiserverTransport:
-    """Requests to the Kubernetes API with the shared client's TLS and credentials."""
+    """The shared kube client (``KubeApi``) seen as a probe transport: its TLS, credentials and HTTP path."""
 
-    def __init__(self, api_client, timeout=10.0):
-        import urllib3  # noqa: PLC0415 - a dependency of the kubernetes library this transport needs anyway
-
-        self._urllib3 = urllib3
-        self.api_client = api_client
-        self.configuration = api_client.configuration
+    def __init__(self, api, timeout=10.0):
+        if not isinstance(api, KubeApi):
+            api = KubeApi(api)  # a kubernetes ApiClient
+        self.api = api
         self.timeout = timeout
 
     def describe(self):
-        return self.configuration.host
-
-    def _auth_headers(self):
-        headers = {}
-        for setting in (self.configuration.auth_settings() or {}).values():
-            if setting.get("in") == "header" and setting.get("value"):
-                headers[setting["key"]] = setting["value"]
-        return headers
+        return self.api.host
 
     def request(self, method, path, params=None, body=None, headers=None, *, timeout=None):
-        urllib3 = self._urllib3
-        headers = dict(headers or {})
-        headers.update(self._auth_headers())
-        data = _encode_body(body, headers)
-        url = self.configuration.host.rstrip("/") + "/" + path.lstrip("/") + _query(params)
         try:
-            resp = self.api_client.rest_client.pool_manager.request(
-                method, url, body=data, headers=headers, timeout=urllib3.Timeout(total=timeout or self.timeout),
-                preload_content=True, redirect=False, retries=False,
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            raise ProbeError("%s did not answer: %s" % (url, exc)) from exc
-        return Response(resp.status, resp.data, resp.headers, url)
+            path = "/" + path.lstrip("/")
+            resp = self.api.send(method, path, params, body, headers, timeout=timeout or self.timeout)
+        except KubeError as exc:
+            raise ProbeError("%s did not answer: %s" % (self.api.host.rstrip("/") + path, exc)) from exc
+        return Response(resp.status, resp.body, resp.headers, resp.url)
 
 
 class ServiceProxyTransport:

@@ -46,10 +46,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - the http.server protocol
         answer = self.answers.pop(0) if self.answers else 200
         status, doc = answer if isinstance(answer, tuple) else (answer, {"reason": "ServiceUnavailable"})
-        body = json.dumps(VERSION if status == 200 else doc).encode()
+        self.reply(status, json.dumps(VERSION if status == 200 else doc), {"Content-Type": "application/json"})
+
+    def reply(self, status, text, headers=None):
+        body = text.encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        for name, value in dict(headers or {}, **{"Content-Length": str(len(body))}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The HTTP exchange under ``KubeApi``: one request in, one ``Response`` out, whatever the status.
+
+``PoolSession`` sends through the connection pool of a kubernetes ``ApiClient`` (its TLS settings
+and its bearer token, refreshed by the library when an exec plugin gave it); ``UrlSession`` sends
+with ``ansible.module_utils.urls.open_url`` from a ``Connection``, for a host without the kubernetes
+library. Both raise the transport's own exception when no HTTP answer came back; ``KubeApi``
+classifies it (certificate, refused, transient).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible.module_utils.six.moves.urllib.error import HTTPError
+from ansible.module_utils.six.moves.urllib.parse import urlencode
+from ansible.module_utils.urls import open_url
+
+SNIPPET = 200
+USER_AGENT = "homelab.observability"
+
+
+class Response:
+    def __init__(self, status, body=b"", headers=None, url=""):
+        self.status = int(status)
+        self.body = body if isinstance(body, bytes) else (body or "").encode("utf-8")
+        self.headers = header_dict(headers)
+        self.url = url
+
+    @property
+    def ok(self):
+        return 200 <= self.status < 300
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def snippet(self):
+        text = " ".join(self.text.split())
+        return text if len(text) <= SNIPPET else text[:SNIPPET] + "..."
+
+    def header(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+
+def header_dict(headers):
+    """Headers as a dict; repeated headers (Set-Cookie) joined with ", " as HTTP allows."""
+    merged = {}
+    if not headers:
+        return merged
+    items = headers.items() if hasattr(headers, "items") else headers
+    for name, value in items:
+        key = name.lower()
+        merged[key] = merged[key] + ", " + value if key in merged else value
+    return merged
+
+
+def encode_body(body, headers):
+    """``body`` as sent: bytes and text as they are, anything else as JSON (Content-Type defaulted)."""
+    if body is None or isinstance(body, (bytes, str)):
+        return body
+    headers.setdefault("Content-Type", "application/json")
+    return json.dumps(body)
+
+
+def query_string(params):
+    if not params:
+        return ""
+    items = params.items() if isinstance(params, dict) else params
+    return "?" + urlencode([(k, v) for k, v in items if v is not None])
+
+
+class PoolSession:
+    """Requests over a kubernetes ``ApiClient``'s urllib3 pool."""
+
+    def __init__(self, api_client):
+        import urllib3  # noqa: PLC0415 - a dependency of the kubernetes library this session needs anyway
+
+        self._urllib3 = urllib3
+        self.api_client = api_client
+        self.configuration = api_client.configuration
+
+    @property
+    def host(self):
+        return self.configuration.host
+
+    def _auth_headers(self):
+        headers = {}
+        for setting in (self.configuration.auth_settings() or {}).values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        return headers
+
+    def send(self, method, url, body=None, headers=None, *, timeout=None, follow=True):
+        """``follow=False``: no redirects and no urllib3 retries (a probe answers for itself)."""
+        headers = dict(headers or {}, **self._auth_headers())
+        headers.setdefault("User-Agent", USER_AGENT)
+        options = {} if follow else {"redirect": False, "retries": False}
+        if timeout:
+            options["timeout"] = self._urllib3.Timeout(total=timeout)
+        resp = self.api_client.rest_client.pool_manager.request(
+            method, self.host.rstrip("/") + url, body=body, headers=headers, preload_content=True, **options
+        )
+        return Response(resp.status, resp.data, resp.headers, self.host.rstrip("/") + url)
+
+
+class UrlSession:
+    """Requests with ``open_url`` from a ``kube.connection.Connection``."""
+
+    def __init__(self, connection, timeout=30):
+        self.connection = connection
+        self.timeout = timeout
+
+    @property
+    def host(self):
+        return self.connection.server
+
+    def send(self, method, url, body=None, headers=None, *, timeout=None, follow=True):
+        conn = self.connection
+        headers = dict(headers or {})
+        if conn.token:
+            headers["Authorization"] = "Bearer %s" % conn.token
+        headers.setdefault("User-Agent", USER_AGENT)
+        full = conn.server + url
+        try:
+            resp = open_url(full, method=method, headers=headers, data=body, validate_certs=conn.validate_certs,
+                            ca_path=conn.ca, client_cert=conn.cert, client_key=conn.key,
+                            timeout=timeout or self.timeout, use_proxy=False,
+                            follow_redirects="safe" if follow else "none")
+            return Response(resp.getcode(), resp.read(), resp.headers, full)
+        except HTTPError as exc:
+            return error_response(exc, full)
+
+
+def error_response(exc, url, response=Response):
+    """The ``response`` (class) of an ``HTTPError``: a status other than 2xx is an answer too."""
+    try:
+        data = exc.read()
+    except Exception:
+        data = b""
+    return response(exc.code, data or b"", exc.headers, url)
