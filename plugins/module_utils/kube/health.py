@@ -173,7 +173,8 @@ def daemonset_health(obj, context=None):
     return Health(HEALTHY, "%d/%d pods available" % (available, desired))
 
 
-# FailureTarget and SuccessCriteriaMet come first (Kubernetes 1.31+), before the pods are cleaned up
+# the Job controller sets FailureTarget / SuccessCriteriaMet as soon as it decides, and Failed /
+# Complete only once the remaining pods have terminated: either one is the verdict
 _JOB_FAILED = ("Failed", "FailureTarget")
 _JOB_COMPLETE = ("Complete", "SuccessCriteriaMet")
 
