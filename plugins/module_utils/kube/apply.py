@@ -121,13 +121,17 @@ def contains(desired, live, key=None, parent=None):
     Resource quantities compare by value (the server stores C(0.1) CPU as C(100m)).
     """
     if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return False
-        return all(k in live and contains(v, live[k], k, key) for k, v in desired.items() if v is not None)
+        return isinstance(live, dict) and all(
+            k in live and contains(v, live[k], k, key) for k, v in desired.items() if v is not None
+        )
     if isinstance(desired, list):
-        if not isinstance(live, list) or len(desired) != len(live):
-            return False
-        return all(contains(d, lv, key, parent) for d, lv in zip(desired, live, strict=True))
+        return isinstance(live, list) and len(desired) == len(live) and all(
+            contains(d, lv, key, parent) for d, lv in zip(desired, live, strict=True)
+        )
+    return _same_scalar(desired, live, key, parent)
+
+
+def _same_scalar(desired, live, key, parent):
     if isinstance(desired, bool) or isinstance(live, bool):
         return desired is live
     if desired == live:
@@ -226,6 +230,16 @@ def plan_object(api, desired, default_namespace=None):
     except UnknownKind as exc:
         # Its CRD comes with this same set or an earlier wave that was not applied (check mode).
         return Change(ref, "create", desired, None, desired, note=str(exc))
+    desired = _placed(ref, desired, namespaced)
+    live = api.get(ref)
+    stamped = with_hash(desired)
+    if _unchanged_by_hash(live, desired, stamped):
+        return Change(ref, "none", stamped, live, live)
+    return _plan_by_dry_run(api, ref, stamped, live)
+
+
+def _placed(ref, desired, namespaced):
+    """A copy of ``desired`` in the namespace of ``ref`` (none for a cluster-scoped kind)."""
     if not namespaced:
         ref.namespace = None
     elif not ref.namespace:
@@ -233,12 +247,18 @@ def plan_object(api, desired, default_namespace=None):
     desired = copy.deepcopy(desired)
     if namespaced:
         desired.setdefault("metadata", {})["namespace"] = ref.namespace
-    live = api.get(ref)
-    stamped = with_hash(desired)
-    if live is not None:
-        annotations = (live.get("metadata") or {}).get("annotations") or {}
-        if annotations.get(HASH_ANNOTATION) == desired_hash(desired) and contains(comparable(stamped), live):
-            return Change(ref, "none", stamped, live, live)
+    return desired
+
+
+def _unchanged_by_hash(live, desired, stamped):
+    """The live object carries the hash of ``desired`` and still holds every desired field: no dry-run needed."""
+    if live is None:
+        return False
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(HASH_ANNOTATION) == desired_hash(desired) and contains(comparable(stamped), live)
+
+
+def _plan_by_dry_run(api, ref, stamped, live):
     try:
         dry = api.apply(stamped, dry_run=True)
     except KubeApiError as exc:

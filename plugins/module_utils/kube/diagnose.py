@@ -26,38 +26,54 @@ OPERATOR_SELECTOR = "app.kubernetes.io/component=prometheus-operator"
 def explain_pod(pod):
     """Reasons a pod is not ready, most telling first."""
     name = pod["metadata"]["name"]
-    reasons = []
+    status = pod.get("status") or {}
+    containers = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    reasons = [_explain_unschedulable(pod, name)] + [_explain_container(name, c) for c in containers]
+    if status.get("phase") == "Failed":
+        reasons.append("pod %s failed: %s" % (name, status.get("message") or status.get("reason") or ""))
+    return [r.strip() for r in reasons if r]
+
+
+def _explain_unschedulable(pod, name):
     scheduled = h.condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False":
         why = scheduled.get("message") or scheduled.get("reason") or "no reason given"
-        reasons.append("pod %s is unschedulable: %s" % (name, why))
-    status = pod.get("status") or {}
-    for cstatus in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
-        cname = cstatus.get("name")
-        waiting = (cstatus.get("state") or {}).get("waiting") or {}
-        last = (cstatus.get("lastState") or {}).get("terminated") or {}
-        reason = waiting.get("reason")
-        if reason == "CrashLoopBackOff":
-            restarts = cstatus.get("restartCount") or 0
-            text = "pod %s container %s is crash looping (%d restarts)" % (name, cname, restarts)
-            if last:
-                text += "; last exit code %s (%s)" % (last.get("exitCode"), last.get("reason") or "Error")
-                if last.get("message"):
-                    text += ": %s" % last["message"].strip()
-            reasons.append(text)
-        elif reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
-            reasons.append(
-                "pod %s container %s cannot pull its image %s: %s"
-                % (name, cname, cstatus.get("image") or "", waiting.get("message") or reason)
-            )
-        elif reason and reason not in ("ContainerCreating", "PodInitializing"):
-            detail = waiting.get("message") or ""
-            reasons.append("pod %s container %s is waiting: %s %s" % (name, cname, reason, detail))
-        elif (cstatus.get("state") or {}).get("running") and not cstatus.get("ready"):
-            reasons.append("pod %s container %s is running but not ready (readiness probe)" % (name, cname))
-    if status.get("phase") == "Failed":
-        reasons.append("pod %s failed: %s" % (name, status.get("message") or status.get("reason") or ""))
-    return [r.strip() for r in reasons]
+        return "pod %s is unschedulable: %s" % (name, why)
+    return None
+
+
+_IMAGE_PULL = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+# waiting reasons of a container that is starting normally: nothing to explain
+_STARTING = ("ContainerCreating", "PodInitializing")
+
+
+def _explain_container(pod_name, cstatus):
+    """Why one container of ``pod_name`` is not ready, or None when its state says nothing."""
+    subject = "pod %s container %s" % (pod_name, cstatus.get("name"))
+    state = cstatus.get("state") or {}
+    waiting = state.get("waiting") or {}
+    reason = waiting.get("reason")
+    if reason == "CrashLoopBackOff":
+        return _explain_crash_loop(subject, cstatus)
+    if reason in _IMAGE_PULL:
+        image = cstatus.get("image") or ""
+        return "%s cannot pull its image %s: %s" % (subject, image, waiting.get("message") or reason)
+    if reason and reason not in _STARTING:
+        return "%s is waiting: %s %s" % (subject, reason, waiting.get("message") or "")
+    if state.get("running") and not cstatus.get("ready"):
+        return "%s is running but not ready (readiness probe)" % subject
+    return None
+
+
+def _explain_crash_loop(subject, cstatus):
+    """The restart count and, when the kubelet kept it, how the last run ended."""
+    text = "%s is crash looping (%d restarts)" % (subject, cstatus.get("restartCount") or 0)
+    last = (cstatus.get("lastState") or {}).get("terminated") or {}
+    if last:
+        text += "; last exit code %s (%s)" % (last.get("exitCode"), last.get("reason") or "Error")
+        if last.get("message"):
+            text += ": %s" % last["message"].strip()
+    return text
 
 
 def explain_events(events, subject):
@@ -171,15 +187,21 @@ class Diagnoser:
             lines.append("%s %s/%s has no pods yet" % (obj["kind"], meta.get("namespace"), meta["name"]))
         claims_seen = set()
         for pod in [p for p in pods if not _pod_is_ready(p)][:MAX_PODS]:
-            pod_lines = explain_pod(pod)
             pname = pod["metadata"]["name"]
+            pod_lines = explain_pod(pod)
             pod_lines += explain_events(self.events("Pod", meta.get("namespace"), pname), "pod %s" % pname)
-            for volume in (pod.get("spec") or {}).get("volumes") or []:
-                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-                if claim and claim not in claims_seen:
-                    claims_seen.add(claim)
-                    pod_lines += self.pvc(meta.get("namespace"), claim)
+            pod_lines += self._claims(pod, meta.get("namespace"), claims_seen)
             lines.extend(pod_lines or ["pod %s is not ready" % pname])
+        return lines
+
+    def _claims(self, pod, namespace, claims_seen):
+        """Lines about the pod's volume claims not already explained for another pod (``claims_seen``)."""
+        lines = []
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim and claim not in claims_seen:
+                claims_seen.add(claim)
+                lines += self.pvc(namespace, claim)
         return lines
 
     def diagnose(self, observations):

@@ -77,20 +77,44 @@ def _replicas(obj):
     return 1 if replicas is None else replicas
 
 
-def deployment_health(obj, context=None):
-    spec = obj.get("spec") or {}
+def _counts(obj, *keys):
+    """The status counters ``keys`` of ``obj``, 0 for those not reported."""
     status = obj.get("status") or {}
-    if spec.get("paused"):
+    return tuple(status.get(key) or 0 for key in keys)
+
+
+def _is_true(cond):
+    return bool(cond) and cond.get("status") == "True"
+
+
+def _first_true(obj, ctypes):
+    """The first of the conditions ``ctypes`` that is True, or None."""
+    for ctype in ctypes:
+        cond = condition(obj, ctype)
+        if _is_true(cond):
+            return cond
+    return None
+
+
+def _reason(cond, default=""):
+    return cond.get("message") or cond.get("reason") or default
+
+
+def deployment_health(obj, context=None):
+    if (obj.get("spec") or {}).get("paused"):
         return Health(SUSPENDED, "deployment is paused")
     if _generation_pending(obj):
         return Health(PROGRESSING, "waiting for the rollout to be observed by the controller")
     progressing = condition(obj, "Progressing")
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
         return Health(DEGRADED, "deployment %r exceeded its progress deadline" % obj["metadata"].get("name"), True)
+    return _deployment_rollout(obj)
+
+
+def _deployment_rollout(obj):
+    """A rollout the controller has seen: new replicas created, old ones gone, new ones available."""
     want = _replicas(obj)
-    updated = status.get("updatedReplicas") or 0
-    total = status.get("replicas") or 0
-    available = status.get("availableReplicas") or 0
+    updated, total, available = _counts(obj, "updatedReplicas", "replicas", "availableReplicas")
     if updated < want:
         return Health(PROGRESSING, "%d of %d new replicas have been updated" % (updated, want))
     if total > updated:
@@ -101,25 +125,31 @@ def deployment_health(obj, context=None):
 
 
 def statefulset_health(obj, context=None):
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
     if _generation_pending(obj):
         return Health(PROGRESSING, "waiting for the statefulset spec update to be observed")
     want = _replicas(obj)
-    ready = status.get("readyReplicas") or 0
+    (ready,) = _counts(obj, "readyReplicas")
     if ready < want:
         return Health(PROGRESSING, "%d of %d pods are ready" % (ready, want))
-    strategy = spec.get("updateStrategy") or {}
+    strategy = (obj.get("spec") or {}).get("updateStrategy") or {}
     if strategy.get("type") == "OnDelete":
         return Health(HEALTHY, "statefulset has the OnDelete update strategy: %d/%d ready" % (ready, want))
     partition = (strategy.get("rollingUpdate") or {}).get("partition") or 0
     if partition:
-        updated = status.get("updatedReplicas") or 0
-        if updated < want - partition:
-            return Health(
-                PROGRESSING, "%d of %d pods updated (partition %d)" % (updated, want - partition, partition)
-            )
-        return Health(HEALTHY, "partitioned roll out complete: %d new pods" % updated)
+        return _partitioned_rollout(obj, want, partition)
+    return _statefulset_revision(obj, ready, want)
+
+
+def _partitioned_rollout(obj, want, partition):
+    """Only the pods at or above the partition ordinal move to the new revision."""
+    (updated,) = _counts(obj, "updatedReplicas")
+    if updated < want - partition:
+        return Health(PROGRESSING, "%d of %d pods updated (partition %d)" % (updated, want - partition, partition))
+    return Health(HEALTHY, "partitioned roll out complete: %d new pods" % updated)
+
+
+def _statefulset_revision(obj, ready, want):
+    status = obj.get("status") or {}
     if status.get("updateRevision") and status.get("updateRevision") != status.get("currentRevision"):
         return Health(
             PROGRESSING,
@@ -131,15 +161,11 @@ def statefulset_health(obj, context=None):
 
 def daemonset_health(obj, context=None):
     """Reads only the DaemonSet's status: the cost does not grow with the number of nodes."""
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
     if _generation_pending(obj):
         return Health(PROGRESSING, "waiting for the daemonset spec update to be observed")
-    desired = status.get("desiredNumberScheduled") or 0
-    if (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
+    desired, updated, available = _counts(obj, "desiredNumberScheduled", "updatedNumberScheduled", "numberAvailable")
+    if ((obj.get("spec") or {}).get("updateStrategy") or {}).get("type") == "OnDelete":
         return Health(HEALTHY, "daemonset has the OnDelete update strategy")
-    updated = status.get("updatedNumberScheduled") or 0
-    available = status.get("numberAvailable") or 0
     if updated < desired:
         return Health(PROGRESSING, "%d of %d pods updated" % (updated, desired))
     if available < desired:
@@ -147,24 +173,22 @@ def daemonset_health(obj, context=None):
     return Health(HEALTHY, "%d/%d pods available" % (available, desired))
 
 
+# the Job controller sets FailureTarget / SuccessCriteriaMet as soon as it decides, and Failed /
+# Complete only once the remaining pods have terminated: either one is the verdict
+_JOB_FAILED = ("Failed", "FailureTarget")
+_JOB_COMPLETE = ("Complete", "SuccessCriteriaMet")
+
+
 def job_health(obj, context=None):
-    spec = obj.get("spec") or {}
-    for ctype in ("Failed", "FailureTarget"):
-        cond = condition(obj, ctype)
-        if cond and cond.get("status") == "True":
-            return Health(DEGRADED, "job failed: %s" % (cond.get("message") or cond.get("reason") or ctype), True)
-    for ctype in ("Complete", "SuccessCriteriaMet"):
-        cond = condition(obj, ctype)
-        if cond and cond.get("status") == "True":
-            return Health(HEALTHY, "job complete")
-    if spec.get("suspend"):
+    failed = _first_true(obj, _JOB_FAILED)
+    if failed:
+        return Health(DEGRADED, "job failed: %s" % _reason(failed, failed.get("type")), True)
+    if _first_true(obj, _JOB_COMPLETE):
+        return Health(HEALTHY, "job complete")
+    if (obj.get("spec") or {}).get("suspend"):
         return Health(SUSPENDED, "job is suspended")
-    status = obj.get("status") or {}
-    return Health(
-        PROGRESSING,
-        "job running: %d active, %d succeeded, %d failed"
-        % (status.get("active") or 0, status.get("succeeded") or 0, status.get("failed") or 0),
-    )
+    return Health(PROGRESSING, "job running: %d active, %d succeeded, %d failed"
+                  % _counts(obj, "active", "succeeded", "failed"))
 
 
 def cronjob_health(obj, context=None):
@@ -182,18 +206,21 @@ def pvc_health(obj, context=None):
     if phase == "Lost":
         return Health(DEGRADED, "claim lost its volume", True)
     storage_class = context.get("storage_class")
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    if (
-        storage_class
-        and storage_class.get("volumeBindingMode") == "WaitForFirstConsumer"
-        and not annotations.get("volume.kubernetes.io/selected-node")
-    ):
+    if _waits_for_first_consumer(obj, storage_class):
         # Nothing asks for the volume yet: binding waits for a pod by design.
         return Health(HEALTHY, "waiting for the first consumer (StorageClass %s)" % storage_class["metadata"]["name"])
     class_name = (obj.get("spec") or {}).get("storageClassName")
     if "storage_class" in context and storage_class is None and class_name:
         return Health(PROGRESSING, "claim is %s: StorageClass %r does not exist" % (phase or "Pending", class_name))
     return Health(PROGRESSING, "claim is %s" % (phase or "Pending"))
+
+
+def _waits_for_first_consumer(claim, storage_class):
+    """The class delays binding and no pod has been scheduled with the claim yet."""
+    if not storage_class or storage_class.get("volumeBindingMode") != "WaitForFirstConsumer":
+        return False
+    annotations = (claim.get("metadata") or {}).get("annotations") or {}
+    return not annotations.get("volume.kubernetes.io/selected-node")
 
 
 def service_health(obj, context=None):
@@ -243,6 +270,11 @@ def pod_health(obj, context=None):
         return Health(HEALTHY, "pod completed")
     if phase == "Failed":
         return Health(DEGRADED, status.get("message") or status.get("reason") or "pod failed", True)
+    return _fatal_container(status) or _pod_progress(obj, phase)
+
+
+def _fatal_container(status):
+    """Degraded for the first container (init containers first) stuck in a state waiting cannot fix."""
     for cstatus in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
         waiting = (cstatus.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in _POD_FATAL_WAITING:
@@ -250,10 +282,15 @@ def pod_health(obj, context=None):
                 DEGRADED,
                 "container %s: %s %s" % (cstatus.get("name"), waiting["reason"], waiting.get("message") or ""),
             )
-    ready = condition(obj, "Ready")
-    if phase == "Running" and ready and ready.get("status") == "True":
+    return None
+
+
+def _pod_progress(obj, phase):
+    """A pod that has neither ended nor failed: ready, running to completion, unscheduled or starting."""
+    running = phase == "Running"
+    if running and _is_true(condition(obj, "Ready")):
         return Health(HEALTHY, "pod running and ready")
-    if (obj.get("spec") or {}).get("restartPolicy") in ("OnFailure", "Never") and phase == "Running":
+    if running and (obj.get("spec") or {}).get("restartPolicy") in ("OnFailure", "Never"):
         return Health(PROGRESSING, "pod running")
     scheduled = condition(obj, "PodScheduled")
     if scheduled and scheduled.get("status") == "False":
@@ -278,23 +315,30 @@ def generic_health(obj, context=None):
     whose controller reports status have predicates above (Argo CD's built-in checks), so an empty
     status never counts as done for them.
     """
-    status = obj.get("status") or {}
     for ctype in ("Ready", "Available"):
         cond = condition(obj, ctype)
-        if cond is None:
-            continue
-        if cond.get("observedGeneration") is not None and _cond_stale(obj, cond):
-            return Health(PROGRESSING, "waiting for the %s condition to observe the latest spec" % ctype)
-        if cond.get("status") == "True":
-            return Health(HEALTHY, cond.get("message") or "%s" % ctype)
-        reason = cond.get("reason") or ""
-        text = "%s=%s %s %s" % (ctype, cond.get("status"), reason, cond.get("message") or "")
-        if cond.get("status") == "False" and any(w in reason.lower() for w in ("fail", "error", "invalid")):
-            return Health(DEGRADED, text.strip())
-        return Health(PROGRESSING, text.strip())
-    if isinstance(status.get("phase"), str) and status["phase"].lower() in ("failed", "error"):
-        return Health(DEGRADED, "phase %s" % status["phase"])
+        if cond is not None:
+            return _condition_health(obj, ctype, cond)
+    phase = (obj.get("status") or {}).get("phase")
+    if isinstance(phase, str) and phase.lower() in ("failed", "error"):
+        return Health(DEGRADED, "phase %s" % phase)
     return Health(HEALTHY, "")
+
+
+# words in a condition's reason that mean the controller gave up rather than is still working
+_FAILING_REASON_WORDS = ("fail", "error", "invalid")
+
+
+def _condition_health(obj, ctype, cond):
+    if _cond_stale(obj, cond):
+        return Health(PROGRESSING, "waiting for the %s condition to observe the latest spec" % ctype)
+    if _is_true(cond):
+        return Health(HEALTHY, cond.get("message") or "%s" % ctype)
+    reason = cond.get("reason") or ""
+    text = ("%s=%s %s %s" % (ctype, cond.get("status"), reason, cond.get("message") or "")).strip()
+    if cond.get("status") == "False" and any(word in reason.lower() for word in _FAILING_REASON_WORDS):
+        return Health(DEGRADED, text)
+    return Health(PROGRESSING, text)
 
 
 def operator_workload_health(obj, context=None):
@@ -307,39 +351,46 @@ def operator_workload_health(obj, context=None):
     cond = condition(obj, "Available")
     if cond is None:
         return Health(PROGRESSING, "waiting for the operator to report status (no Available condition yet)")
-    if cond.get("observedGeneration") is not None and _cond_stale(obj, cond):
+    if _cond_stale(obj, cond):
         return Health(PROGRESSING, "waiting for the operator to observe the latest spec")
+    if not _is_true(cond):
+        text = _reason(cond, "Available=%s" % cond.get("status"))
+        return Health(PROGRESSING if cond.get("reason") == "SomePodsNotReady" else DEGRADED, text)
+    return _operator_rollout(obj, context)
+
+
+def _operator_rollout(obj, context):
+    """Available: healthy once every pod runs the latest spec and the operator's StatefulSets rolled."""
     status = obj.get("status") or {}
     replicas, updated = status.get("replicas"), status.get("updatedReplicas")
-    if cond.get("status") == "True" and isinstance(replicas, int) and isinstance(updated, int) and updated < replicas:
+    if isinstance(replicas, int) and isinstance(updated, int) and updated < replicas:
         # Available counts ready pods, old ones too: the pods still run the previous spec
         return Health(PROGRESSING, "%d of %d pods run the latest spec" % (updated, replicas))
-    if cond.get("status") == "True":
-        # the operator reports from the StatefulSets it wrote, which may not have rolled yet
-        for sts in (context or {}).get("statefulsets") or []:
-            rolled = statefulset_health(sts)
-            if rolled.status != HEALTHY:
-                return Health(PROGRESSING, "StatefulSet %s: %s" % ((sts.get("metadata") or {}).get("name"),
-                                                                   rolled.message))
-        return Health(HEALTHY, "all instances are available")
-    text = cond.get("message") or cond.get("reason") or "Available=%s" % cond.get("status")
-    if cond.get("reason") == "SomePodsNotReady":
-        return Health(PROGRESSING, text)
-    return Health(DEGRADED, text)
+    # the operator reports from the StatefulSets it wrote, which may not have rolled yet
+    for sts in (context or {}).get("statefulsets") or []:
+        rolled = statefulset_health(sts)
+        if rolled.status != HEALTHY:
+            return Health(PROGRESSING, "StatefulSet %s: %s" % ((sts.get("metadata") or {}).get("name"), rolled.message))
+    return Health(HEALTHY, "all instances are available")
 
 
 def external_secret_health(obj, context=None):
     """external-secrets.io ExternalSecret, as Argo CD: the Ready condition decides (for
     ``refreshPolicy: OnChange`` only one written since the last refresh)."""
     cond = condition(obj, "Ready")
-    refresh = (obj.get("status") or {}).get("refreshTime")
-    on_change = (obj.get("spec") or {}).get("refreshPolicy") == "OnChange"
-    if cond is not None and not (on_change and refresh and (cond.get("lastTransitionTime") or "") < refresh):
+    if cond is not None and not _ready_before_refresh(obj, cond):
         if cond.get("status") == "False":
-            return Health(DEGRADED, cond.get("message") or cond.get("reason") or "Ready=False")
+            return Health(DEGRADED, _reason(cond, "Ready=False"))
         if cond.get("status") == "True":
             return Health(HEALTHY, cond.get("message") or "")
     return Health(PROGRESSING, "waiting for the ExternalSecret to be synced")
+
+
+def _ready_before_refresh(obj, cond):
+    """With ``refreshPolicy: OnChange``, a Ready condition older than the last refresh is about the old data."""
+    refresh = (obj.get("status") or {}).get("refreshTime")
+    on_change = (obj.get("spec") or {}).get("refreshPolicy") == "OnChange"
+    return bool(on_change and refresh and (cond.get("lastTransitionTime") or "") < refresh)
 
 
 def vpa_health(obj, context=None):
@@ -355,8 +406,10 @@ def vpa_health(obj, context=None):
 
 
 def _cond_stale(obj, cond):
+    """The condition reports on an older generation of the spec than the current one."""
+    observed = cond.get("observedGeneration")
     generation = (obj.get("metadata") or {}).get("generation")
-    return generation is not None and cond.get("observedGeneration") < generation
+    return observed is not None and generation is not None and observed < generation
 
 
 # (group, kind) -> predicate

@@ -53,34 +53,52 @@ def refs_of(api, objs, namespace):
 
 
 def converge(api, waiter, objs, namespace, *, create_namespace, check_mode):
-    """Plan and (unless check mode) apply; returns the list of Changes in apply order."""
-    changes = []
-    head = []
-    if create_namespace and not any(o["kind"] == "Namespace" and o["metadata"]["name"] == namespace for o in objs):
-        head.append(namespace_object(namespace))
-    crds = [o for o in objs if o["kind"] == CRD]
-    rest = [o for o in objs if o["kind"] != CRD]
-    first = ap.plan(api, head + [o for o in rest if o["kind"] == "Namespace"] + crds, namespace)
-    changes.extend(first)
+    """Plan and (unless check mode) apply; returns the list of Changes in apply order.
+
+    Namespaces and CRDs go first, and the rest is planned once the changed CRDs are established:
+    the apiserver serves the kinds of a new CRD only then."""
+    head = _created_namespace(objs, namespace) if create_namespace else []
+    early, late = _split_early(objs)
+    first = ap.plan(api, head + early, namespace)
     if not check_mode:
-        for change in first:
-            ap.execute(api, change)
-        changed_crds = [c.ref for c in first if c.ref.kind == CRD and c.action != "none"]
-        if changed_crds:
-            observations, done = waiter.wait(changed_crds, CRD_TIMEOUT)
-            if not done:
-                raise KubeError(
-                    "CRDs not established within %ds: %s"
-                    % (CRD_TIMEOUT, "; ".join("%s: %s" % (o.ref, o.health.message) for o in observations
-                                              if o.health.status != h.HEALTHY))
-                )
-            api.forget()
-    second = ap.plan(api, [o for o in rest if o["kind"] != "Namespace"], namespace)
-    changes.extend(second)
+        _execute(api, first)
+        _wait_for_crds(api, waiter, [c.ref for c in first if c.ref.kind == CRD and c.action != "none"])
+    second = ap.plan(api, late, namespace)
     if not check_mode:
-        for change in second:
-            ap.execute(api, change)
-    return changes
+        _execute(api, second)
+    return first + second
+
+
+def _split_early(objs):
+    """(Namespaces then CRDs, everything else), each in the order given."""
+    early = [o for o in objs if o["kind"] == "Namespace"] + [o for o in objs if o["kind"] == CRD]
+    return early, [o for o in objs if o["kind"] not in ("Namespace", CRD)]
+
+
+def _created_namespace(objs, namespace):
+    """The release namespace as an object to apply, unless the manifests bring it themselves."""
+    if any(o["kind"] == "Namespace" and o["metadata"]["name"] == namespace for o in objs):
+        return []
+    return [namespace_object(namespace)]
+
+
+def _execute(api, changes):
+    for change in changes:
+        ap.execute(api, change)
+
+
+def _wait_for_crds(api, waiter, changed_crds):
+    """Wait until the changed CRDs are established, then drop the API's cached discovery."""
+    if not changed_crds:
+        return
+    observations, done = waiter.wait(changed_crds, CRD_TIMEOUT)
+    if not done:
+        raise KubeError(
+            "CRDs not established within %ds: %s"
+            % (CRD_TIMEOUT, "; ".join("%s: %s" % (o.ref, o.health.message) for o in observations
+                                      if o.health.status != h.HEALTHY))
+        )
+    api.forget()
 
 
 def remove(api, objs, namespace, check_mode):

@@ -25,30 +25,40 @@ DEFAULT_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 OPERATOR_KINDS = ("Prometheus", "Alertmanager", "ThanosRuler")
 
 
+def _claim_itself(obj):
+    return [("the claim", (obj.get("spec") or {}).get("storageClassName"), None)]
+
+
+def _statefulset_claims(obj):
+    meta = obj.get("metadata") or {}
+    out = []
+    for template in (obj.get("spec") or {}).get("volumeClaimTemplates") or []:
+        # the controller names claims <template>-<statefulset>-<ordinal>
+        claim = Ref("v1", "PersistentVolumeClaim", meta.get("namespace"),
+                    "%s-%s-0" % ((template.get("metadata") or {}).get("name"), meta.get("name")))
+        out.append(("its claim %s" % claim, (template.get("spec") or {}).get("storageClassName"), claim))
+    return out
+
+
+def _operator_storage(obj):
+    template = (((obj.get("spec") or {}).get("storage") or {}).get("volumeClaimTemplate")) or {}
+    return [("its storage (spec.storage.volumeClaimTemplate)", (template.get("spec") or {}).get("storageClassName"),
+             None)]
+
+
+# (group, kind) -> the claims an object of that kind is or makes
+_CLAIMS = {("", "PersistentVolumeClaim"): _claim_itself, ("apps", "StatefulSet"): _statefulset_claims}
+_CLAIMS.update((("monitoring.coreos.com", kind), _operator_storage) for kind in OPERATOR_KINDS)
+
+
 def requested(obj):
     """[(what, class name, claim Ref or None)] for each claim ``obj`` is or makes that names a class.
 
     ``what`` is for messages; the Ref is the first claim a StatefulSet makes (ordinal 0), which the
     gate reads before calling the class missing.
     """
-    kind = obj.get("kind")
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    group = h.group_of(obj.get("apiVersion") or "")
-    out = []
-    if kind == "PersistentVolumeClaim" and group == "":
-        out.append(("the claim", spec.get("storageClassName"), None))
-    elif kind == "StatefulSet" and group == "apps":
-        for template in spec.get("volumeClaimTemplates") or []:
-            # the controller names claims <template>-<statefulset>-<ordinal>
-            claim = Ref("v1", "PersistentVolumeClaim", meta.get("namespace"),
-                        "%s-%s-0" % ((template.get("metadata") or {}).get("name"), meta.get("name")))
-            out.append(("its claim %s" % claim, (template.get("spec") or {}).get("storageClassName"), claim))
-    elif kind in OPERATOR_KINDS and group == "monitoring.coreos.com":
-        template = (spec.get("storage") or {}).get("volumeClaimTemplate") or {}
-        out.append(("its storage (spec.storage.volumeClaimTemplate)",
-                    (template.get("spec") or {}).get("storageClassName"), None))
-    return [entry for entry in out if entry[1]]
+    claims = _CLAIMS.get((h.group_of(obj.get("apiVersion") or ""), obj.get("kind")))
+    return [entry for entry in (claims(obj) if claims else []) if entry[1]]
 
 
 class StorageClasses:

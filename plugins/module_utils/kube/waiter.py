@@ -52,20 +52,24 @@ class Waiter:
             obj = self.api.get(ref)
         except UnknownKind as exc:
             return Observation(ref, None, h.Health(h.MISSING, str(exc)))
-        context = {}
-        if "storage_class" in h.needs_context(obj):
-            phase = (obj.get("status") or {}).get("phase")
-            if phase != "Bound":
-                context["storage_class"] = self.classes.get((obj.get("spec") or {}).get("storageClassName"))
-        if "statefulsets" in h.needs_context(obj):
-            meta = obj.get("metadata") or {}
-            context["statefulsets"] = self.api.list("apps/v1", "StatefulSet", namespace=meta.get("namespace"),
-                                                    label_selector="%s=%s" % (h.OPERATOR_NAME_LABEL, meta.get("name")))
+        context = self._context(obj)
         health = h.health(obj, context)
         if obj is not None and health.status != h.HEALTHY and not health.final:
             # a claim on a class that does not exist never binds: say so now, not at the timeout
             health = self.classes.missing(obj) or health
         return Observation(ref, obj, health)
+
+    def _context(self, obj):
+        """The facts from other objects the predicate of ``obj`` reads (h.needs_context)."""
+        needs = h.needs_context(obj)
+        context = {}
+        if "storage_class" in needs and (obj.get("status") or {}).get("phase") != "Bound":
+            context["storage_class"] = self.classes.get((obj.get("spec") or {}).get("storageClassName"))
+        if "statefulsets" in needs:
+            meta = obj.get("metadata") or {}
+            context["statefulsets"] = self.api.list("apps/v1", "StatefulSet", namespace=meta.get("namespace"),
+                                                    label_selector="%s=%s" % (h.OPERATOR_NAME_LABEL, meta.get("name")))
+        return context
 
     def observe(self, refs):
         self.polls += 1

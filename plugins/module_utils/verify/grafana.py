@@ -31,7 +31,15 @@ def check_login(grafana, credentials_fn, source):
 def check_datasource(grafana, spec, state):
     if "all" not in state:
         state["all"] = grafana.datasources()
-    sources = state["all"]
+    source = _datasource_as_specified(state["all"], spec)
+    ok, message = grafana.datasource_health(source.get("uid"))
+    if not ok:
+        raise CheckFailed("Grafana's health check of datasource %r failed: %s" % (spec["name"], message))
+    return "%s%s: %s" % (source.get("type"), " (default)" if source.get("isDefault") else "", message)
+
+
+def _datasource_as_specified(sources, spec):
+    """The datasource named in ``spec``, once its type and default flag are the ones asked for."""
     found = [d for d in sources if d.get("name") == spec["name"]]
     if not found:
         raise CheckFailed("Grafana has no datasource named %r (present: %s)" % (
@@ -43,10 +51,7 @@ def check_datasource(grafana, spec, state):
         default = [d.get("name") for d in sources if d.get("isDefault")]
         raise CheckFailed("datasource %r is not the default (the default is %s)" % (
             spec["name"], repr(default[0]) if default else "unset"))
-    ok, message = grafana.datasource_health(source.get("uid"))
-    if not ok:
-        raise CheckFailed("Grafana's health check of datasource %r failed: %s" % (spec["name"], message))
-    return "%s%s: %s" % (source.get("type"), " (default)" if source.get("isDefault") else "", message)
+    return source
 
 
 def check_dashboard(grafana, title):

@@ -44,7 +44,11 @@ def _answered(counts, integration):
 def _retried(counts, integration):
     failed = counts.get(integration, (0.0, 0.0, 0.0))[1]
     return "; %d request%s to it failed (Alertmanager retries them; its log names the error)" % (
-        failed, "" if failed == 1 else "s") if failed else ""
+        failed, _plural(failed)) if failed else ""
+
+
+def _plural(count):
+    return "" if count == 1 else "s"
 
 
 def check_notifications(am, expect=(), wait_timeout=0.0, clock=time.monotonic, sleep=time.sleep):
@@ -55,24 +59,32 @@ def check_notifications(am, expect=(), wait_timeout=0.0, clock=time.monotonic, s
         return all(_answered(counts, i) > 0 for i in expect), counts
 
     counts = poll(look, wait_timeout if expect else 0, 2.0, clock, sleep)[1]
-    gave_up = sorted(i for i, row in counts.items() if row[2] > 0)
-    if gave_up:
-        raise CheckFailed("%s since Alertmanager started (%s): its log names the receiver and the error" % (
-            "; ".join("%s: %d notification%s failed after retrying" % (
-                i, counts[i][2], "" if counts[i][2] == 1 else "s") for i in gave_up), GAVE_UP))
-    silent = [i for i in expect if _answered(counts, i) <= 0]
-    if silent:
-        raise CheckFailed("no %s notification delivered in %ds%s: is a firing alert routed to a receiver with %s "
-                          "(route matchers, group_wait)?" % (
-                              ", ".join(silent), wait_timeout, "".join(_retried(counts, i) for i in silent),
-                              " or ".join("%s_configs" % i for i in silent)))
+    _require_none_gave_up(counts)
+    _require_delivered(counts, expect, wait_timeout)
     sent = sorted(i for i, row in counts.items() if row[0] > 0)
     if not sent:
         return "no notification attempted yet, none failed"
     return ", ".join(_delivered_text(counts, i) for i in sent)
 
 
+def _require_none_gave_up(counts):
+    gave_up = sorted(i for i, row in counts.items() if row[2] > 0)
+    if gave_up:
+        raise CheckFailed("%s since Alertmanager started (%s): its log names the receiver and the error" % (
+            "; ".join("%s: %d notification%s failed after retrying" % (i, counts[i][2], _plural(counts[i][2]))
+                      for i in gave_up), GAVE_UP))
+
+
+def _require_delivered(counts, expect, wait_timeout):
+    silent = [i for i in expect if _answered(counts, i) <= 0]
+    if silent:
+        raise CheckFailed("no %s notification delivered in %ds%s: is a firing alert routed to a receiver with %s "
+                          "(route matchers, group_wait)?" % (
+                              ", ".join(silent), wait_timeout, "".join(_retried(counts, i) for i in silent),
+                              " or ".join("%s_configs" % i for i in silent)))
+
+
 def _delivered_text(counts, integration):
     failed = counts[integration][1]
-    retried = " after %d failed request%s" % (failed, "" if failed == 1 else "s") if failed else ""
+    retried = " after %d failed request%s" % (failed, _plural(failed)) if failed else ""
     return "%s: %d delivered%s" % (integration, _answered(counts, integration), retried)

@@ -93,30 +93,44 @@ def evaluate_job(targets, spec, nodes):
         jobs = sorted({(t.get("labels") or {}).get("job", "?") for t in targets})
         raise CheckFailed("Prometheus has no active target %s (its scrape config or ServiceMonitor does not "
                           "discover it); jobs present: %s" % (selector, _listed(jobs) or "none"))
-    not_up = [t for t in matching if t.get("health") != "up"]
-    if not_up:
-        raise CheckFailed("%d of %d targets of %s are not up: %s" % (
-            len(not_up), len(matching), selector,
-            _listed(not_up, lambda t: "%s (%s%s)" % (t.get("scrapeUrl") or (t.get("labels") or {}).get("instance"),
-                                                     t.get("health"),
-                                                     ": " + t["lastError"] if t.get("lastError") else ""))))
-    want = expected_count(spec, nodes)
-    if len(matching) < want:
-        if spec.get("per_node"):
-            missing = []
-            label = spec.get("node_label")
-            if label:
-                seen = {(t.get("labels") or {}).get(label) for t in matching}
-                missing = [n for n in nodes if n not in seen]
-            raise CheckFailed("%d targets of %s are up, expected one on each of the %d nodes%s" % (
-                len(matching), selector, len(nodes), "; missing on " + _listed(missing) if missing else ""))
-        raise CheckFailed("%d targets of %s are up, expected at least %d" % (len(matching), selector, want))
+    _require_up(matching, selector)
+    _require_count(matching, spec, nodes, selector)
     if spec.get("per_node") and spec.get("node_label"):
-        seen = {(t.get("labels") or {}).get(spec["node_label"]) for t in matching}
-        missing = [n for n in nodes if n not in seen]
+        missing = _missing_nodes(matching, spec["node_label"], nodes)
         if missing:
             raise CheckFailed("%s has no target on node %s" % (selector, _listed(missing)))
     return "%d/%d targets up" % (len(matching), len(matching))
+
+
+def _target_text(target):
+    where = target.get("scrapeUrl") or (target.get("labels") or {}).get("instance")
+    error = ": " + target["lastError"] if target.get("lastError") else ""
+    return "%s (%s%s)" % (where, target.get("health"), error)
+
+
+def _require_up(matching, selector):
+    not_up = [t for t in matching if t.get("health") != "up"]
+    if not_up:
+        raise CheckFailed("%d of %d targets of %s are not up: %s" % (
+            len(not_up), len(matching), selector, _listed(not_up, _target_text)))
+
+
+def _require_count(matching, spec, nodes, selector):
+    want = expected_count(spec, nodes)
+    if len(matching) >= want:
+        return
+    if spec.get("per_node"):
+        label = spec.get("node_label")
+        missing = _missing_nodes(matching, label, nodes) if label else []
+        raise CheckFailed("%d targets of %s are up, expected one on each of the %d nodes%s" % (
+            len(matching), selector, len(nodes), "; missing on " + _listed(missing) if missing else ""))
+    raise CheckFailed("%d targets of %s are up, expected at least %d" % (len(matching), selector, want))
+
+
+def _missing_nodes(matching, label, nodes):
+    """The nodes no target names in its ``label``."""
+    seen = {(t.get("labels") or {}).get(label) for t in matching}
+    return [n for n in nodes if n not in seen]
 
 
 def check_retention(prom, expected):

@@ -98,14 +98,9 @@ class CheckRunner:
         reason = skip_reason(self.skip, name)
         if reason is not None:
             return self.skipped(name, reason)
-        for required in requires:
-            earlier = self._by_name.get(required)
-            if earlier is None:
-                continue
-            if earlier["result"] == FAILED:
-                return self.failed(name, "not checked: %s failed (%s)" % (required, earlier["reason"]))
-            if earlier["result"] == SKIPPED:
-                return self.skipped(name, "not checked: %s was skipped (%s)" % (required, earlier["reason"]))
+        blocked = self._blocked(name, requires)
+        if blocked is not None:
+            return blocked
         start = self.clock()
         try:
             detail = func(*args, **kwargs)
@@ -116,11 +111,26 @@ class CheckRunner:
         except Exception as exc:  # a probe error or a bug: the check could not prove its promise
             return self.failed(name, "%s: %s" % (type(exc).__name__, exc) if not _is_probe_error(exc) else str(exc),
                                self.clock() - start)
+        return self._passed(name, detail, self.clock() - start)
+
+    def _blocked(self, name, requires):
+        """The result of ``name`` when a check it requires failed or was skipped, else None."""
+        for required in requires:
+            earlier = self._by_name.get(required)
+            if earlier is None:
+                continue
+            if earlier["result"] == FAILED:
+                return self.failed(name, "not checked: %s failed (%s)" % (required, earlier["reason"]))
+            if earlier["result"] == SKIPPED:
+                return self.skipped(name, "not checked: %s was skipped (%s)" % (required, earlier["reason"]))
+        return None
+
+    def _passed(self, name, detail, duration):
         stand_in = skip_reason(self.stand_ins, name)
         if stand_in is not None:
-            return self._record(name, STAND_IN, self.clock() - start,
+            return self._record(name, STAND_IN, duration,
                                 "held against a stand-in (%s)%s" % (stand_in, ": " + detail if detail else ""))
-        return self._record(name, PASSED, self.clock() - start, detail or "")
+        return self._record(name, PASSED, duration, detail or "")
 
     @property
     def passed(self):

@@ -48,13 +48,18 @@ def target_of(kind, obj):
     return kind, meta.get("name")
 
 
-def coverage(workloads, vpas, excluded):
-    """(missing, wrong_mode, covered): workloads without a VPA, VPAs not Off, count covered."""
+def _by_target(vpas):
+    """(namespace, kind, name) of the target -> the VPAs that point at it."""
     by_target = {}
     for vpa in vpas:
         ref = (vpa.get("spec") or {}).get("targetRef") or {}
-        ns = (vpa.get("metadata") or {}).get("namespace")
-        by_target.setdefault((ns, ref.get("kind"), ref.get("name")), []).append(vpa)
+        by_target.setdefault((_namespace(vpa), ref.get("kind"), ref.get("name")), []).append(vpa)
+    return by_target
+
+
+def coverage(workloads, vpas, excluded):
+    """(missing, wrong_mode, covered): workloads without a VPA, VPAs not Off, count covered."""
+    by_target = _by_target(vpas)
     missing, wrong, covered = [], [], 0
     for kind, obj in workloads:
         meta = obj.get("metadata") or {}
@@ -89,7 +94,7 @@ def check_coverage(workloads, vpas, excluded):
 
 
 def check_excluded(vpas, excluded):
-    inside = [_key(v) for v in vpas if (v.get("metadata") or {}).get("namespace") in excluded]
+    inside = [_key(v) for v in vpas if _namespace(v) in excluded]
     if inside:
         raise CheckFailed("%d VPA(s) exist in excluded namespaces (%s): %s" % (
             len(inside), ", ".join(excluded), _listed(inside)))
@@ -104,24 +109,39 @@ def _created(vpa):
         return None
 
 
+def _namespace(vpa):
+    return (vpa.get("metadata") or {}).get("namespace")
+
+
+def _recommends(vpa):
+    return bool(((vpa.get("status") or {}).get("recommendation") or {}).get("containerRecommendations"))
+
+
+def _old_enough(vpa, grace, now):
+    """A VPA of unknown age counts as old: waiting would not make it older."""
+    created = _created(vpa)
+    return created is None or now - created >= grace
+
+
 def check_recommendations(vpas, excluded, grace, now):
-    due = [v for v in vpas if all(((v.get("metadata") or {}).get("namespace") not in excluded,
-                                   _created(v) is None or now - _created(v) >= grace))]
+    watched = [v for v in vpas if _namespace(v) not in excluded]
+    due = [v for v in watched if _old_enough(v, grace, now)]
     if not due:
-        # a young VPA with a recommendation already proves the recommender reads metrics and writes them
-        young = [v for v in vpas if (v.get("metadata") or {}).get("namespace") not in excluded]
-        early = [v for v in young
-                 if ((v.get("status") or {}).get("recommendation") or {}).get("containerRecommendations")]
-        if early:
-            return "%d of %d VPAs carry recommendations already (none is older than %ds yet)" % (
-                len(early), len(young), grace)
-        raise CheckSkipped("no VPA is older than %ds yet: the recommender has had no time to collect data" % grace)
-    empty = [_key(v) for v in due
-             if not (((v.get("status") or {}).get("recommendation") or {}).get("containerRecommendations"))]
+        return _early_recommendations(watched, grace)
+    empty = [_key(v) for v in due if not _recommends(v)]
     if empty:
         raise CheckFailed("%d of %d VPAs older than %ds have no recommendation: %s (is the recommender running "
                           "and does metrics reach it?)" % (len(empty), len(due), grace, _listed(empty)))
     return "%d VPAs carry recommendations" % len(due)
+
+
+def _early_recommendations(young, grace):
+    """A young VPA with a recommendation already proves the recommender reads metrics and writes them."""
+    early = [v for v in young if _recommends(v)]
+    if early:
+        return "%d of %d VPAs carry recommendations already (none is older than %ds yet)" % (
+            len(early), len(young), grace)
+    raise CheckSkipped("no VPA is older than %ds yet: the recommender has had no time to collect data" % grace)
 
 
 def run_vpa(runner, apiserver_fn, *, excluded=("kube-node-lease", "kube-public"), grace=300, now_fn=time.time):

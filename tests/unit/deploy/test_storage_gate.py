@@ -8,7 +8,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.resourc
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
 from ansible_collections.homelab.observability.plugins.module_utils.waves.component import deploy
 
-from .test_waiter import Clock
+from tests.fakes.clock import Clock
 
 CLASSES = [{"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": n},
             "volumeBindingMode": "Immediate"} for n in ("local-path", "nfs-client")]

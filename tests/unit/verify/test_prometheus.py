@@ -127,6 +127,24 @@ def test_one_target_per_node_names_the_nodes_without_one():
     assert evaluate_job(targets, spec_match, []) == "1/1 targets up"
 
 
+@pytest.mark.parametrize(("targets", "spec", "nodes", "message"), [
+    ([{"labels": {"job": "loki"}, "health": "up"}], {"name": "ne", "job": "node-exporter"}, [],
+     r"no active target .*; jobs present: loki"),
+    ([{"labels": {"job": "ne", "instance": "10.0.0.1:9100"}, "health": "down", "lastError": "connection refused"},
+      {"labels": {"job": "ne"}, "health": "up", "scrapeUrl": "http://10.0.0.2:9100/metrics"}],
+     {"name": "ne", "job": "ne"}, [], r"1 of 2 targets of .* are not up: 10.0.0.1:9100 \(down: connection refused\)"),
+    ([{"labels": {"job": "ne"}, "health": "up"}], {"name": "ne", "job": "ne", "min_targets": 2}, [],
+     r"1 targets of .* are up, expected at least 2$"),
+    ([{"labels": {"job": "ne"}, "health": "up"}], {"name": "ne", "job": "ne", "per_node": True}, ["n1", "n2"],
+     r"1 targets of .* are up, expected one on each of the 2 nodes$"),
+    ([{"labels": {"job": "ne", "node": "n1"}, "health": "up"}, {"labels": {"job": "ne", "node": "n1"}, "health": "up"}],
+     {"name": "ne", "job": "ne", "per_node": True, "node_label": "node"}, ["n1", "n2"], r"has no target on node n2$"),
+])
+def test_a_job_short_of_up_targets_fails_naming_what_is_missing(targets, spec, nodes, message):
+    with pytest.raises(CheckFailed, match=message):
+        evaluate_job(targets, spec, nodes)
+
+
 def test_wrong_retention_fails_with_both_values(fake):
     runner = CheckRunner()
     run_prometheus(runner, prometheus(fake), [], retention="15d", min_rule_groups=None)

@@ -4,16 +4,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter, overall
 
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from tests.fakes.clock import Clock
 
 
 def ds(available, desired=1000):

@@ -1,4 +1,4 @@
-"""Every health predicate against YAML fixtures (tests/unit/deploy/fixtures/health/*.yml)."""
+"""Every health predicate against YAML fixtures (tests/unit/kube/fixtures/health/*.yml)."""
 
 from pathlib import Path
 
