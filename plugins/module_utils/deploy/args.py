@@ -59,4 +59,3 @@ def release_argument_spec():
     spec = release_spec_without_auth()
     spec.update(auth_argument_spec())
     return spec
-
