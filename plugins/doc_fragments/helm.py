@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Documentation of the Helm source options in module_utils/waves/args.py (HELM_ARG_SPEC)."""
+"""Documentation of the Helm source options in module_utils/deploy/args.py (HELM_ARG_SPEC)."""
 
 from __future__ import absolute_import, division, print_function
 

@@ -207,6 +207,13 @@ rolled_back_to:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.observability.plugins.module_utils.deploy import inputs
+from ansible_collections.homelab.observability.plugins.module_utils.deploy.args import (
+    RELEASE_MUTUALLY_EXCLUSIVE,
+    RELEASE_REQUIRED_ONE_OF,
+    release_argument_spec,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
 from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (
     api_client,
@@ -215,13 +222,6 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.client 
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
-from ansible_collections.homelab.observability.plugins.module_utils.waves import inputs
-from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
-    RELEASE_MUTUALLY_EXCLUSIVE,
-    RELEASE_REQUIRED_ONE_OF,
-    release_argument_spec,
-)
-from ansible_collections.homelab.observability.plugins.module_utils.waves.component import deploy
 
 
 def argument_spec():

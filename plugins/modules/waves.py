@@ -129,6 +129,12 @@ timing_table:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.homelab.observability.plugins.module_utils.deploy import inputs
+from ansible_collections.homelab.observability.plugins.module_utils.deploy.args import (
+    RELEASE_MUTUALLY_EXCLUSIVE,
+    RELEASE_REQUIRED_ONE_OF,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
 from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
 from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
@@ -139,13 +145,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.client 
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
-from ansible_collections.homelab.observability.plugins.module_utils.waves import inputs
-from ansible_collections.homelab.observability.plugins.module_utils.waves.args import (
-    RELEASE_MUTUALLY_EXCLUSIVE,
-    RELEASE_REQUIRED_ONE_OF,
-    component_spec,
-)
-from ansible_collections.homelab.observability.plugins.module_utils.waves.component import deploy
+from ansible_collections.homelab.observability.plugins.module_utils.waves.args import component_spec
 from ansible_collections.homelab.observability.plugins.module_utils.waves.runner import run_waves
 
 

@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Jinja tests over module_utils/waves/inputs.py, so the roles' input checks and the modules' use one
+"""Jinja tests over module_utils/deploy/inputs.py, so the roles' input checks and the modules' use one
 grammar each (documented one test a file: prometheus_duration.yml, ...)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.homelab.observability.plugins.module_utils.waves import inputs
+from ansible_collections.homelab.observability.plugins.module_utils.deploy import inputs
 
 
 class TestModule:

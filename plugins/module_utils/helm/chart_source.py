@@ -103,12 +103,24 @@ def lookup_templates(ref):
         stamp = (os.path.abspath(path), os.path.getmtime(path))
     except OSError:
         return frozenset()
-    if stamp in _CACHE:
-        return _CACHE[stamp]
-    files = _template_files(ref)
+    if stamp not in _CACHE:
+        _CACHE[stamp] = _lookup_templates(_template_files(ref))
+    return _CACHE[stamp]
+
+
+def _lookup_templates(files):
     scanned = {name: _scan(text) for name, text in files.items()}
+    uses = _defines_using_lookup([defines for _top, _calls, defines in scanned.values()])
+    return frozenset(
+        name for name, (top, top_calls, _defines) in scanned.items()
+        if not os.path.basename(name).startswith("_") and (top or any(uses.get(c) for c in top_calls))
+    )
+
+
+def _defines_using_lookup(define_maps):
+    """{define name: True when it calls lookup itself or through the defines it includes, transitively}."""
     uses, calls = {}, {}
-    for _top, _calls, defines in scanned.values():
+    for defines in define_maps:
         for define, (direct, called) in defines.items():
             uses[define] = uses.get(define, False) or direct
             calls.setdefault(define, set()).update(called)
@@ -118,12 +130,7 @@ def lookup_templates(ref):
         for define, used in uses.items():
             if not used and any(uses.get(c) for c in calls[define]):
                 uses[define] = changed = True
-    out = frozenset(
-        name for name, (top, top_calls, _defines) in scanned.items()
-        if not os.path.basename(name).startswith("_") and (top or any(uses.get(c) for c in top_calls))
-    )
-    _CACHE[stamp] = out
-    return out
+    return uses
 
 
 def sources(manifest):

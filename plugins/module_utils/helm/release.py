@@ -141,84 +141,94 @@ def plan_release(helm, name, namespace, chart, values, *, create_namespace, reco
                  kube_version=None, api=None):
     """Read-only: the stored release, the dry-run render, and the verdict."""
     plan = HelmPlan()
-    if api is not None and storage.supported(helm.environ):
-        current, history = storage.read(api, name, namespace)
-    else:
-        current = helm.status(name, namespace)
-        history = helm.history(name, namespace) if current else []
-    plan.current = current
-    status = ((current or {}).get("info") or {}).get("status")
-    plan.history = history
+    plan.current, plan.history = _stored_release(helm, name, namespace, api)
+    target = (name, namespace, chart, values)
+    status = _status(plan.current)
+    current = plan.current
     if status in PENDING:
-        target = last_deployed(history, before=current.get("version"))
-        if not recover_pending:
-            hint = (
-                "roll back with recover_pending=true (to revision %d), which the roles take as <role>_recover_pending "
-                "and the stack as stack_recover_pending, or `helm rollback %s %d -n %s`"
-                % (target["revision"], name, target["revision"], namespace)
-                if target
-                else "no deployed revision exists to roll back to: set recover_pending=true (<role>_recover_pending, "
-                "or stack_recover_pending for the stack) to uninstall and install again, or run "
-                "`helm uninstall %s -n %s`" % (name, namespace)
-            )
-            raise PendingRelease(
-                "release %s in namespace %s is stuck in %s (revision %s): an earlier helm operation was interrupted "
-                "or is still running. Make sure no other deploy is in progress, then %s"
-                % (name, namespace, status, current.get("version"), hint)
-            )
-        plan.recover = ("rollback", target["revision"]) if target else ("uninstall", None)
-        plan.reasons.append("release was %s: %s" % (status, "rollback to revision %d" % target["revision"]
-                                                    if target else "uninstall"))
-        if not target:
-            current = None
+        current = _plan_recovery(plan, name, namespace, recover_pending)
     if current is None:
         plan.action = "install"
         plan.reasons.append("release does not exist")
         if check_mode:
-            _server_plan(plan, helm, (name, namespace, chart, values),
-                         create_namespace=create_namespace, check_mode=check_mode)
-        # otherwise the install's own output is the plan (kube/waves component): no render twice
+            _server_plan(plan, helm, target, create_namespace=create_namespace, check_mode=check_mode)
+        # otherwise the install's own output is the plan (deploy/chart.py): no render twice
         return plan
-    if status == "deployed" and not plan.recover:
-        fast = _fast_verdict(plan, helm, (name, namespace, chart, values), kube_version=kube_version)
-        if fast is False:
-            plan.planned = {"manifest": current.get("manifest"), "config": current.get("config") or {}}
-            plan.planned_objects = install_order(parse_manifest(current.get("manifest")))
-            plan.diff = []
-            return plan
-        if fast is True and not check_mode:
-            # the values or the chart differ: an upgrade is certain, and its output is the plan
-            plan.action = "upgrade"
-            plan.reasons.extend(plan.fast_reasons)
-            plan.planned_objects = install_order(parse_manifest(current.get("manifest")))
-            return plan
-    _server_plan(plan, helm, (name, namespace, chart, values),
-                 create_namespace=create_namespace, check_mode=check_mode)
+    if status == "deployed" and not plan.recover and _settled_fast(plan, helm, target, kube_version=kube_version,
+                                                                   check_mode=check_mode):
+        return plan
+    _server_plan(plan, helm, target, create_namespace=create_namespace, check_mode=check_mode)
     _verdict(plan, plan.planned)
     return plan
+
+
+def _status(release):
+    return ((release or {}).get("info") or {}).get("status")
+
+
+def _config(release):
+    return (release or {}).get("config") or {}
+
+
+def _stored_release(helm, name, namespace, api):
+    """(latest release or None, history): one LIST of the release Secrets when helm stores them there."""
+    if api is not None and storage.supported(helm.environ):
+        return storage.read(api, name, namespace)
+    current = helm.status(name, namespace)
+    return current, helm.history(name, namespace) if current else []
+
+
+def _plan_recovery(plan, name, namespace, recover_pending):
+    """A pending release: refused without recover_pending, else rolled back to the last deployed
+    revision or, when there is none, uninstalled. Returns the release to plan against (None to install)."""
+    current = plan.current
+    target = last_deployed(plan.history, before=current.get("version"))
+    if not recover_pending:
+        raise PendingRelease(_pending_message(name, namespace, current, target))
+    plan.recover = ("rollback", target["revision"]) if target else ("uninstall", None)
+    plan.reasons.append("release was %s: %s" % (_status(current), "rollback to revision %d" % target["revision"]
+                                                if target else "uninstall"))
+    return current if target else None
+
+
+def _pending_message(name, namespace, current, target):
+    hint = (
+        "roll back with recover_pending=true (to revision %d), which the roles take as <role>_recover_pending "
+        "and the stack as stack_recover_pending, or `helm rollback %s %d -n %s`"
+        % (target["revision"], name, target["revision"], namespace)
+        if target
+        else "no deployed revision exists to roll back to: set recover_pending=true (<role>_recover_pending, "
+        "or stack_recover_pending for the stack) to uninstall and install again, or run "
+        "`helm uninstall %s -n %s`" % (name, namespace)
+    )
+    return (
+        "release %s in namespace %s is stuck in %s (revision %s): an earlier helm operation was interrupted "
+        "or is still running. Make sure no other deploy is in progress, then %s"
+        % (name, namespace, _status(current), current.get("version"), hint)
+    )
+
+
+def _settled_fast(plan, helm, target, *, kube_version, check_mode):
+    """True when the client-side verdict settles a deployed release's plan without a server dry run."""
+    fast = _fast_verdict(plan, helm, target, kube_version=kube_version)
+    if fast is None or (fast and check_mode):
+        return False
+    if fast:
+        # the values or the chart differ: an upgrade is certain, and its output is the plan
+        plan.action = "upgrade"
+        plan.reasons.extend(plan.fast_reasons)
+    else:
+        plan.planned = {"manifest": plan.current.get("manifest"), "config": _config(plan.current)}
+        plan.diff = []
+    plan.planned_objects = install_order(parse_manifest(plan.current.get("manifest")))
+    return True
 
 
 def _server_plan(plan, helm, target, *, create_namespace, check_mode):
     """The accurate plan: what ``helm upgrade`` would store, rendered against the cluster."""
     name, namespace, chart, values = target
     current = plan.current if not (plan.recover and plan.recover[0] == "uninstall") else None
-    status = ((current or {}).get("info") or {}).get("status")
-    planned = None
-    if status not in PENDING:
-        try:
-            planned = helm.upgrade(name, namespace, chart, values, create_namespace=create_namespace,
-                                   dry_run="server")
-        except HelmError as exc:
-            # The chart's custom resources need CRDs that are not installed yet: the chart's own crds/
-            # (helm installs them first) or, in check mode, an earlier wave. Render client-side.
-            if not any(w in exc.stderr for w in _MISSING_KIND):
-                raise
-            if not check_mode and current is not None and status == "deployed":
-                raise
-            plan.note = "planned from a client-side render: %s" % " ".join(exc.stderr.split())[:300]
-    else:
-        # helm refuses even a dry-run upgrade while a release is pending: render client-side
-        plan.note = "planned from a client-side render: the release is %s" % status
+    planned = _server_render(plan, helm, target, current, create_namespace=create_namespace, check_mode=check_mode)
     if planned is None:
         text = helm.template(name, namespace, chart, values)
         planned = {"manifest": text, "config": values, "chart": {"metadata": {}}}
@@ -230,31 +240,56 @@ def _server_plan(plan, helm, target, *, create_namespace, check_mode):
                                           namespace)
 
 
+def _server_render(plan, helm, target, current, *, create_namespace, check_mode):
+    """``helm upgrade --dry-run=server``, or None (with a note) where only a client-side render works."""
+    name, namespace, chart, values = target
+    status = _status(current)
+    if status in PENDING:
+        # helm refuses even a dry-run upgrade while a release is pending: render client-side
+        plan.note = "planned from a client-side render: the release is %s" % status
+        return None
+    try:
+        return helm.upgrade(name, namespace, chart, values, create_namespace=create_namespace, dry_run="server")
+    except HelmError as exc:
+        # The chart's custom resources need CRDs that are not installed yet: the chart's own crds/
+        # (helm installs them first) or, in check mode, an earlier wave. Render client-side.
+        if not any(w in exc.stderr for w in _MISSING_KIND):
+            raise
+        if not check_mode and current is not None and status == "deployed":
+            raise
+        plan.note = "planned from a client-side render: %s" % " ".join(exc.stderr.split())[:300]
+    return None
+
+
 def _stored_chart(plan):
     current = plan.current or {}
     return next((r.get("chart") for r in plan.history if r.get("revision") == current.get("version")), None)
 
 
 def _verdict(plan, planned):
-    current = plan.current
     if plan.recover and plan.recover[0] == "uninstall":
         plan.action = "install"
         return
-    status = ((current or {}).get("info") or {}).get("status")
+    status = _status(plan.current)
     if status not in ("deployed",) and not plan.recover:
         plan.reasons.append("release status is %s" % status)
-    stored_chart = _stored_chart(plan)
-    planned_chart = "%s-%s" % chart_id(planned)
-    if chart_id(planned)[0] and stored_chart != planned_chart:
-        plan.reasons.append("chart %s -> %s" % (stored_chart, planned_chart))
-    same_inputs = not plan.reasons and (current.get("config") or {}) == (planned.get("config") or {})
-    if (current.get("config") or {}) != (planned.get("config") or {}):
+    _chart_reason(plan, planned)
+    same_values = _config(plan.current) == _config(planned)
+    same_inputs = not plan.reasons and same_values
+    if not same_values:
         plan.reasons.append("values differ")
     read = plan.cluster_read if same_inputs else set()
     if real_changes(plan.diff, read):
         plan.reasons.append("rendered objects differ")
     if plan.reasons:
         plan.action = "upgrade"
+
+
+def _chart_reason(plan, planned):
+    stored_chart = _stored_chart(plan)
+    planned_chart = "%s-%s" % chart_id(planned)
+    if chart_id(planned)[0] and stored_chart != planned_chart:
+        plan.reasons.append("chart %s -> %s" % (stored_chart, planned_chart))
 
 
 def local_chart_id(chart):
@@ -298,7 +333,7 @@ def _fast_verdict(plan, helm, target, *, kube_version):
     current = plan.current
     ident = local_chart_id(chart)
     reasons = []
-    if (current.get("config") or {}) != (values or {}):
+    if _config(current) != (values or {}):
         reasons.append("values differ")
     if ident is not None and _stored_chart(plan) != "%s-%s" % ident:
         reasons.append("chart %s -> %s-%s" % ((_stored_chart(plan),) + tuple(ident)))

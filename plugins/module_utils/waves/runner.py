@@ -3,7 +3,7 @@
 """Waves: components grouped by wave number, waves in ascending order, a wave's components in
 parallel threads, and a stop at the first wave that does not become healthy.
 
-``deploy_one`` is injected (waves/component.py ``deploy`` in the module), which keeps this file
+``deploy_one`` is injected (deploy/lifecycle.py ``deploy`` in the module), which keeps this file
 pure enough to test ordering, parallelism and the stop rule without a cluster.
 """
 
@@ -14,9 +14,9 @@ __metaclass__ = type
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.homelab.observability.plugins.module_utils.deploy.timing import iso, utcnow
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
-from ansible_collections.homelab.observability.plugins.module_utils.waves.component import iso, utcnow
 
 NOT_STARTED = "not_started"
 
@@ -51,48 +51,14 @@ def run_waves(components, deploy_one, wave_timeout=900, max_parallel=8, check_mo
     waves = group_waves(components)
     out_components = {c["name"]: _not_started(c) for c in components}
     out_waves = []
-    raw = {}
     failure = None
     for wave, members in waves:
-        started = utcnow()
-        t0 = time.monotonic()
-        workers = max(1, min(max_parallel, len(members)))
-
-        def one(comp, wave=wave):
-            params = dict(comp)
-            params.pop("wave", None)
-            # A component's own wait_timeout never outlasts its wave's.
-            params["wait_timeout"] = min(int(params.get("wait_timeout") or wave_timeout), int(wave_timeout))
-            try:
-                return deploy_one(params, check_mode)
-            except Exception as exc:  # a bug in one component must not hide the others' results
-                return {"failed": True, "msg": "%s: unexpected error: %s" % (comp["name"], exc), "changed": False,
-                        "health": h.UNKNOWN, "resources": [], "diagnosis": [], "timing": {}}
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(one, members))
+        started, t0 = utcnow(), time.monotonic()
+        results = _run_wave(members, deploy_one, wave_timeout, max_parallel, check_mode)
         finished = utcnow()
-        healthy = True
         for comp, res in zip(members, results, strict=True):
-            raw[comp["name"]] = res
-            timing = res.get("timing") or {}
-            out_components[comp["name"]] = {
-                "wave": wave,
-                "changed": bool(res.get("changed")),
-                "health": res.get("health", h.UNKNOWN),
-                "resources": res.get("resources") or [],
-                "diagnosis": res.get("diagnosis") or [],
-                "started_at": timing.get("started_at"),
-                "finished_at": timing.get("finished_at"),
-                "duration": timing.get("duration"),
-                "revision": res.get("revision"),
-                "diff": res.get("diff") or [],
-            }
-            if res.get("failed"):
-                out_components[comp["name"]]["msg"] = res.get("msg")
-                healthy = False
-            elif not check_mode and res.get("health") != h.HEALTHY and comp.get("wait", True):
-                healthy = False
+            out_components[comp["name"]] = _outcome(wave, res)
+        healthy = not any(_stops_the_run(comp, res, check_mode) for comp, res in zip(members, results, strict=True))
         out_waves.append(
             {
                 "wave": wave,
@@ -104,14 +70,7 @@ def run_waves(components, deploy_one, wave_timeout=900, max_parallel=8, check_mo
             }
         )
         if not healthy:
-            bad = [c["name"] for c in members if raw[c["name"]].get("failed") or
-                   (not check_mode and raw[c["name"]].get("health") != h.HEALTHY)]
-            later = [c["name"] for w, ms in waves if w > wave for c in ms]
-            failure = "wave %d did not become healthy (%s)%s" % (
-                wave,
-                "; ".join(raw[n].get("msg") or "%s is %s" % (n, raw[n].get("health")) for n in bad),
-                ": not started: %s" % ", ".join(later) if later else "",
-            )
+            failure = _wave_failure(wave, members, results, waves, check_mode)
             break
     result = {
         "changed": any(c["changed"] for c in out_components.values()),
@@ -120,6 +79,64 @@ def run_waves(components, deploy_one, wave_timeout=900, max_parallel=8, check_mo
         "timing_table": timing_table(components, out_components),
     }
     return result, failure
+
+
+def _run_wave(members, deploy_one, wave_timeout, max_parallel, check_mode):
+    """The results of a wave's components, in their order, deployed in up to max_parallel threads."""
+    workers = max(1, min(max_parallel, len(members)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda comp: _deploy_guarded(comp, deploy_one, wave_timeout, check_mode), members))
+
+
+def _deploy_guarded(comp, deploy_one, wave_timeout, check_mode):
+    params = dict(comp)
+    params.pop("wave", None)
+    # A component's own wait_timeout never outlasts its wave's.
+    params["wait_timeout"] = min(int(params.get("wait_timeout") or wave_timeout), int(wave_timeout))
+    try:
+        return deploy_one(params, check_mode)
+    except Exception as exc:  # a bug in one component must not hide the others' results
+        return {"failed": True, "msg": "%s: unexpected error: %s" % (comp["name"], exc), "changed": False,
+                "health": h.UNKNOWN, "resources": [], "diagnosis": [], "timing": {}}
+
+
+def _outcome(wave, res):
+    """A component's entry in the module's ``components``."""
+    timing = res.get("timing") or {}
+    out = {
+        "wave": wave,
+        "changed": bool(res.get("changed")),
+        "health": res.get("health", h.UNKNOWN),
+        "resources": res.get("resources") or [],
+        "diagnosis": res.get("diagnosis") or [],
+        "started_at": timing.get("started_at"),
+        "finished_at": timing.get("finished_at"),
+        "duration": timing.get("duration"),
+        "revision": res.get("revision"),
+        "diff": res.get("diff") or [],
+    }
+    if res.get("failed"):
+        out["msg"] = res.get("msg")
+    return out
+
+
+def _stops_the_run(comp, res, check_mode):
+    """A failed component, or (outside check mode) one that waits and is not healthy."""
+    if res.get("failed"):
+        return True
+    return not check_mode and res.get("health") != h.HEALTHY and comp.get("wait", True)
+
+
+def _wave_failure(wave, members, results, waves, check_mode):
+    """The run's failure message: who in the wave is not healthy, and which components never started."""
+    bad = [(comp["name"], res) for comp, res in zip(members, results, strict=True)
+           if res.get("failed") or (not check_mode and res.get("health") != h.HEALTHY)]
+    later = [c["name"] for w, ms in waves if w > wave for c in ms]
+    return "wave %d did not become healthy (%s)%s" % (
+        wave,
+        "; ".join(res.get("msg") or "%s is %s" % (name, res.get("health")) for name, res in bad),
+        ": not started: %s" % ", ".join(later) if later else "",
+    )
 
 
 def timing_table(components, out_components):

@@ -2,7 +2,7 @@
 is refused naming the input and a valid example."""
 
 import pytest
-from ansible_collections.homelab.observability.plugins.module_utils.waves import inputs
+from ansible_collections.homelab.observability.plugins.module_utils.deploy import inputs
 
 
 @pytest.mark.parametrize(("check", "good", "bad"), [

@@ -3,10 +3,10 @@
 import time
 
 import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
-from ansible_collections.homelab.observability.plugins.module_utils.waves.component import deploy
 
 from tests.fakes.clock import Clock
 

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A component from a Helm chart: plan, recover a pending release, upgrade or install, gate on
+health, and roll back when the gate fails (rollback_on_failure); or uninstall (state absent).
+
+Health is decided by the gate (kube/waiter.py), never by helm's own --wait.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.homelab.observability.plugins.module_utils.deploy import rollback
+from ansible_collections.homelab.observability.plugins.module_utils.deploy.gate import (
+    health_gate,
+    must_fail,
+    unhealthy_msg,
+)
+from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
+from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
+from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+
+
+def deploy_chart(run):
+    chart = chart_to_deploy(run.params)
+    run.helm.major()
+    if run.params.get("state") == "absent":
+        uninstall_release(run)
+    else:
+        converge_release(run, chart)
+
+
+def chart_to_deploy(params):
+    if not params["chart"].get("ref"):
+        raise KubeError("chart.ref is required: a chart name in chart.repo_url, an oci:// reference or a local path")
+    return mirror.resolve(params["chart"], params.get("chart_mirror"))
+
+
+def uninstall_release(run):
+    current = run.helm.status(run.name, run.namespace)
+    run.timer.lap("plan")
+    if current is None:
+        run.result["health"] = h.MISSING
+        return
+    run.result["changed"] = True
+    run.result["diff"] = hr.public_diff(hr.manifest_changes(hr.parse_manifest(current.get("manifest")), [],
+                                                            run.namespace))
+    if not run.check_mode:
+        run.helm.uninstall(run.name, run.namespace, wait=run.waits)
+    run.timer.lap("apply")
+    run.result["health"] = h.MISSING
+
+
+def converge_release(run, chart):
+    values = hr.merged_values(run.params.get("values_files"), run.params.get("values"))
+    plan = plan_release(run, chart, values)
+    previous = None
+    if not run.check_mode:
+        if plan.recover:
+            plan = recover_pending_release(run, plan, chart, values)
+        if plan.action != "none":
+            previous = rollback.target(plan)
+            upgrade_release(run, plan, chart, values)
+    report_diff(run, plan)
+    healthy, final = health_gate(run, plan.planned_objects)
+    if must_fail(run, healthy):
+        run.fail(unhealthy_msg(run, final) + rollback.on_failure(run, plan, previous))
+
+
+def plan_release(run, chart, values):
+    """The plan of a first look; pending releases are refused unless recover_pending."""
+    plan = hr.plan_release(run.helm, run.name, run.namespace, chart, values, create_namespace=run.create_namespace,
+                           recover_pending=run.params.get("recover_pending", False), check_mode=run.check_mode,
+                           kube_version=server_version(run.api), api=run.api)
+    run.timer.lap("plan")
+    run.result["plan"] = {"action": plan.action, "reasons": list(plan.reasons)}
+    if plan.note:
+        run.result["plan"]["note"] = plan.note
+    run.result["changed"] = plan.action != "none" or plan.recover is not None
+    run.result["revision"] = (plan.current or {}).get("version")
+    return plan
+
+
+def server_version(api):
+    try:
+        return (api.request("GET", "/version") or {}).get("gitVersion")
+    except KubeError:
+        return None
+
+
+def recover_pending_release(run, plan, chart, values):
+    """Roll back to the last deployed revision (or uninstall), then plan again against the recovered
+    release: a server-side render is possible now."""
+    kind, revision = plan.recover
+    if kind == "rollback":
+        run.helm.rollback(run.name, run.namespace, revision)
+    else:
+        run.helm.uninstall(run.name, run.namespace)
+    recovered = hr.plan_release(run.helm, run.name, run.namespace, chart, values,
+                                create_namespace=run.create_namespace, recover_pending=False, check_mode=False,
+                                api=run.api)
+    run.result["plan"]["reasons"] += recovered.reasons
+    return recovered
+
+
+def upgrade_release(run, plan, chart, values):
+    """helm upgrade --install; what was really stored is the plan now: the diff and the objects to
+    gate on come from it."""
+    release = run.helm.upgrade(run.name, run.namespace, chart, values, create_namespace=run.create_namespace)
+    run.result["revision"] = release.get("version")
+    plan.planned = release
+    plan.planned_objects = hr.install_order(hr.parse_manifest(release.get("manifest")))
+    plan.diff = hr.manifest_changes(hr.parse_manifest((plan.current or {}).get("manifest")),
+                                    plan.planned_objects, run.namespace)
+
+
+def report_diff(run, plan):
+    run.result["diff"] = hr.public_diff(plan.diff)
+    vdiff = hr.values_diff(plan)
+    if vdiff:
+        run.result["diff"].insert(0, vdiff)
+    run.timer.lap("apply")

@@ -1,0 +1,173 @@
+"""One component's lifecycle without a cluster: a Helm release whose new revision fails its health
+gate is rolled back (``rollback_on_failure``) to the revision deployed before the run, a failed
+install is uninstalled, and nothing is undone when the option is off."""
+
+import copy
+
+import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
+from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError
+from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
+from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
+
+MANIFEST = """---
+# Source: c/templates/cm.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app
+  namespace: ns
+data:
+  a: "1"
+"""
+CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "namespace": "ns"},
+             "data": {"a": "1"}}
+
+
+class FakeHelm:
+    """The helm CLI object as deploy() uses it; records every call that writes."""
+
+    # any driver but "secret": the release records come from status/history, not from the API's Secrets
+    environ = {"HELM_DRIVER": "configmap"}
+
+    def __init__(self, api, history=(), values=None, writes_objects=False, rollback_error=None):
+        self.api = api
+        self.hist = [dict(r) for r in history]
+        self.values = values or {}
+        self.writes_objects = writes_objects
+        self.rollback_error = rollback_error
+        self.calls = []
+
+    def _latest(self):
+        return self.hist[-1] if self.hist else None
+
+    def major(self):
+        return 3
+
+    def close(self):
+        self.calls.append(("close",))
+
+    def status(self, name, namespace):
+        latest = self._latest()
+        if latest is None:
+            return None
+        return {"name": name, "namespace": namespace, "version": latest["revision"],
+                "info": {"status": latest["status"]}, "config": self.values, "manifest": MANIFEST}
+
+    def history(self, name, namespace):
+        return copy.deepcopy(self.hist)
+
+    def template(self, name, namespace, chart, values, **_):
+        return MANIFEST
+
+    def upgrade(self, name, namespace, chart, values, *, create_namespace=False, dry_run=None):
+        revision = (self._latest() or {}).get("revision", 0) + 1
+        release = {"version": revision, "manifest": MANIFEST, "config": values,
+                   "chart": {"metadata": {"name": "c", "version": "0.1.0"}}}
+        if dry_run:
+            return release
+        self.calls.append(("upgrade", name, namespace))
+        self.hist.append({"revision": revision, "status": "deployed", "chart": "c-0.1.0"})
+        if self.writes_objects:
+            self.api.put(CONFIGMAP)
+        return release
+
+    def rollback(self, name, namespace, revision):
+        self.calls.append(("rollback", name, namespace, revision))
+        if self.rollback_error:
+            raise HelmError(self.rollback_error, self.rollback_error)
+
+    def uninstall(self, name, namespace, wait=False):
+        self.calls.append(("uninstall", name, namespace))
+
+    def writes(self):
+        return [c for c in self.calls if c[0] in ("rollback", "uninstall")]
+
+
+def instant_waiter(api):
+    """The real waiter, but its sleep moves its clock on at once: a wait_timeout passes without waiting."""
+    now = [0.0]
+    return Waiter(api, clock=lambda: now[0], sleep=lambda seconds: now.__setitem__(0, now[0] + seconds))
+
+
+DEPLOYED_2 = [{"revision": 1, "status": "superseded", "chart": "c-0.1.0"},
+              {"revision": 2, "status": "deployed", "chart": "c-0.1.0"}]
+# two failed upgrades after revision 2: the one to go back to is neither the latest nor the one before it
+FAILED_TWICE = DEPLOYED_2 + [{"revision": 3, "status": "failed", "chart": "c-0.1.0"},
+                             {"revision": 4, "status": "failed", "chart": "c-0.1.0"}]
+
+
+@pytest.fixture
+def chart(tmp_path):
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    return {"ref": str(tmp_path)}
+
+
+@pytest.fixture
+def cluster(fake_api):
+    api = fake_api([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}])
+    api.request = lambda method, path: {"gitVersion": "v1.34.4"}
+    return api
+
+
+def run(api, helm, chart, **params):
+    params = dict({"name": "app", "namespace": "ns", "chart": chart, "values": {"a": 2}, "wait": True,
+                   "wait_timeout": 30, "rollback_on_failure": True}, **params)
+    return deploy(params, api, helm=helm, waiter=instant_waiter(api))
+
+
+@pytest.mark.parametrize("history", [DEPLOYED_2, FAILED_TWICE], ids=["after-deployed", "after-failed-upgrades"])
+def test_a_failed_upgrade_is_rolled_back_to_the_revision_deployed_before_the_run(cluster, chart, history):
+    helm = FakeHelm(cluster, history)
+    result = run(cluster, helm, chart)
+    assert result["failed"] and result["health"] == h.MISSING
+    assert result["revision"] == history[-1]["revision"] + 1
+    assert helm.writes() == [("rollback", "app", "ns", 2)]
+    assert result["rolled_back_to"] == 2
+    assert result["msg"].startswith("app: not healthy after 30s: ")
+    assert result["msg"].endswith(" (rolled back to revision 2)")
+    assert "rollback" in result["timing"]
+    assert helm.calls[-1] == ("close",)
+
+
+def test_a_failed_install_is_uninstalled(cluster, chart):
+    helm = FakeHelm(cluster)
+    result = run(cluster, helm, chart)
+    assert result["failed"] and result["plan"]["action"] == "install"
+    assert helm.writes() == [("uninstall", "app", "ns")]
+    assert result["rolled_back_to"] == 0
+    assert result["msg"].endswith(" (the new release was uninstalled)")
+
+
+@pytest.mark.parametrize("history", [DEPLOYED_2, FAILED_TWICE, []], ids=["upgrade", "after-failed", "install"])
+def test_without_rollback_on_failure_the_failed_revision_stays(cluster, chart, history):
+    helm = FakeHelm(cluster, history)
+    result = run(cluster, helm, chart, rollback_on_failure=False)
+    assert result["failed"] and ("upgrade", "app", "ns") in helm.calls
+    assert helm.writes() == []
+    assert "rolled_back_to" not in result and "rollback" not in result["timing"]
+    assert result["msg"].startswith("app: not healthy after 30s: ")
+    assert "rolled back" not in result["msg"] and "uninstalled" not in result["msg"]
+
+
+def test_a_healthy_upgrade_is_kept(cluster, chart):
+    helm = FakeHelm(cluster, DEPLOYED_2, writes_objects=True)
+    result = run(cluster, helm, chart)
+    assert "failed" not in result and result["health"] == h.HEALTHY and result["revision"] == 3
+    assert helm.writes() == [] and "rolled_back_to" not in result
+
+
+def test_an_unchanged_release_that_is_not_healthy_is_not_rolled_back(cluster, chart):
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2})
+    result = run(cluster, helm, chart)
+    assert result["plan"]["action"] == "none" and result["failed"]
+    assert helm.calls == [("close",)]
+    assert "rolled_back_to" not in result
+
+
+def test_a_rollback_that_fails_is_said_in_the_message(cluster, chart):
+    helm = FakeHelm(cluster, DEPLOYED_2, rollback_error="another operation is in progress")
+    result = run(cluster, helm, chart)
+    assert helm.writes() == [("rollback", "app", "ns", 2)]
+    assert "rolled_back_to" not in result
+    assert result["msg"].endswith(" (rollback failed: another operation is in progress)")
