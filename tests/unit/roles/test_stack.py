@@ -69,7 +69,7 @@ def test_no_helm_binary_by_default(plan):
 def test_the_plan_is_shown_wave_by_wave_before_anything_runs(tmp_path):
     proc = run_playbook("render_stack.yml", {"render_dest": str(tmp_path)}, ANSIBLE_STDOUT_CALLBACK="default")
     assert proc.returncode == 0, proc.stdout[-3000:]
-    shown = proc.stdout[proc.stdout.index("Show the plan"):proc.stdout.index("Roll out the stack in waves")]
+    shown = proc.stdout[proc.stdout.index("Show the plan"):proc.stdout.index("Roll out the components in waves")]
     for line in ("wave -2: prometheus-operator-crds", "wave -1: kube-prometheus-stack, loki", "wave 0: alloy",
                  "wave 1: exportarr, uptime-kuma, vpa, capacity-dashboards", "wave 2: goldilocks"):
         assert '"%s"' % line in shown, shown
