@@ -55,31 +55,45 @@ def _md_cell(text):
     return " ".join((text or "").split()).replace("|", "\\|") or " "
 
 
-def render_markdown(checks, title="Stack verification report", generated=None, context=None):
-    counts = summarize(checks)
-    verdict = "FAILED" if counts[FAILED] else "PASSED"
+def _md_header(title, generated, context):
     lines = ["# %s" % title, ""]
     if generated:
         lines.append("Generated: %s" % generated)
     for key in sorted(context or {}):
-        lines.append("%s: %s" % (key.replace("_", " ").capitalize(), (context or {})[key]))
+        lines.append("%s: %s" % (key.replace("_", " ").capitalize(), context[key]))
     if len(lines) > 2:
         lines.append("")
-    lines += ["**%s** — %s" % (verdict, summary_line(checks)), "",
-              "| check | result | time | reason |", "|---|---|---:|---|"]
+    return lines
+
+
+def _md_table(checks):
+    verdict = "FAILED" if summarize(checks)[FAILED] else "PASSED"
+    lines = ["**%s** — %s" % (verdict, summary_line(checks)), "",
+             "| check | result | time | reason |", "|---|---|---:|---|"]
     for c in checks:
         lines.append("| %s | %s | %s | %s |"
                      % (_md_cell(c["name"]), MARK[c["result"]], _time(c), _md_cell(c.get("reason"))))
-    failed = [c for c in checks if c["result"] == FAILED]
-    if failed:
+    return lines
+
+
+def _md_notes(checks):
+    """The failed checks in full, and what skipped and stand-in results do not prove."""
+    results = {c["result"] for c in checks}
+    lines = []
+    if FAILED in results:
         lines += ["", "## Failed checks", ""]
-        lines += ["- `%s`: %s" % (c["name"], " ".join((c.get("reason") or "").split())) for c in failed]
-    skipped = [c for c in checks if c["result"] == SKIPPED]
-    if skipped:
+        lines += ["- `%s`: %s" % (c["name"], " ".join((c.get("reason") or "").split()))
+                  for c in checks if c["result"] == FAILED]
+    if SKIPPED in results:
         lines += ["", "Skipped checks were not run and prove nothing; their reasons say why."]
-    if any(c["result"] == STAND_IN for c in checks):
+    if STAND_IN in results:
         lines += ["", "Stand-in checks held against a stand-in server in place of the component: they prove "
                       "the check's plumbing, not the component's promise."]
+    return lines
+
+
+def render_markdown(checks, title="Stack verification report", generated=None, context=None):
+    lines = _md_header(title, generated, context) + _md_table(checks) + _md_notes(checks)
     return "\n".join(lines) + "\n"
 
 
