@@ -7,6 +7,52 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
+# the suboptions of every access option; {option} is the option's name
+_SUBOPTIONS = r"""
+    suboptions:
+      url:
+        description:
+          - Base URL of the service, for example V(https://prometheus.homelab.local).
+          - When set, the service is reached directly and the service proxy options are ignored.
+        type: str
+      namespace:
+        description:
+          - Namespace of the Service reached through the apiserver's service proxy.
+          - Defaults to the module's chart default (see the module description).
+        type: str
+      service:
+        description:
+          - Name of the Service reached through the apiserver's service proxy.
+        type: str
+      port:
+        description:
+          - Port name or number of the Service.
+        type: str
+      scheme:
+        description:
+          - Scheme the apiserver uses towards the Service.
+        type: str
+        choices: [http, https]
+        default: http
+      validate_certs:
+        description:
+          - Verify the TLS certificate of O({option}.url) (direct access only; the service proxy uses the
+            API server's TLS settings from the connection options).
+          - Verification stays on unless this is set to V(false) explicitly.
+        type: bool
+        default: true
+      ca_cert:
+        description:
+          - CA bundle for O({option}.url).
+        type: path
+      timeout:
+        description:
+          - Seconds to wait for one HTTP answer.
+        type: float
+        default: 10.0
+"""
+
+
 class ModuleDocFragment:
     DOCUMENTATION = r"""
 options:
@@ -20,48 +66,7 @@ options:
     type: dict
     default: {}
 
-    suboptions:
-      url:
-        description:
-          - Base URL of the service, for example V(https://prometheus.homelab.local).
-          - When set, the service is reached directly and the service proxy options are ignored.
-        type: str
-      namespace:
-        description:
-          - Namespace of the Service reached through the apiserver's service proxy.
-          - Defaults to the module's chart default (see the module description).
-        type: str
-      service:
-        description:
-          - Name of the Service reached through the apiserver's service proxy.
-        type: str
-      port:
-        description:
-          - Port name or number of the Service.
-        type: str
-      scheme:
-        description:
-          - Scheme the apiserver uses towards the Service.
-        type: str
-        choices: [http, https]
-        default: http
-      validate_certs:
-        description:
-          - Verify the TLS certificate of O(access.url) (direct access only; the service proxy uses the
-            API server's TLS settings from the connection options).
-          - Verification stays on unless this is set to V(false) explicitly.
-        type: bool
-        default: true
-      ca_cert:
-        description:
-          - CA bundle for O(access.url).
-        type: path
-      timeout:
-        description:
-          - Seconds to wait for one HTTP answer.
-        type: float
-        default: 10.0
-"""
+""" + _SUBOPTIONS.format(option="access")
 
     # the same suboptions, for a module that also reaches Prometheus (verify_alertmanager)
     PROMETHEUS_ACCESS = r"""
@@ -74,45 +79,4 @@ options:
     type: dict
     default: {}
 
-    suboptions:
-      url:
-        description:
-          - Base URL of the service, for example V(https://prometheus.homelab.local).
-          - When set, the service is reached directly and the service proxy options are ignored.
-        type: str
-      namespace:
-        description:
-          - Namespace of the Service reached through the apiserver's service proxy.
-          - Defaults to the module's chart default (see the module description).
-        type: str
-      service:
-        description:
-          - Name of the Service reached through the apiserver's service proxy.
-        type: str
-      port:
-        description:
-          - Port name or number of the Service.
-        type: str
-      scheme:
-        description:
-          - Scheme the apiserver uses towards the Service.
-        type: str
-        choices: [http, https]
-        default: http
-      validate_certs:
-        description:
-          - Verify the TLS certificate of O(prometheus_access.url) (direct access only; the service proxy uses the
-            API server's TLS settings from the connection options).
-          - Verification stays on unless this is set to V(false) explicitly.
-        type: bool
-        default: true
-      ca_cert:
-        description:
-          - CA bundle for O(prometheus_access.url).
-        type: path
-      timeout:
-        description:
-          - Seconds to wait for one HTTP answer.
-        type: float
-        default: 10.0
-"""
+""" + _SUBOPTIONS.format(option="prometheus_access")
