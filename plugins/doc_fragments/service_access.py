@@ -7,8 +7,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-# the suboptions of every access option; {option} is the option's name
-_SUBOPTIONS = r"""
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  access:
+    description:
+      - How to reach the service.
+      - By default through the Kubernetes API server's service proxy
+        (C(/api/v1/namespaces/<namespace>/services/<scheme>:<service>:<port>/proxy/)) with the
+        connection options, so no ingress, DNS or port-forward is needed.
+      - Set O(access.url) to reach the service directly instead.
+    type: dict
+    default: {}
+
     suboptions:
       url:
         description:
@@ -36,14 +47,14 @@ _SUBOPTIONS = r"""
         default: http
       validate_certs:
         description:
-          - Verify the TLS certificate of O({option}.url) (direct access only; the service proxy uses the
+          - Verify the TLS certificate of O(access.url) (direct access only; the service proxy uses the
             API server's TLS settings from the connection options).
           - Verification stays on unless this is set to V(false) explicitly.
         type: bool
         default: true
       ca_cert:
         description:
-          - CA bundle for O({option}.url).
+          - CA bundle for O(access.url).
         type: path
       timeout:
         description:
@@ -52,23 +63,8 @@ _SUBOPTIONS = r"""
         default: 10.0
 """
 
-
-class ModuleDocFragment:
-    DOCUMENTATION = r"""
-options:
-  access:
-    description:
-      - How to reach the service.
-      - By default through the Kubernetes API server's service proxy
-        (C(/api/v1/namespaces/<namespace>/services/<scheme>:<service>:<port>/proxy/)) with the
-        connection options, so no ingress, DNS or port-forward is needed.
-      - Set O(access.url) to reach the service directly instead.
-    type: dict
-    default: {}
-
-""" + _SUBOPTIONS.format(option="access")
-
-    # the same suboptions, for a module that also reaches Prometheus (verify_alertmanager)
+    # the same suboptions, for a module that also reaches Prometheus (verify_alertmanager); a second literal
+    # because ansible-test reads doc fragments as plain string assignments, not expressions
     PROMETHEUS_ACCESS = r"""
 options:
   prometheus_access:
@@ -79,4 +75,45 @@ options:
     type: dict
     default: {}
 
-""" + _SUBOPTIONS.format(option="prometheus_access")
+    suboptions:
+      url:
+        description:
+          - Base URL of the service, for example V(https://prometheus.homelab.local).
+          - When set, the service is reached directly and the service proxy options are ignored.
+        type: str
+      namespace:
+        description:
+          - Namespace of the Service reached through the apiserver's service proxy.
+          - Defaults to the module's chart default (see the module description).
+        type: str
+      service:
+        description:
+          - Name of the Service reached through the apiserver's service proxy.
+        type: str
+      port:
+        description:
+          - Port name or number of the Service.
+        type: str
+      scheme:
+        description:
+          - Scheme the apiserver uses towards the Service.
+        type: str
+        choices: [http, https]
+        default: http
+      validate_certs:
+        description:
+          - Verify the TLS certificate of O(prometheus_access.url) (direct access only; the service proxy uses the
+            API server's TLS settings from the connection options).
+          - Verification stays on unless this is set to V(false) explicitly.
+        type: bool
+        default: true
+      ca_cert:
+        description:
+          - CA bundle for O(prometheus_access.url).
+        type: path
+      timeout:
+        description:
+          - Seconds to wait for one HTTP answer.
+        type: float
+        default: 10.0
+"""

@@ -107,7 +107,7 @@ log_tail:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.homelab.observability.plugins.module_utils.audit import health
+from ansible_collections.homelab.observability.plugins.module_utils.audit import apiserver_health as health
 
 
 def argument_spec():

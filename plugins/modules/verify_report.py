@@ -25,9 +25,30 @@ options:
     description:
       - Check results, each with C(name), C(result) (V(passed), V(failed), V(skipped) or V(stand-in)), C(duration) and C(reason),
         as the C(checks) return value of the verify_* modules.
+      - Exactly one of O(checks) and O(results) is required.
     type: list
     elements: dict
-    required: true
+  results:
+    description:
+      - The registered results of the verify_* modules by a name of your choice, in report order; the report
+        collects their checks.
+      - A result without C(checks) whose name is in O(skip) reports the names in O(check_names) as skipped with
+        the reason; any other result without C(checks) (the module could not run) becomes one failed check
+        named after it, with the module's error.
+    type: dict
+    version_added: 0.2.0
+  skip:
+    description:
+      - Names in O(results) left out on purpose, with the reason printed for their checks.
+    type: dict
+    default: {}
+    version_added: 0.2.0
+  check_names:
+    description:
+      - For each name in O(skip), the names of the checks its module would have reported (default the name itself).
+    type: dict
+    default: {}
+    version_added: 0.2.0
   dest:
     description:
       - Directory for C(report.md) and C(report.json); created when missing.
@@ -106,6 +127,7 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.observability.plugins.module_utils.verify.report import (
+    collect_checks,
     outcomes,
     planned_files,
     previous_outcomes,
@@ -120,17 +142,37 @@ from ansible_collections.homelab.observability.plugins.module_utils.verify.resul
 
 def argument_spec():
     return dict(
-        checks=dict(type="list", elements="dict", required=True),
+        checks=dict(type="list", elements="dict"),
+        results=dict(type="dict"),
+        skip=dict(type="dict", default={}),
+        check_names=dict(type="dict", default={}),
         dest=dict(type="path", required=True),
         title=dict(type="str", default="Stack verification report"),
         report_context=dict(type="dict", default={}, aliases=["context"]),
     )
 
 
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def _result(checks, paths, changed):
+    return dict(
+        changed=changed, table=render_table(checks), markdown=paths["markdown"], json=paths["json"],
+        summary=summarize(checks), passed=not any(c["result"] == FAILED for c in checks),
+        failures=["%s: %s" % (c["name"], c.get("reason", "")) for c in checks if c["result"] == FAILED],
+    )
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_one_of=[("checks", "results")], mutually_exclusive=[("checks", "results")])
     p = module.params
-    checks = p["checks"]
+    checks = p["checks"] if p["checks"] is not None else collect_checks(p["results"], p["skip"], p["check_names"])
     problems = validate_checks(checks)
     if problems:
         module.fail_json(msg="checks must be the 'checks' lists the verify_* modules return: %s" % "; ".join(problems))
@@ -139,12 +181,7 @@ def main():
     paths = planned_files(p["dest"])
     md = render_markdown(checks, p["title"], generated, p["report_context"])
     files = {paths["markdown"]: md, paths["json"]: render_json(checks, p["title"], generated, p["report_context"])}
-    before = ""
-    try:
-        with open(paths["markdown"]) as handle:
-            before = handle.read()
-    except OSError:
-        pass
+    before = _read(paths["markdown"])
     # changed means the verdicts changed: the files are rewritten on every run (a new generation time), which
     # alone made the verify play report changed=1 each time
     changed = previous_outcomes(paths["json"]) != outcomes(checks, p["title"], p["report_context"])
@@ -154,11 +191,7 @@ def main():
         except OSError as exc:
             module.fail_json(msg="cannot write the report into %s: %s (set dest to a writable directory)"
                                  % (p["dest"], exc))
-    result = dict(
-        changed=changed, table=render_table(checks), markdown=paths["markdown"], json=paths["json"],
-        summary=summarize(checks), passed=not any(c["result"] == FAILED for c in checks),
-        failures=["%s: %s" % (c["name"], c.get("reason", "")) for c in checks if c["result"] == FAILED],
-    )
+    result = _result(checks, paths, changed)
     if module._diff:
         result["diff"] = dict(before=before, after=md, before_header=paths["markdown"], after_header=paths["markdown"])
     module.exit_json(**result)

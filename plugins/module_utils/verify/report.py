@@ -130,6 +130,31 @@ def previous_outcomes(json_path):
         return None
 
 
+def _skipped(names, reason):
+    return [{"name": name, "result": SKIPPED, "duration": 0.0, "reason": reason or ""} for name in names]
+
+
+def collect_checks(results, skip=None, check_names=None):
+    """One list of checks from the results the verify_* modules were registered in, by module name.
+
+    A module that ran gives its checks; one left out on purpose (named in ``skip``, with the reason)
+    gives its ``check_names`` as skipped; one that could not run becomes one failed check with its error,
+    so the report always says what was not proved.
+    """
+    skip, check_names = skip or {}, check_names or {}
+    checks = []
+    for name, registered in results.items():
+        result = registered or {}
+        if "checks" in result:
+            checks += result["checks"]
+        elif name in skip:
+            checks += _skipped(check_names.get(name) or [name], skip[name])
+        else:
+            checks.append({"name": name, "result": FAILED, "duration": 0.0,
+                           "reason": "the module did not run: %s" % result.get("msg", "unknown error")})
+    return checks
+
+
 def validate_checks(checks):
     """Problems with a list of check dicts (missing keys, unknown results); empty when fine."""
     problems = []

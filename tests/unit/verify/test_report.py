@@ -3,6 +3,7 @@
 import json
 
 from ansible_collections.homelab.observability.plugins.module_utils.verify.report import (
+    collect_checks,
     outcomes,
     previous_outcomes,
     render_json,
@@ -121,3 +122,21 @@ def test_module_is_changed_only_when_outcomes_change_and_writes_every_time(tmp_p
     flipped = [dict(CHECKS[0], result="failed")] + CHECKS[1:]
     assert run_module("verify_report", dict(args, checks=flipped))["changed"]
     assert run_module("verify_report", dict(args, checks=flipped, _ansible_check_mode=True))["changed"] is False
+
+
+def test_collect_checks_keeps_module_order_skips_on_purpose_and_fails_a_module_that_did_not_run():
+    results = {
+        "prometheus": {"checks": CHECKS[:2]},
+        "loki": {"skipped": True, "skip_reason": "Conditional result was False"},
+        "grafana": {"failed": True, "msg": "admin_secret monitoring/grafana-admin not found"},
+        "http": {"skipped": True},
+    }
+    checks = collect_checks(results, skip={"loki": "no Loki on this cluster", "http": None},
+                            check_names={"loki": ["loki.ready", "loki.marker"]})
+    assert [(c["name"], c["result"]) for c in checks] == [
+        ("prometheus.ready", "passed"), ("prometheus.retention", "failed"),
+        ("loki.ready", "skipped"), ("loki.marker", "skipped"),
+        ("grafana", "failed"), ("http", "skipped")]
+    assert checks[2]["reason"] == "no Loki on this cluster" and checks[5]["reason"] == ""
+    assert checks[4]["reason"] == "the module did not run: admin_secret monitoring/grafana-admin not found"
+    assert validate_checks(checks) == []

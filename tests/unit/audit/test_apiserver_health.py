@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from ansible_collections.homelab.observability.plugins.module_utils.audit import health
+from ansible_collections.homelab.observability.plugins.module_utils.audit import apiserver_health as health
 
 
 @pytest.fixture
