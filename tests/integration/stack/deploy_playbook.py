@@ -37,8 +37,10 @@ def deploy(env: dict, extra_vars: dict | None = None) -> tuple[int, dict, dict, 
     except ValueError as exc:
         tail = (proc.stdout[-3000:], proc.stderr[-3000:])
         raise AssertionError("deploy.yml printed no JSON:\n%s\n%s" % tail) from exc
+    # a component role's own plan and table are skipped inside the stack: keep the tasks that ran
     messages = {task["task"]["name"].split(" : ")[-1]: task["hosts"]["localhost"].get("msg")
-                for play in doc["plays"] for task in play["tasks"] if "localhost" in task["hosts"]}
+                for play in doc["plays"] for task in play["tasks"]
+                if "localhost" in task["hosts"] and not task["hosts"]["localhost"].get("skipped")}
     for play in doc["plays"]:
         for task in play["tasks"]:
             outcome = task["hosts"].get("localhost") or {}

@@ -28,7 +28,7 @@ def _table(label, result, elapsed):
 
 
 def _assert_the_plan_and_the_final_table_are_shown(result):
-    plan = next(m for name, m in result["messages"].items() if name.startswith("Show the plan"))
+    plan = next(m for name, m in result["messages"].items() if name.startswith("Show the plan ("))
     assert plan[0] == "wave -2: prometheus-operator-crds" and plan[-1] == "wave 2: goldilocks", plan
     table = next(m for name, m in result["messages"].items() if name.startswith("Show how each component ended"))
     assert len(table) == len(result["components"]), table
