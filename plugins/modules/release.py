@@ -216,9 +216,8 @@ from ansible_collections.homelab.observability.plugins.module_utils.deploy.args 
 from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
 from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (
-    api_client,
     describe_source,
-    secrets_of,
+    kube_session,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
@@ -239,8 +238,8 @@ def main():
     if problems:
         module.fail_json(msg="; ".join(problems))
     try:
-        client = api_client(module.params)
-        module.no_log_values.update(secrets_of(client.configuration))
+        client = kube_session(module.params)
+        module.no_log_values.update(client.secrets)
         api = KubeApi(client)
         # a refused connection or an unverifiable certificate fails here, before helm or any retry
         preflight.check(api, describe_source(module.params))

@@ -139,9 +139,8 @@ from ansible_collections.homelab.observability.plugins.module_utils.helm import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube import preflight
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (
-    api_client,
     describe_source,
-    secrets_of,
+    kube_session,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
@@ -192,9 +191,9 @@ def main():
     components = validate_components(module)
     auth = {name: module.params[name] for name in auth_argument_spec()}
     try:
-        client = api_client(auth)
+        client = kube_session(auth)
         # masked in the result like a no_log option, so the task itself needs no no_log for a token
-        module.no_log_values.update(secrets_of(client.configuration))
+        module.no_log_values.update(client.secrets)
         first = KubeApi(client)
         # a refused connection or an unverifiable certificate fails here, not as wave -2's health
         preflight.check(first, describe_source(auth))

@@ -84,7 +84,7 @@ def plan_release(run, chart, values):
 
 def server_version(api):
     try:
-        return (api.request("GET", "/version") or {}).get("gitVersion")
+        return api.version().get("gitVersion")
     except KubeError:
         return None
 

@@ -24,7 +24,7 @@ def deploy(params, api, check_mode=False, helm=None, waiter=None):
     run = ComponentRun(params, api, waiter or Waiter(api), Timer(), check_mode=check_mode)
     try:
         if params.get("chart"):
-            run.helm = helm or Helm(params.get("binary_path") or "helm", params)
+            run.helm = helm or Helm(params.get("binary_path") or "helm", params, connection=api.connection)
             _deploy_with_helm(run)
         else:
             deploy_manifests(run)

@@ -44,7 +44,8 @@ def _release_not_found(stderr):
 
 
 class Helm:
-    def __init__(self, binary="helm", auth=None, environ=None, runner=None):
+    def __init__(self, binary="helm", auth=None, environ=None, runner=None, connection=None):
+        """``connection``: the module's resolved ``Connection`` (its KubeApi's); resolved from ``auth`` when None."""
         self.binary = binary
         self.auth = resolve_auth(auth or {}, environ)
         # HELM_KUBE* (token, apiserver, CA, context, impersonation) would override the kubeconfig given to helm
@@ -52,7 +53,7 @@ class Helm:
                         if not k.startswith("HELM_KUBE")}
         self.runner = runner or subprocess.run
         self._tmp = None
-        self._connection = None
+        self._connection = connection
         self._major = None
         self.calls = []
         self.retry_seconds = 30
@@ -70,7 +71,7 @@ class Helm:
         return self._tmp
 
     def connection(self):
-        """The resolved connection (the Python client's, so helm authenticates the same way)."""
+        """The Python client's connection, so helm authenticates the same way."""
         if self._connection is None:
             self._connection = kube_client.connection(self.auth, self.environ)
         return self._connection

@@ -1,35 +1,52 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Builds a kubernetes ``ApiClient`` from module options, K8S_AUTH_* variables or a kubeconfig.
+"""Resolves the connection to the cluster from module options, K8S_AUTH_* variables or a kubeconfig.
 
 Order of precedence, as in kubernetes.core: an option set on the task, then its K8S_AUTH_*
 environment variable, then the kubeconfig (``KUBECONFIG`` or ``~/.kube/config``), then the
 in-cluster service account.
+
+The kubernetes library takes about a second to import, longer than a no-op run of a module. A
+kubeconfig context that holds only a server, a CA and a token or client certificate (what kubeadm,
+k3s and rke2 write) is read here (``plain_connection``) and never imports it; anything else (exec
+and auth-provider plugins, token files, basic auth, several KUBECONFIG files, proxies, the in-cluster
+account) is loaded by the library, exactly as kubernetes.core loads it.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import atexit
 import os
+import shutil
+import tempfile
 
 from ansible_collections.homelab.observability.plugins.module_utils.kube import kubeconfig as kc
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import AUTH_ENV
 from ansible_collections.homelab.observability.plugins.module_utils.kube.connection import Connection
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.http import PoolSession
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 
-try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - depends on the controller's Python
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = exc
-
 _TRUE = ("1", "true", "yes", "on")
+# What a kubeconfig context may hold for it to be read without the kubernetes library.
+_PLAIN_USER = frozenset(("token", "client-certificate", "client-certificate-data", "client-key", "client-key-data"))
+_PLAIN_CLUSTER = frozenset(("server", "certificate-authority", "certificate-authority-data",
+                            "insecure-skip-tls-verify", "extensions"))
+
+
+def _kubernetes():
+    """(client, config) modules of the kubernetes library, imported on first use."""
+    try:
+        from kubernetes import client as k8s_client  # noqa: PLC0415 - about a second; see the module docstring
+        from kubernetes import config as k8s_config  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - depends on the controller's Python
+        raise KubeConfigError(
+            "the Python 'kubernetes' library is required on the controller for this kubeconfig "
+            "(pip install kubernetes): %s" % exc
+        ) from exc
+    return k8s_client, k8s_config
 
 
 def resolve_auth(params, environ=None):
@@ -50,11 +67,7 @@ def resolve_auth(params, environ=None):
 
 def build_configuration(params, environ=None):
     """A ``kubernetes.client.Configuration`` for the resolved options."""
-    if not HAS_KUBERNETES:
-        raise KubeConfigError(
-            "the Python 'kubernetes' library is required on the controller "
-            "(pip install kubernetes): %s" % KUBERNETES_IMPORT_ERROR
-        )
+    k8s_client = _kubernetes()[0]
     auth = resolve_auth(params, environ)
     configuration = k8s_client.Configuration()
     if auth["host"]:
@@ -87,6 +100,7 @@ def _load_kubeconfig(auth, configuration):
         problem = kc.context_error(kc.load(files), files, auth["context"])
         if problem:
             raise KubeConfigError(problem)
+    k8s_config = _kubernetes()[1]
     try:
         if has_file:
             k8s_config.load_kube_config(config_file=kubeconfig, context=auth["context"],
@@ -130,17 +144,65 @@ def secrets_of(configuration):
     return out
 
 
+def plain_connection(params, environ=None):
+    """The ``Connection`` read without the kubernetes library; None when the library must load it."""
+    auth = resolve_auth(params, environ)
+    if auth["host"]:
+        return Connection.from_auth(auth, _credentials_dir())
+    files = kc.paths(auth["kubeconfig"], environ)
+    if len(files) != 1 or not os.path.isfile(files[0]):
+        return None  # several files to merge, or none: the in-cluster account, or the library's own error
+    problem = kc.context_error(kc.load(files), files, auth["context"])
+    if problem:
+        raise KubeConfigError(problem)
+    context = auth["context"] or kc.load(files)["current-context"]
+    if not context:
+        return None  # the library's message says a current-context is expected
+    try:
+        cluster, user = kc.credentials(files[0], context)
+    except kc.READ_ERRORS as exc:
+        raise KubeConfigError("cannot read kubeconfig %s: %s" % (files[0], exc)) from exc
+    if not set(user) <= _PLAIN_USER or not set(cluster) <= _PLAIN_CLUSTER:
+        return None
+    return Connection.from_auth(dict(auth, kubeconfig=files[0]), _credentials_dir())
+
+
+def _credentials_dir():
+    """A private directory for a kubeconfig's embedded certificates, removed when the module exits."""
+    path = tempfile.mkdtemp(prefix="homelab-kube-")
+    os.chmod(path, 0o700)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def connection(params, environ=None):
-    """The resolved ``Connection`` (endpoint, credentials, TLS) the Python client uses, for helm and messages."""
+    """The resolved ``Connection`` (endpoint, credentials, TLS) every consumer uses: sessions, helm, messages."""
+    plain = plain_connection(params, environ)
+    if plain is not None:
+        return plain
     configuration = build_configuration(params, environ)
     return Connection.of_configuration(configuration, next(iter(secrets_of(configuration)), None))
 
 
 def api_client(params, environ=None):
-    """A ready ``ApiClient``; callers share one per module run."""
-    return k8s_client.ApiClient(build_configuration(params, environ))
+    """A kubernetes ``ApiClient`` (imports the library; the modules use ``kube_session``)."""
+    return _kubernetes()[0].ApiClient(build_configuration(params, environ))
+
+
+def kube_session(params, environ=None):
+    """The HTTP session to the cluster, with the bearer tokens it sends in ``secrets`` (for ``no_log_values``).
+
+    The library's own pool when it loaded the credentials, so an exec plugin's token is refreshed.
+    """
+    plain = plain_connection(params, environ)
+    if plain is not None:
+        return PoolSession.of_connection(plain)
+    client = api_client(params, environ)
+    secrets = secrets_of(client.configuration)
+    return PoolSession.of_api_client(client, secrets,
+                                     Connection.of_configuration(client.configuration, next(iter(secrets), None)))
 
 
 def kube_api(params, environ=None, retry_seconds=30):
     """The collection's one client (``KubeApi``) for the resolved options."""
-    return KubeApi(api_client(params, environ), retry_seconds=retry_seconds)
+    return KubeApi(kube_session(params, environ), retry_seconds=retry_seconds)

@@ -2,10 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The HTTP exchange under ``KubeApi``: one request in, one ``Response`` out, whatever the status.
 
-``PoolSession`` sends through the connection pool of a kubernetes ``ApiClient`` (its TLS settings
-and its bearer token, refreshed by the library when an exec plugin gave it); ``UrlSession`` sends
-with ``ansible.module_utils.urls.open_url`` from a ``Connection``, for a host without the kubernetes
-library. Both raise the transport's own exception when no HTTP answer came back; ``KubeApi``
+``PoolSession`` sends through a urllib3 pool: the one of a kubernetes ``ApiClient`` (its TLS settings
+and its bearer token, refreshed by the library when an exec plugin gave it), or its own, built from a
+``Connection``; ``UrlSession`` sends with ``ansible.module_utils.urls.open_url`` from a ``Connection``,
+for a host without urllib3. Both raise the transport's own exception when no HTTP answer came back; ``KubeApi``
 classifies it (certificate, refused, transient).
 """
 
@@ -17,7 +17,6 @@ import json
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.six.moves.urllib.parse import urlencode
-from ansible.module_utils.urls import open_url
 
 SNIPPET = 200
 USER_AGENT = "homelab.observability"
@@ -74,25 +73,50 @@ def query_string(params):
 
 
 class PoolSession:
-    """Requests over a kubernetes ``ApiClient``'s urllib3 pool."""
+    """Requests over a urllib3 pool: a kubernetes ``ApiClient``'s (``of_api_client``), or one built from a
+    ``Connection`` (``of_connection``) so a run whose kubeconfig needs nothing of that library never imports it."""
 
-    def __init__(self, api_client):
-        import urllib3  # noqa: PLC0415 - a dependency of the kubernetes library this session needs anyway
+    def __init__(self, pool, host, auth_headers, secrets=(), connection=None):
+        """``auth_headers``: called per request (the library refreshes an exec plugin's token there);
+        ``connection``: the ``Connection`` the pool was built from, which helm is given too."""
+        import urllib3  # noqa: PLC0415 - only the sessions that send through a pool need it
 
         self._urllib3 = urllib3
-        self.api_client = api_client
-        self.configuration = api_client.configuration
+        self.pool = pool
+        self.host = host.rstrip("/")
+        self._auth_headers = auth_headers
+        self.secrets = set(secrets)
+        self.connection = connection
 
-    @property
-    def host(self):
-        return self.configuration.host
+    @classmethod
+    def of_api_client(cls, api_client, secrets=(), connection=None):
+        configuration = api_client.configuration
 
-    def _auth_headers(self):
-        headers = {}
-        for setting in (self.configuration.auth_settings() or {}).values():
-            if setting.get("in") == "header" and setting.get("value"):
-                headers[setting["key"]] = setting["value"]
-        return headers
+        def auth_headers():
+            headers = {}
+            for setting in (configuration.auth_settings() or {}).values():
+                if setting.get("in") == "header" and setting.get("value"):
+                    headers[setting["key"]] = setting["value"]
+            return headers
+
+        return cls(api_client.rest_client.pool_manager, configuration.host, auth_headers, secrets, connection)
+
+    @classmethod
+    def of_connection(cls, connection, maxsize=16):
+        """``maxsize``: connections kept per host; the waves module sends from one thread per component."""
+        import urllib3  # noqa: PLC0415
+
+        options = {"cert_reqs": "CERT_REQUIRED" if connection.validate_certs else "CERT_NONE"}
+        if connection.validate_certs and connection.ca:
+            options["ca_certs"] = connection.ca
+        if connection.cert:
+            options["cert_file"] = connection.cert
+        if connection.key:
+            options["key_file"] = connection.key
+        headers = {"Authorization": "Bearer %s" % connection.token} if connection.token else {}
+        pool = urllib3.PoolManager(num_pools=4, maxsize=maxsize, block=False, **options)
+        return cls(pool, connection.server, lambda: dict(headers), [connection.token] if connection.token else (),
+                   connection)
 
     def send(self, method, url, body=None, headers=None, *, timeout=None, follow=True):
         """``follow=False``: no redirects and no urllib3 retries (a probe answers for itself)."""
@@ -101,10 +125,8 @@ class PoolSession:
         options = {} if follow else {"redirect": False, "retries": False}
         if timeout:
             options["timeout"] = self._urllib3.Timeout(total=timeout)
-        resp = self.api_client.rest_client.pool_manager.request(
-            method, self.host.rstrip("/") + url, body=body, headers=headers, preload_content=True, **options
-        )
-        return Response(resp.status, resp.data, resp.headers, self.host.rstrip("/") + url)
+        resp = self.pool.request(method, self.host + url, body=body, headers=headers, preload_content=True, **options)
+        return Response(resp.status, resp.data, resp.headers, self.host + url)
 
 
 class UrlSession:
@@ -119,6 +141,9 @@ class UrlSession:
         return self.connection.server
 
     def send(self, method, url, body=None, headers=None, *, timeout=None, follow=True):
+        # imported here: ansible's urls module costs about 0.2 s (it loads cryptography), more than a no-op run
+        from ansible.module_utils.urls import open_url  # noqa: PLC0415
+
         conn = self.connection
         headers = dict(headers or {})
         if conn.token:

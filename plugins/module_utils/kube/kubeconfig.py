@@ -24,6 +24,8 @@ try:
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML; the sanity import test has none
     yaml = None
 
+READ_ERRORS = (OSError,) + ((yaml.YAMLError,) if yaml is not None else ())
+
 
 def paths(kubeconfig, environ=None):
     """The files the client reads: the option, else each entry of KUBECONFIG, else ~/.kube/config."""
@@ -55,7 +57,7 @@ def load(files):
     for path in files if yaml is not None else ():
         try:
             doc = _read(path)
-        except (OSError, yaml.YAMLError):
+        except READ_ERRORS:
             continue
         if not isinstance(doc, dict):
             continue

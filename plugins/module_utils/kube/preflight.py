@@ -34,7 +34,7 @@ def check(api, source):
     text, skips_tls = source
     url = server_url(api)
     try:
-        return api.request("GET", "/version", refused_is_final=True) or {}
+        return api.version(refused_is_final=True)
     except ConnectionRefused as exc:
         raise KubeConfigError(
             "cannot reach the Kubernetes API server at %s: connection refused (endpoint from %s). Check that the "

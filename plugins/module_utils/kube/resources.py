@@ -129,10 +129,9 @@ class Ref:
 class KubeApi:
     """Thread-safe enough for the waves module: discovery cache under a lock, counters under a lock."""
 
-    def __init__(self, api_client, retry_seconds=30):
-        """``api_client``: a kubernetes ``ApiClient``, or a session of kube/http.py (``UrlSession``)."""
-        self.client = api_client
-        self.session = api_client if hasattr(api_client, "send") else PoolSession(api_client)
+    def __init__(self, session, retry_seconds=30):
+        """``session``: a session of kube/http.py (``kube.client.kube_session``), or a kubernetes ``ApiClient``."""
+        self.session = session if hasattr(session, "send") else PoolSession.of_api_client(session)
         self.retry_seconds = retry_seconds
         self.counts = Counter()
         self._lock = threading.Lock()
@@ -141,6 +140,19 @@ class KubeApi:
     @property
     def host(self):
         return self.session.host
+
+    @property
+    def connection(self):
+        """The session's ``Connection`` (what helm is given), or None for a session without one."""
+        return getattr(self.session, "connection", None)
+
+    def version(self, refused_is_final=False):
+        """The server's /version document, asked once per session (every component's KubeApi shares it)."""
+        doc = getattr(self.session, "server_version", None)
+        if doc is None:
+            doc = self.request("GET", "/version", refused_is_final=refused_is_final) or {}
+            self.session.server_version = doc
+        return doc
 
     # -- transport -------------------------------------------------------------------------------
     def request(self, method, path, query=None, body=None, *, content_type=None, accept_404=False,

@@ -59,8 +59,8 @@ class KubeSession:
         if self._apiserver is None:
             factory = self._factory
             if factory is None:
-                # imported on first use: the kubernetes library costs ~0.3 s to import, and a run that
-                # only reaches URLs (or whose checks are all skipped) never needs it
+                # resolved on first use: a run that only reaches URLs (or whose checks are all skipped)
+                # never reads a kubeconfig
                 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import (  # noqa: PLC0415
                     kube_api,
                 )

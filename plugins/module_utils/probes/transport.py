@@ -24,7 +24,6 @@ import json
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import quote
-from ansible.module_utils.urls import open_url
 from ansible_collections.homelab.observability.plugins.module_utils.kube import http as kube_http
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
@@ -53,11 +52,14 @@ header_dict = kube_http.header_dict
 class DirectTransport:
     """Plain HTTP(S) to a base URL such as ``https://prometheus.homelab.local``."""
 
-    def __init__(self, base_url, validate_certs=True, ca_cert=None, timeout=10.0, opener=open_url):
+    def __init__(self, base_url, validate_certs=True, ca_cert=None, timeout=10.0, opener=None):
         self.base_url = base_url.rstrip("/")
         self.validate_certs = validate_certs
         self.ca_cert = ca_cert
         self.timeout = timeout
+        if opener is None:
+            # imported only for a direct URL: ansible's urls module costs about 0.2 s (it loads cryptography)
+            from ansible.module_utils.urls import open_url as opener  # noqa: PLC0415
         self._open = opener
 
     def describe(self):

@@ -106,7 +106,7 @@ def chart(tmp_path):
 @pytest.fixture
 def cluster(fake_api):
     api = fake_api([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}])
-    api.request = lambda method, path: {"gitVersion": "v1.34.4"}
+    api.version = lambda: {"gitVersion": "v1.34.4"}
     return api
 
 
