@@ -96,6 +96,8 @@ from ansible_collections.homelab.observability.plugins.module_utils.audit.module
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube.args import auth_argument_spec
 from ansible_collections.homelab.observability.plugins.module_utils.kube.client import resolve_auth
+from ansible_collections.homelab.observability.plugins.module_utils.kube.connection import Connection
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 
@@ -117,8 +119,8 @@ def connect(module):
     auth = resolve_auth(p)
     auth["kubeconfig"] = on_host(p["host_root"], auth["kubeconfig"] or ADMIN_CONF)
     try:
-        return kc.KubeconfigClient(auth, module.tmpdir)
-    except kc.KubeadmConfigError as exc:  # names the option to fix
+        return kc.client(Connection.from_auth(auth, module.tmpdir))
+    except KubeConfigError as exc:  # names the option to fix
         module.fail_json(msg=str(exc))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         module.fail_json(msg="kubeconfig %s: %s; point kubeconfig at kubeadm's admin.conf" % (auth["kubeconfig"], exc))
@@ -127,7 +129,7 @@ def connect(module):
 def read_config(module, client):
     """(the ConfigMap, its ClusterConfiguration text); without the ConfigMap it exits, changing nothing."""
     try:
-        code, cm = client.request("GET", kc.CONFIGMAP_PATH)
+        code, cm = kc.request(client, "GET", kc.CONFIGMAP_PATH)
     except kc.KubeadmConfigError as exc:
         module.fail_json(msg=str(exc))
     if code == 404:
@@ -157,7 +159,7 @@ def carried(module, text):
 def update_config(module, client, cm, new_text):
     cm["data"][kc.KEY] = new_text
     try:
-        code, resp = client.request("PUT", kc.CONFIGMAP_PATH, cm)
+        code, resp = kc.request(client, "PUT", kc.CONFIGMAP_PATH, cm)
     except kc.KubeadmConfigError as exc:
         module.fail_json(msg="updating kube-system/kubeadm-config: %s" % exc)
     if code != 200:

@@ -29,8 +29,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_YAML = False
 
-from ansible_collections.homelab.observability.plugins.module_utils.kube.connection import Connection
-from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError, KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.http import UrlSession
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 
@@ -115,16 +114,6 @@ def _normalized(cfg):
     return cfg
 
 
-def connection(auth, tmpdir):
-    """The ``kube.connection.Connection`` for resolved options (``kube.client.resolve_auth``), read with the
-    collection's kubeconfig reader: no kubernetes Python library on the host. Embedded certificates go to
-    ``tmpdir``."""
-    try:
-        return Connection.from_auth(auth, tmpdir)
-    except KubeConfigError as exc:  # names the option to fix
-        raise KubeadmConfigError(str(exc)) from exc
-
-
 def client(conn):
     """The collection's kube client over ``conn`` (``open_url``, as the host has no kubernetes library)."""
     return KubeApi(UrlSession(conn, timeout=30))
@@ -143,17 +132,3 @@ def request(api, method, path, body=None):
         if resp.ok:
             raise
         return resp.status, {}
-
-
-class KubeconfigClient:
-    """The former name of ``connection`` + ``client`` + ``request``, kept for callers."""
-
-    def __init__(self, auth, tmpdir):
-        self.connection = connection(auth, tmpdir)
-        self.api = client(self.connection)
-
-    def __getattr__(self, name):  # server, token, ca, cert, key, validate_certs
-        return getattr(self.__dict__["connection"], name)
-
-    def request(self, method, path, body=None):
-        return request(self.api, method, path, body)

@@ -152,16 +152,9 @@ def plain_connection(params, environ=None):
     files = kc.paths(auth["kubeconfig"], environ)
     if len(files) != 1 or not os.path.isfile(files[0]):
         return None  # several files to merge, or none: the in-cluster account, or the library's own error
-    problem = kc.context_error(kc.load(files), files, auth["context"])
-    if problem:
-        raise KubeConfigError(problem)
-    context = auth["context"] or kc.load(files)["current-context"]
-    if not context:
+    if not (auth["context"] or kc.load(files)["current-context"]):
         return None  # the library's message says a current-context is expected
-    try:
-        cluster, user = kc.credentials(files[0], context)
-    except kc.READ_ERRORS as exc:
-        raise KubeConfigError("cannot read kubeconfig %s: %s" % (files[0], exc)) from exc
+    cluster, user = kc.credentials(files[0], auth["context"])
     if not set(user) <= _PLAIN_USER or not set(cluster) <= _PLAIN_CLUSTER:
         return None
     return Connection.from_auth(dict(auth, kubeconfig=files[0]), _credentials_dir())

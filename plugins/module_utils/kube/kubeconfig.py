@@ -53,7 +53,7 @@ def _named(doc, section, key):
 
 def load(files):
     """The merged view the client sees (first file wins per name, as kubectl merges); {} when unreadable."""
-    merged = {"contexts": {}, "clusters": {}, "current-context": None}
+    merged = {"contexts": {}, "clusters": {}, "users": {}, "current-context": None}
     for path in files if yaml is not None else ():
         try:
             doc = _read(path)
@@ -63,26 +63,30 @@ def load(files):
             continue
         if merged["current-context"] is None:
             merged["current-context"] = doc.get("current-context")
-        for section, key in (("contexts", "context"), ("clusters", "cluster")):
+        for section, key in (("contexts", "context"), ("clusters", "cluster"), ("users", "user")):
             for name, body in _named(doc, section, key).items():
                 merged[section].setdefault(name, body)
     return merged
 
 
 def credentials(path, context):
-    """(cluster, user) sections of ``context`` (default: the current one, else the first) of one file.
+    """(cluster, user) sections of ``context`` (default: the current one) of the kubeconfig ``path``.
 
-    For a host without the kubernetes library; raises KubeConfigError for an undefined context,
-    OSError or yaml.YAMLError for an unreadable file.
+    For the readers that do without the kubernetes library; raises KubeConfigError for an unreadable
+    file or an undefined context, with the message the controller gives.
     """
-    doc = _read(path)
-    contexts = _named(doc, "contexts", "context")
-    if context and context not in contexts:
-        raise KubeConfigError("no context %r (it has: %s); set 'context' to one of them"
-                              % (context, ", ".join(sorted(str(c) for c in contexts)) or "none"))
-    ctx = contexts.get(context or doc.get("current-context")) or next(iter(contexts.values()), {})
-    cluster = _named(doc, "clusters", "cluster").get(ctx.get("cluster")) or {}
-    return cluster, _named(doc, "users", "user").get(ctx.get("user")) or {}
+    try:
+        doc = _read(path)
+    except READ_ERRORS as exc:
+        raise KubeConfigError("cannot read kubeconfig %s: %s" % (path, exc)) from exc
+    if not isinstance(doc, dict) or not doc.get("contexts"):
+        raise KubeConfigError("kubeconfig %s defines no context: point 'kubeconfig' at the cluster's" % path)
+    view = load([path])
+    problem = context_error(view, [path], context)
+    if problem:
+        raise KubeConfigError(problem)
+    ctx = view["contexts"][context or view["current-context"]]
+    return view["clusters"].get(ctx.get("cluster")) or {}, view["users"].get(ctx.get("user")) or {}
 
 
 def credential_file(section, key, base, tmpdir):

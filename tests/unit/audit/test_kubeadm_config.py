@@ -6,6 +6,8 @@ import pytest
 import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.audit import kubeadm_config as kc
 from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
+from ansible_collections.homelab.observability.plugins.module_utils.kube.connection import Connection
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeConfigError
 
 POLICY = "/etc/kubernetes/audit/audit-policy.yml"
 LOG = "/var/log/kubernetes/audit/audit.log"
@@ -97,7 +99,7 @@ def test_kubeconfig_client_reads_embedded_credentials(tmp_path):
         "users": [{"name": "u", "user": {"client-certificate-data": "Q0VSVA==", "client-key": "key.pem"}}],
         "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}],
     }))
-    client = kc.connection({"kubeconfig": str(conf)}, str(tmp_path))
+    client = Connection.from_auth({"kubeconfig": str(conf)}, str(tmp_path))
     assert client.server == "https://127.0.0.1:6443"
     assert open(client.ca).read() == "CA" and open(client.cert).read() == "CERT"  # noqa: SIM115
     assert client.key == str(tmp_path / "key.pem")
@@ -119,12 +121,12 @@ def _two_contexts(tmp_path):
 
 def test_kubeconfig_client_takes_the_named_context_and_the_group_options_over_it(tmp_path):
     conf = _two_contexts(tmp_path)
-    client = kc.connection({"kubeconfig": conf, "context": "b"}, str(tmp_path))
+    client = Connection.from_auth({"kubeconfig": conf, "context": "b"}, str(tmp_path))
     assert (client.server, client.token) == ("https://b:6443", "tb")
     pems = {name: str(tmp_path / ("%s.pem" % name)) for name in ("ca_cert", "client_cert", "client_key")}
     for path in pems.values():
         Path(path).write_text("PEM")
-    client = kc.connection(dict(pems, kubeconfig=conf, context="b", api_key="override", validate_certs=False),
+    client = Connection.from_auth(dict(pems, kubeconfig=conf, context="b", api_key="override", validate_certs=False),
                                  str(tmp_path))
     assert (client.token, client.ca, client.cert, client.key) == ("override", pems["ca_cert"], pems["client_cert"],
                                                                   pems["client_key"])
@@ -132,30 +134,22 @@ def test_kubeconfig_client_takes_the_named_context_and_the_group_options_over_it
 
 
 def test_kubeconfig_client_with_host_does_not_read_the_kubeconfig(tmp_path):
-    client = kc.connection({"kubeconfig": str(tmp_path / "missing"), "host": "https://h:6443/",
+    client = Connection.from_auth({"kubeconfig": str(tmp_path / "missing"), "host": "https://h:6443/",
                                   "api_key": "t"}, str(tmp_path))
     assert (client.server, client.token, client.ca) == ("https://h:6443", "t", None)
 
 
 def test_kubeconfig_client_names_the_contexts_when_the_one_asked_for_is_missing(tmp_path):
-    with pytest.raises(kc.KubeadmConfigError, match=r"no context 'c' \(it has: a, b\); set 'context'"):
-        kc.connection({"kubeconfig": _two_contexts(tmp_path), "context": "c"}, str(tmp_path))
+    with pytest.raises(KubeConfigError, match=r"context 'c' is not defined in kubeconfig .*\(it defines: a, b\)"):
+        Connection.from_auth({"kubeconfig": _two_contexts(tmp_path), "context": "c"}, str(tmp_path))
 
 
 def test_kubeconfig_client_refuses_a_missing_certificate_option(tmp_path):
-    with pytest.raises(kc.KubeadmConfigError, match=r"ca_cert .*/nope.pem does not exist; point it at"):
-        kc.connection({"host": "https://h:6443", "ca_cert": str(tmp_path / "nope.pem")}, str(tmp_path))
+    with pytest.raises(KubeConfigError, match=r"ca_cert .*/nope.pem does not exist; point it at"):
+        Connection.from_auth({"host": "https://h:6443", "ca_cert": str(tmp_path / "nope.pem")}, str(tmp_path))
 
 
 def test_kubeconfig_client_reports_an_unreachable_server(tmp_path):
-    client = kc.client(kc.connection({"host": "http://127.0.0.1:9"}, str(tmp_path)))
+    client = kc.client(Connection.from_auth({"host": "http://127.0.0.1:9"}, str(tmp_path)))
     with pytest.raises(kc.KubeadmConfigError, match=r"cannot reach the API server http://127.0.0.1:9: .*check 'host'"):
         kc.request(client, "GET", kc.CONFIGMAP_PATH)
-
-
-def test_the_former_client_name_still_reads_and_reports(tmp_path):
-    client = kc.KubeconfigClient({"kubeconfig": _two_contexts(tmp_path), "context": "b"}, str(tmp_path))
-    assert (client.server, client.token) == ("https://b:6443", "tb")
-    client = kc.KubeconfigClient({"host": "http://127.0.0.1:9"}, str(tmp_path))
-    with pytest.raises(kc.KubeadmConfigError, match=r"cannot reach the API server http://127.0.0.1:9: .*check 'host'"):
-        client.request("GET", kc.CONFIGMAP_PATH)
