@@ -107,7 +107,7 @@ log_tail:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.homelab.observability.plugins.module_utils.audit import apiserver_health as health
+from ansible_collections.homelab.observability.plugins.module_utils.audit import apiserver_health
 
 
 def argument_spec():
@@ -118,7 +118,7 @@ def argument_spec():
         timeout=dict(type="int", default=180),
         started_after=dict(type="float"),
         expected_flags=dict(type="dict"),
-        log_glob=dict(type="path", default=health.DEFAULT_LOG_GLOB),
+        log_glob=dict(type="path", default=apiserver_health.DEFAULT_LOG_GLOB),
         ignore_exits_for=dict(type="float", default=0.0),
     )
 
@@ -139,7 +139,7 @@ def fail_not_ready(module, res):
     if res.get("reason"):
         module.fail_json(msg="kube-apiserver exited after the change: %s (after %ss; log %s)"
                              % (res["reason"], res["elapsed"], res["log_file"]), **res)
-    log_file, lines = health.last_log_lines(p["log_glob"], since=p["started_after"])
+    log_file, lines = apiserver_health.last_log_lines(p["log_glob"], since=p["started_after"])
     msg = "kube-apiserver not ready at %s after %ss: %s" % (p["url"], res["elapsed"], res["detail"])
     if lines:
         msg += "; its last log lines (%s): %s" % (log_file, " | ".join(lines[-5:]))
@@ -154,9 +154,10 @@ def main():
     if p["timeout"] < 1:
         module.fail_json(msg="timeout=%d: give the apiserver at least a few seconds, e.g. 180" % p["timeout"])
     expected = {k: str(v) for k, v in (p["expected_flags"] or {}).items()}
-    res = health.wait_ready(p["url"], p["timeout"], ca_path=ca_path(module), validate_certs=p["validate_certs"],
-                            started_after=p["started_after"], expected_flags=expected, log_glob=p["log_glob"],
-                            ignore_exits_for=p["ignore_exits_for"])
+    res = apiserver_health.wait_ready(p["url"], p["timeout"], ca_path=ca_path(module),
+                                      validate_certs=p["validate_certs"], started_after=p["started_after"],
+                                      expected_flags=expected, log_glob=p["log_glob"],
+                                      ignore_exits_for=p["ignore_exits_for"])
     if not res["ok"]:
         fail_not_ready(module, res)
     module.exit_json(changed=False, **res)

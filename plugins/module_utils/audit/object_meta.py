@@ -100,9 +100,12 @@ def _scalar_kinds():
                 + [(k, "time") for k in TIME_FIELDS])
 
 
-def _check_string_list(errors, path, value):
-    if not (isinstance(value, list) and all(isinstance(f, str) for f in value)):
-        errors.append("%s: must be a list of strings; got %s" % (path, _shown(value)))
+def check_string_list(errors, path, value, what=None):
+    """Append an error unless ``value`` is a list of strings (``what`` they are, for the message); True if it is."""
+    if isinstance(value, list) and all(isinstance(f, str) for f in value):
+        return True
+    errors.append("%s: must be a list of strings%s; got %s" % (path, " (%s)" % what if what else "", _shown(value)))
+    return False
 
 
 def check_object_meta(errors, warnings, path, meta):
@@ -118,7 +121,7 @@ def check_object_meta(errors, warnings, path, meta):
         if meta.get(key) is not None:
             _check_string_map(errors, "%s.%s" % (path, key), meta[key])
     if meta.get("finalizers") is not None:
-        _check_string_list(errors, path + ".finalizers", meta["finalizers"])
+        check_string_list(errors, path + ".finalizers", meta["finalizers"])
     if meta.get("ownerReferences") is not None:
         _check_list_of(errors, warnings, path + ".ownerReferences", meta["ownerReferences"], OWNER_REFERENCE)
     if meta.get("managedFields") is not None:

@@ -45,7 +45,10 @@ import json
 import re
 
 from ansible_collections.homelab.observability.plugins.module_utils.audit import yaml11
-from ansible_collections.homelab.observability.plugins.module_utils.audit.object_meta import check_object_meta
+from ansible_collections.homelab.observability.plugins.module_utils.audit.object_meta import (
+    check_object_meta,
+    check_string_list,
+)
 
 HAS_YAML = yaml11.HAS_YAML
 
@@ -130,19 +133,8 @@ def default_policy(rules=None, omit_stages=None, omit_managed_fields=None):
     return policy
 
 
-def _is_str_list(value):
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _check_string_list(errors, path, value, what):
-    if not _is_str_list(value):
-        errors.append("%s: must be a list of strings (%s); got %s" % (path, what, json.dumps(value, default=str)))
-        return False
-    return True
-
-
 def _check_stages(errors, path, stages):
-    if not _check_string_list(errors, path, stages, "stage names"):
+    if not check_string_list(errors, path, stages, "stage names"):
         return
     for i, stage in enumerate(stages):
         if stage not in STAGES:
@@ -167,7 +159,7 @@ def _check_level(errors, path, level):
 
 
 def _check_non_resource_urls(errors, path, urls):
-    if not _check_string_list(errors, path, urls, "URL paths such as /healthz*"):
+    if not check_string_list(errors, path, urls, "URL paths such as /healthz*"):
         return
     for i, url in enumerate(urls):
         if url == "*":
@@ -208,8 +200,8 @@ def _check_resources(errors, path, resources):
         _check_group(errors, gpath + ".group", gr.get("group", ""))
         names_ok = True
         if gr.get("resources") is not None:
-            names_ok = _check_string_list(errors, gpath + ".resources", gr["resources"], "resource names, e.g. secrets")
-        names_listed = gr.get("resourceNames") is not None and names_ok and _check_string_list(
+            names_ok = check_string_list(errors, gpath + ".resources", gr["resources"], "resource names, e.g. secrets")
+        names_listed = gr.get("resourceNames") is not None and names_ok and check_string_list(
             errors, gpath + ".resourceNames", gr["resourceNames"], "object names")
         if names_listed and gr["resourceNames"] and not gr.get("resources"):
             errors.append("%s.resourceNames: using resourceNames requires at least one resource; "
@@ -217,7 +209,7 @@ def _check_resources(errors, path, resources):
 
 
 def _check_verbs(errors, warnings, path, verbs):
-    if not _check_string_list(errors, path, verbs, "verbs"):
+    if not check_string_list(errors, path, verbs, "verbs"):
         return
     for i, verb in enumerate(verbs):
         if verb == "*":
@@ -244,7 +236,7 @@ def _check_selectors(errors, warnings, path, present):
     """The rule's selectors that are given (not null)."""
     for key in ("users", "userGroups", "namespaces"):
         if key in present:
-            _check_string_list(errors, "%s.%s" % (path, key), present[key], key)
+            check_string_list(errors, "%s.%s" % (path, key), present[key], key)
     if "verbs" in present:
         _check_verbs(errors, warnings, path + ".verbs", present["verbs"])
     if "nonResourceURLs" in present:

@@ -79,27 +79,5 @@ def build_transport(access, default_service, kube):
     if resolved.get("url"):
         return DirectTransport(resolved["url"], validate_certs=resolved["validate_certs"],
                                ca_cert=resolved.get("ca_cert"), timeout=resolved["timeout"])
-    return _LazyProxy(kube, resolved)
-
-
-class _LazyProxy:
-    """A ServiceProxyTransport whose API client is made on the first request."""
-
-    def __init__(self, kube, resolved):
-        self.kube = kube
-        self.resolved = resolved
-        self._inner = None
-
-    def _transport(self):
-        if self._inner is None:
-            self._inner = ServiceProxyTransport(self.kube.apiserver, self.resolved["namespace"],
-                                                self.resolved["service"], self.resolved["port"],
-                                                scheme=self.resolved["scheme"], timeout=self.resolved["timeout"])
-        return self._inner
-
-    def describe(self):
-        r = self.resolved
-        return "service %s/%s:%s (via the apiserver proxy)" % (r["namespace"], r["service"], r["port"])
-
-    def request(self, method, path, params=None, body=None, headers=None):
-        return self._transport().request(method, path, params, body, headers)
+    return ServiceProxyTransport(lambda: kube.apiserver, resolved["namespace"], resolved["service"], resolved["port"],
+                                 scheme=resolved["scheme"], timeout=resolved["timeout"])

@@ -26,7 +26,6 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import quote
 from ansible_collections.homelab.observability.plugins.module_utils.kube import http as kube_http
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
-from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 
 
 class ProbeError(Exception):
@@ -46,7 +45,6 @@ class Response(kube_http.Response):
                              % (self.url, self.status, self.snippet())) from None
 
 
-header_dict = kube_http.header_dict
 
 
 class DirectTransport:
@@ -86,8 +84,6 @@ class ApiserverTransport:
     """The shared kube client (``KubeApi``) seen as a probe transport: its TLS, credentials and HTTP path."""
 
     def __init__(self, api, timeout=10.0):
-        if not isinstance(api, KubeApi):
-            api = KubeApi(api)  # a kubernetes ApiClient
         self.api = api
         self.timeout = timeout
 
@@ -107,7 +103,9 @@ class ServiceProxyTransport:
     """A Service reached through the apiserver: ``/api/v1/namespaces/<ns>/services/<scheme>:<name>:<port>/proxy``."""
 
     def __init__(self, apiserver, namespace, service, port, *, scheme="http", timeout=None):
-        self.apiserver = apiserver
+        """``apiserver``: an ``ApiserverTransport``, or a function giving one on the first request (a run
+        whose checks are all skipped never reads a kubeconfig)."""
+        self._apiserver = apiserver
         self.timeout = timeout
         self.namespace = namespace
         self.service = service
@@ -115,6 +113,12 @@ class ServiceProxyTransport:
         self.scheme = scheme
         self.prefix = "/api/v1/namespaces/%s/services/%s:%s:%s/proxy" % (
             quote(namespace, safe=""), scheme, quote(service, safe=""), quote(self.port, safe=""))
+
+    @property
+    def apiserver(self):
+        if callable(self._apiserver):
+            self._apiserver = self._apiserver()
+        return self._apiserver
 
     def describe(self):
         return "service %s/%s:%s (via the apiserver proxy)" % (self.namespace, self.service, self.port)

@@ -7,6 +7,7 @@ of kwok nodes only (make test's) has no Prometheus that runs, so the test is ski
 import time
 
 import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import ApiserverTransport
 
 from .deploy_playbook import deploy, verify
@@ -18,7 +19,7 @@ def _wait_enforced(lab, retention, timeout=240):
     """The operator writes the retention into Prometheus' configuration Secret; the kubelet syncs the
     Secret into the pod (about a minute) and the reloader makes Prometheus reload it: no restart, so
     the deploy's gate cannot see it. Wait until Prometheus enforces ``retention``."""
-    apiserver = ApiserverTransport(lab.api_client(), timeout=10)
+    apiserver = ApiserverTransport(KubeApi(lab.api_client()), timeout=10)
     deadline = time.monotonic() + timeout
     while True:
         seen = apiserver.request("GET", PROMETHEUS + "/api/v1/status/runtimeinfo").json()["data"]["storageRetention"]

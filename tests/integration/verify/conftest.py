@@ -20,6 +20,7 @@ if str(LAB_TOOLS) not in sys.path:
     sys.path.insert(0, str(LAB_TOOLS))
 
 import monitoring  # noqa: E402
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi  # noqa: E402
 from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import (  # noqa: E402
     ApiserverTransport,
     DirectTransport,
@@ -71,7 +72,7 @@ def direct():
 
 @pytest.fixture
 def lab_apiserver(lab):
-    return ApiserverTransport(lab.api_client(), timeout=10)
+    return ApiserverTransport(KubeApi(lab.api_client()), timeout=10)
 
 
 @pytest.fixture

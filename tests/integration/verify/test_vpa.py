@@ -42,11 +42,12 @@ def ok(resp):
 
 @pytest.fixture(scope="module")
 def vpa_api(lab):
+    from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi  # noqa: PLC0415
     from ansible_collections.homelab.observability.plugins.module_utils.probes.transport import (  # noqa: PLC0415
         ApiserverTransport,
     )
 
-    api = ApiserverTransport(lab.api_client(), timeout=10)
+    api = ApiserverTransport(KubeApi(lab.api_client()), timeout=10)
     created = False
     crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     if api.request("GET", crd_path + "/" + CRD["metadata"]["name"]).status == 404:

@@ -1,6 +1,7 @@
 """Probe helpers on recorded-shape answers (no network)."""
 
 import pytest
+from ansible_collections.homelab.observability.plugins.module_utils.kube.http import header_dict
 from ansible_collections.homelab.observability.plugins.module_utils.probes.args import (
     KubeSession,
     build_transport,
@@ -12,7 +13,6 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.trans
     ProbeError,
     Response,
     ServiceProxyTransport,
-    header_dict,
 )
 
 from .conftest import FakeTransport
