@@ -5,7 +5,7 @@
 
 A module stops with ``fail_json`` (the message names the input and the fix, and ends with
 "nothing changed") on: PyYAML missing on the host, a file mode that is not octal, audit log
-options the apiserver cannot start with (see preflight.py), and, before a write, too little disk
+options the apiserver cannot start with (see audit/preflight.py), and, before a write, too little disk
 for the rotated logs.
 
 Check mode is a plan that usually runs before the policy is written (the role plans first), so

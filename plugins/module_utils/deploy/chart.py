@@ -3,7 +3,7 @@
 """A component from a Helm chart: plan, recover a pending release, upgrade or install, gate on
 health, and roll back when the gate fails (rollback_on_failure); or uninstall (state absent).
 
-Health is decided by the gate (kube/waiter.py), never by helm's own --wait.
+Health is decided by the gate (deploy/gate.py over kube/waiter.py), never by helm's own --wait.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small REST layer over the ``ApiClient`` from kube/client.py.
+"""A small REST layer over one HTTP session of kube/http.py (``kube.client.kube_session``).
 
 Objects travel as plain dicts (what the API returns), which keeps predicates and diffs simple and
 avoids the typed models' cost. Kinds map to URLs through a built-in table for the core kinds and

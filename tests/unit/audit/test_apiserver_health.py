@@ -9,6 +9,8 @@ import time
 import pytest
 from ansible_collections.homelab.observability.plugins.module_utils.audit import apiserver_health as health
 
+from tests.fakes.ports import free_port
+
 
 @pytest.fixture
 def readyz():
@@ -114,10 +116,7 @@ def test_not_ready_reports_the_failing_check(readyz):
 
 
 def test_nobody_listening():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     res = health.wait_ready("http://127.0.0.1:%d/readyz" % port, 0.3, started_after=0, interval=0.05, grace=0.1)
     assert not res["ok"]
 
@@ -178,10 +177,7 @@ def test_fatal_exit_ignores_runs_before_the_change_and_healthy_runs(tmp_path):
 
 
 def test_wait_stops_at_the_new_apiservers_fatal_exit(tmp_path):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     glob = _pod_logs(tmp_path, [("Error: unknown flag: --audit-log-frobnicate\n", None)])
     began = time.monotonic()
     res = health.wait_ready("http://127.0.0.1:%d/readyz" % port, 30, started_after=time.time() - 5, log_glob=glob,
@@ -191,10 +187,7 @@ def test_wait_stops_at_the_new_apiservers_fatal_exit(tmp_path):
 
 
 def test_wait_after_a_rollback_ignores_the_broken_configurations_last_exit(tmp_path):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     glob = _pod_logs(tmp_path, [("Error: unknown flag: --audit-log-frobnicate\n", None)])
     res = health.wait_ready("http://127.0.0.1:%d/readyz" % port, 0.5, started_after=time.time() - 1, log_glob=glob,
                             ignore_exits_for=5, interval=0.05, grace=0.1)

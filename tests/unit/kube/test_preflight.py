@@ -9,7 +9,6 @@ import datetime
 import http.server
 import ipaddress
 import json
-import socket
 import ssl
 import threading
 import time
@@ -25,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.fakes.ports import free_port
+
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0"}
 
 
@@ -34,10 +35,6 @@ def params(**kwargs):
     return out
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -42,14 +42,14 @@ def run_alone(role, **extra_vars):
     return proc, [t["hosts"]["localhost"] for t in tasks]
 
 
-def release_calls(results):
+def waves_components(results):
     """The arguments of each component the waves module was called with."""
     return [comp for result in results
             for comp in result.get("invocation", {}).get("module_args", {}).get("components") or []]
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_role_alone_reaches_the_release_module_without_a_warning(role):
+def test_role_alone_reaches_the_waves_module_without_a_warning(role):
     proc, results = run_alone(role)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
@@ -58,7 +58,7 @@ def test_role_alone_reaches_the_release_module_without_a_warning(role):
     assert not WARNING.search(proc.stderr), proc.stderr[-3000:]
     module_warnings = [w for r in results for item in [r, *r.get("results", [])] for w in item.get("warnings", [])]
     assert not module_warnings
-    assert release_calls(results), "no component reached homelab.observability.waves"
+    assert waves_components(results), "no component reached homelab.observability.waves"
 
 
 def test_the_warning_check_sees_the_warning_of_a_loop_variable_in_a_task_name(tmp_path):
@@ -72,14 +72,14 @@ def test_the_warning_check_sees_the_warning_of_a_loop_variable_in_a_task_name(tm
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if renders_charts(r)])
-def test_role_alone_hands_its_helm_binary_to_the_release_module(role):
+def test_role_alone_hands_its_helm_binary_to_the_waves_module(role):
     assert has_helm_binary_variable(role)
     _, results = run_alone(role, **{"%s_helm_binary_path" % role: HELM})
-    calls = release_calls(results)
+    calls = waves_components(results)
     assert calls and all(c["binary_path"] == HELM for c in calls)
     # unset, the module looks for helm on PATH
     _, results = run_alone(role)
-    assert all(c.get("binary_path") is None for c in release_calls(results))
+    assert all(c.get("binary_path") is None for c in waves_components(results))
 
 
 @pytest.mark.parametrize("role", sorted(p.parent.name for p in (ROOT / "roles").glob("*/README.md")))
@@ -93,9 +93,9 @@ def test_readme_usage_example_is_a_valid_playbook(role, tmp_path):
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if renders_charts(r)])
-def test_role_alone_hands_its_recovery_switches_to_the_release_module(role):
+def test_role_alone_hands_its_recovery_switches_to_the_waves_module(role):
     _, results = run_alone(role, **{"%s_recover_pending" % role: True, "%s_rollback_on_failure" % role: True})
-    charts = [c for c in release_calls(results) if c.get("chart")]
+    charts = [c for c in waves_components(results) if c.get("chart")]
     assert charts and all(a["recover_pending"] is True and a["rollback_on_failure"] is True for a in charts)
 
 
@@ -105,4 +105,4 @@ def test_role_alone_hands_the_waves_module_the_spec_the_stack_renders(role, rend
     reaches the module when the role deploys alone, none dropped or renamed."""
     _, results = run_alone(role)
     rendered = render([role])[role]
-    assert {c["name"]: c for c in release_calls(results)} == {c["name"]: c for c in rendered}
+    assert {c["name"]: c for c in waves_components(results)} == {c["name"]: c for c in rendered}

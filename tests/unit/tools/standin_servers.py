@@ -29,10 +29,6 @@ COLLECTIONS = {"namespaces", "configmaps", "secrets", "deployments", "statefulse
                "mutatingwebhookconfigurations", "validatingwebhookconfigurations"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None:

@@ -12,7 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from standin_servers import FakeKube, Running, free_port, get  # noqa: E402
+from standin_servers import FakeKube, Running, get  # noqa: E402
+
+from tests.fakes.ports import free_port  # noqa: E402
 
 # kube-prometheus-stack's provisioned datasources file, as its sidecar writes it (the rendered chart)
 DATASOURCES = """apiVersion: 1
