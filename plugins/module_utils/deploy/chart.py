@@ -18,8 +18,10 @@ from ansible_collections.homelab.observability.plugins.module_utils.deploy.gate 
 )
 from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
 from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
+from ansible_collections.homelab.observability.plugins.module_utils.kube import drift as kd
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 
 
 def deploy_chart(run):
@@ -79,6 +81,8 @@ def plan_release(run, chart, values):
         run.result["plan"]["note"] = plan.note
     run.result["changed"] = plan.action != "none" or plan.recover is not None
     run.result["revision"] = (plan.current or {}).get("version")
+    if plan.drift:
+        run.result["drift"] = [d.result() for d in plan.drift]
     return plan
 
 
@@ -113,10 +117,25 @@ def upgrade_release(run, plan, chart, values):
     plan.planned_objects = hr.install_order(hr.parse_manifest(release.get("manifest")))
     plan.diff = hr.manifest_changes(hr.parse_manifest((plan.current or {}).get("manifest")),
                                     plan.planned_objects, run.namespace)
+    if plan.drift:
+        repair_drift(run, plan)
+
+
+def repair_drift(run, plan):
+    """Apply what the upgrade left drifted. Helm 3 patches custom resources and CRDs two-way (old
+    manifest against new, both the same here), so it re-creates them when missing but never
+    restores a field edited live; a server-side apply of the stored object does."""
+    stored = hr.parse_manifest(plan.planned.get("manifest"))
+    keys = {d.ref.key() for d in plan.drift}
+    left = kd.find(run.api, [o for o in stored if Ref.of(o, run.namespace).key() in keys], run.namespace)
+    for drift in left:
+        run.api.apply(drift.desired, default_namespace=run.namespace)
+    if left:
+        run.result["drift_applied"] = [d.result() for d in left]
 
 
 def report_diff(run, plan):
-    run.result["diff"] = hr.public_diff(plan.diff)
+    run.result["diff"] = hr.public_diff(plan.diff) + [d.diff() for d in plan.drift]
     vdiff = hr.values_diff(plan)
     if vdiff:
         run.result["diff"].insert(0, vdiff)

@@ -94,6 +94,7 @@ def with_hash(obj):
 
 
 _QUANTITY_PARENTS = ("requests", "limits", "capacity", "hard", "allocatable")
+_QUANTITY_KEYS = ("storage", "sizeLimit")
 _SUFFIX = {
     "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
     "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
@@ -118,17 +119,35 @@ def quantity(value):
 def contains(desired, live, key=None, parent=None):
     """True when every field of ``desired`` holds the same value in ``live`` (live may have more).
 
-    Resource quantities compare by value (the server stores C(0.1) CPU as C(100m)).
+    Resource quantities compare by value (the server stores C(0.1) CPU as C(100m)), and an empty
+    or zero field may be absent live (the API omits empty values when it serialises an object).
     """
+    return difference(desired, live, "", key, parent) is None
+
+
+def difference(desired, live, path="", key=None, parent=None):
+    """The path (``spec.template.spec.containers[0].image``) of the first field of ``desired`` that
+    ``live`` does not hold with the same value, or None when ``live`` contains ``desired``."""
     if isinstance(desired, dict):
-        return isinstance(live, dict) and all(
-            k in live and contains(v, live[k], k, key) for k, v in desired.items() if v is not None
-        )
+        if not isinstance(live, dict):
+            return path or "."
+        for k, v in desired.items():
+            sub = "%s.%s" % (path, k) if path else k
+            if v is None or (k not in live and not v):
+                continue
+            found = sub if k not in live else difference(v, live[k], sub, k, key)
+            if found:
+                return found
+        return None
     if isinstance(desired, list):
-        return isinstance(live, list) and len(desired) == len(live) and all(
-            contains(d, lv, key, parent) for d, lv in zip(desired, live, strict=True)
-        )
-    return _same_scalar(desired, live, key, parent)
+        if not isinstance(live, list) or len(desired) != len(live):
+            return path or "."
+        for i, (d, lv) in enumerate(zip(desired, live, strict=True)):
+            found = difference(d, lv, "%s[%d]" % (path, i), key, parent)
+            if found:
+                return found
+        return None
+    return None if _same_scalar(desired, live, key, parent) else (path or ".")
 
 
 def _same_scalar(desired, live, key, parent):
@@ -136,7 +155,7 @@ def _same_scalar(desired, live, key, parent):
         return desired is live
     if desired == live:
         return True
-    if parent in _QUANTITY_PARENTS or key == "storage":
+    if parent in _QUANTITY_PARENTS or key in _QUANTITY_KEYS:
         left, right = quantity(desired), quantity(live)
         return left is not None and left == right
     return False

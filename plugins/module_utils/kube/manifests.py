@@ -18,7 +18,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube import goyaml
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
-from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref, scoped_ref
 
 CRD = "CustomResourceDefinition"
 CRD_TIMEOUT = 60
@@ -42,13 +42,10 @@ def namespace_object(name):
 def refs_of(api, objs, namespace):
     out = []
     for obj in objs:
-        ref = Ref.of(obj, namespace)
         try:
-            if not api.namespaced(ref.api_version, ref.kind):
-                ref.namespace = None
+            out.append(scoped_ref(api, obj, namespace))
         except KubeError:
-            pass
-        out.append(ref)
+            out.append(Ref.of(obj, namespace))
     return out
 
 
