@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Server-side apply of a set of manifests, writing only when something would change.
 
-For each desired object the planner reads the live object (one GET). The object is unchanged
+For each desired object the planner reads the live object (one GET, or through a caller's
+``get``, such as kube/inventory.py's one LIST per kind). The object is unchanged
 when the live copy carries our hash annotation for exactly this desired object and every field we
 declare still holds its value (nobody drifted it). Otherwise a server-side dry-run apply shows
 what the server would store; when that equals the live object (defaults, normalised quantities)
@@ -241,8 +242,8 @@ def _same(live, candidate):
     return normalize(live) == normalize(candidate)
 
 
-def plan_object(api, desired, default_namespace=None):
-    """A Change for one desired object; read-only (GETs and dry-run applies)."""
+def plan_object(api, desired, default_namespace=None, get=None):
+    """A Change for one desired object; read-only (``get``, by default one GET, and dry-run applies)."""
     ref = Ref.of(desired, default_namespace)
     try:
         namespaced = api.namespaced(ref.api_version, ref.kind)
@@ -250,7 +251,7 @@ def plan_object(api, desired, default_namespace=None):
         # Its CRD comes with this same set or an earlier wave that was not applied (check mode).
         return Change(ref, "create", desired, None, desired, note=str(exc))
     desired = _placed(ref, desired, namespaced)
-    live = api.get(ref)
+    live = (get or api.get)(ref)
     stamped = with_hash(desired)
     if _unchanged_by_hash(live, desired, stamped):
         return Change(ref, "none", stamped, live, live)
@@ -293,8 +294,8 @@ def _plan_by_dry_run(api, ref, stamped, live):
     return Change(ref, "update", stamped, live, dry)
 
 
-def plan(api, objects, default_namespace=None):
-    return [plan_object(api, obj, default_namespace) for obj in install_order(objects)]
+def plan(api, objects, default_namespace=None, get=None):
+    return [plan_object(api, obj, default_namespace, get) for obj in install_order(objects)]
 
 
 def execute(api, change):
