@@ -126,7 +126,9 @@ def repair_drift(run, plan):
     manifest against new, both the same here), so it re-creates them when missing but never
     restores a field edited live; a server-side apply of the stored object does."""
     stored = hr.parse_manifest(plan.planned.get("manifest"))
-    keys = {d.ref.key() for d in plan.drift}
+    # keyed as parsed (a cluster-scoped object keeps the release namespace on both sides)
+    keys = {Ref.of(d.desired, run.namespace).key() for d in plan.drift}
+    run.api.forget()  # the upgrade may have created CRDs again: their kinds are served now
     left = kd.find(run.api, [o for o in stored if Ref.of(o, run.namespace).key() in keys], run.namespace)
     for drift in left:
         run.api.apply(drift.desired, default_namespace=run.namespace)

@@ -185,9 +185,13 @@ THING = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "
          "spec": {"size": 3}}
 
 
-def drifting_cluster(cluster):
+GADGET = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"size": 3}}
+
+
+def drifting_cluster(cluster, obj=THING):
     cluster.kinds[("example.com/v1", "Thing")] = ("things", True)
-    cluster.put(THING)
+    cluster.kinds[("example.com/v1", "Gadget")] = ("gadgets", False)
+    cluster.put(obj)
     return cluster
 
 
@@ -206,15 +210,17 @@ def test_an_unchanged_release_whose_object_was_deleted_is_upgraded_and_says_whic
     assert cluster.writes() == 0 and cluster.counts["LIST"] == 1
 
 
-def test_a_field_helm_does_not_restore_is_applied_after_the_upgrade(cluster, chart):
-    """Helm 3 patches a custom resource two-way (stored against rendered, the same): the edit stays."""
-    drifting_cluster(cluster)
-    next(o for r, o in cluster.objects.items() if r.kind == "Thing")["spec"]["size"] = 1
-    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2}, manifest=yaml.safe_dump(THING))
+@pytest.mark.parametrize(("obj", "namespace"), [(THING, "ns"), (GADGET, None)], ids=["namespaced", "cluster-scoped"])
+def test_a_field_helm_does_not_restore_is_applied_after_the_upgrade(cluster, chart, obj, namespace):
+    """Helm 3 patches a custom resource or a CRD two-way (stored against rendered, the same): the edit stays."""
+    drifting_cluster(cluster, obj)
+    next(o for r, o in cluster.objects.items() if r.kind == obj["kind"])["spec"]["size"] = 1
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2}, manifest=yaml.safe_dump(obj))
     result = run(cluster, helm, chart)
-    assert result["drift"] == [{"kind": "Thing", "namespace": "ns", "name": "t", "drift": "spec.size"}]
+    assert result["drift"] == [{"kind": obj["kind"], "namespace": namespace, "name": obj["metadata"]["name"],
+                                "drift": "spec.size"}]
     assert result["drift_applied"] == result["drift"]
-    assert next(o for r, o in cluster.objects.items() if r.kind == "Thing")["spec"]["size"] == 3
+    assert next(o for r, o in cluster.objects.items() if r.kind == obj["kind"])["spec"]["size"] == 3
     assert cluster.counts["PATCH"] == 1
 
 
