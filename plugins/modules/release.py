@@ -21,10 +21,11 @@ description:
     sends no write request to the API server.
   - Drift is repaired. A release that Helm's state shows unchanged is compared with the cluster (one LIST per
     kind and namespace of the objects in its stored manifest, only the fields the manifest sets, quantities by
-    value); an object deleted or a field edited out of band upgrades it with the same values, and what Helm
-    does not restore itself (it patches custom resources and CRDs two-way) is server-side applied after.
-    RV(drift) names each object. Manifests read their live objects by one LIST per kind (by the component's
-    labels) and apply what was deleted or edited.
+    value); an object deleted or a field edited out of band upgrades it with the same values. An edited object
+    is server-side applied first, as helm's own field manager (Helm 4 refuses to apply over a field another
+    manager changed, Helm 3 patches CRDs and custom resources two-way and would keep the edit); the upgrade
+    re-creates what is missing. RV(drift) names each object. Manifests read their live objects by one LIST per
+    kind (by the component's labels) and apply what was deleted or edited.
   - Manifests are pruned (O(prune)). Each object gets the labels C(homelab.observability/component) (O(name)),
     C(homelab.observability/component-namespace) (O(namespace)) and
     C(app.kubernetes.io/managed-by=homelab.observability) (unless the manifest sets its own managed-by); the
@@ -190,7 +191,7 @@ drift:
     - {kind: CustomResourceDefinition, namespace: null, name: prometheuses.monitoring.coreos.com, drift: missing}
     - {kind: Deployment, namespace: monitoring, name: grafana, drift: "spec.template.spec.containers[0].image"}
 drift_applied:
-  description: The drifted objects the upgrade left drifted (custom resources, CRDs), which were server-side applied.
+  description: The drifted objects server-side applied as helm's field manager (edited ones, before the upgrade).
   returned: when any was applied
   type: list
   elements: dict

@@ -22,6 +22,7 @@ class FakeApi:
         self.kinds.update(kinds or {})
         self.lists = {}
         self.list_calls = []
+        self.field_managers = []
         for obj in objects:
             self.put(obj)
 
@@ -59,8 +60,10 @@ class FakeApi:
                 if (ref.api_version, ref.kind) == (api_version, kind)
                 and namespace in (None, ref.namespace) and _selected(obj, label_selector, field_selector)]
 
-    def apply(self, obj, dry_run=False, **_):
+    def apply(self, obj, dry_run=False, field_manager="homelab.observability", **_):
         self.counts["PATCH-dry" if dry_run else "PATCH"] += 1
+        if not dry_run:
+            self.field_managers.append(field_manager)
         ref = Ref.of(obj)
         if ref.namespace and ("v1", "Namespace") and Ref("v1", "Namespace", None, ref.namespace) not in self.objects:
             raise KubeApiError(404, "NotFound", 'namespaces "%s" not found' % ref.namespace, "PATCH", "/")

@@ -69,6 +69,7 @@ class FakeHelm:
         if dry_run:
             return release
         self.calls.append(("upgrade", name, namespace))
+        self.objects_at_upgrade = copy.deepcopy(self.api.objects)
         self.hist.append({"revision": revision, "status": "deployed", "chart": "c-0.1.0"})
         if self.writes_objects:
             self.api.put(CONFIGMAP)
@@ -233,3 +234,17 @@ def test_check_mode_reports_drift_and_writes_nothing(cluster, chart):
     assert result["changed"] and result["drift"][0]["drift"] == "spec.size"
     assert result["diff"][0]["before"]["spec"] == {"size": 1} and result["diff"][0]["after"]["spec"] == {"size": 3}
     assert helm.calls == [("close",)] and cluster.writes() == 0
+
+
+def test_an_edited_object_is_restored_as_helm_before_the_upgrade(cluster, chart):
+    """Helm 4's server-side apply refuses a field kubectl changed: the upgrade must find it restored, and
+    restored by helm's own field manager, so that later upgrades meet no conflict either."""
+    drifting_cluster(cluster)
+    live = next(o for r, o in cluster.objects.items() if r.kind == "Thing")
+    live["spec"]["size"] = 1
+    live["metadata"]["managedFields"] = [{"manager": "kubectl-edit", "operation": "Update"},
+                                         {"manager": "helm", "operation": "Update"}]
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2}, manifest=yaml.safe_dump(THING))
+    run(cluster, helm, chart)
+    assert next(o for r, o in helm.objects_at_upgrade.items() if r.kind == "Thing")["spec"]["size"] == 3
+    assert cluster.field_managers == ["helm"]
