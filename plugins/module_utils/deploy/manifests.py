@@ -78,4 +78,3 @@ def prune_objects(run, objs, inventory):
         run.result["changed"] = True
         run.result["diff"] += [c.diff() for c in changes]
     run.result["pruned"] = [{"kind": c.ref.kind, "namespace": c.ref.namespace, "name": c.ref.name} for c in changes]
-
