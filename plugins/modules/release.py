@@ -19,6 +19,19 @@ description:
     is not C(deployed). For manifests, each live object is read and compared with the desired one (and, when in
     doubt, with a server-side dry-run apply); only objects that would change are applied. An unchanged run
     sends no write request to the API server.
+  - Drift is repaired. A release that Helm's state shows unchanged is compared with the cluster (one LIST per
+    kind and namespace of the objects in its stored manifest, only the fields the manifest sets, quantities by
+    value); an object deleted or a field edited out of band upgrades it with the same values. An edited object
+    is server-side applied first, as helm's own field manager (Helm 4 refuses to apply over a field another
+    manager changed, Helm 3 patches CRDs and custom resources two-way and would keep the edit); the upgrade
+    re-creates what is missing. RV(drift) names each object. Manifests read their live objects by one LIST per
+    kind (by the component's labels) and apply what was deleted or edited.
+  - Manifests are pruned (O(prune)). Each object gets the labels C(homelab.observability/component) (O(name)),
+    C(homelab.observability/component-namespace) (O(namespace)) and
+    C(app.kubernetes.io/managed-by=homelab.observability) (unless the manifest sets its own managed-by); the
+    kinds applied are recorded in the ConfigMap C(<name>-applied-kinds) of O(namespace). Objects carrying all
+    three labels that the manifests no longer hold are deleted, even of a kind the manifests no longer have at
+    all; Namespaces and CRDs never are.
   - Check mode plans only; with C(--diff) the plan comes back as one structured entry per object, Secret data
     redacted.
   - Custom resource definitions are applied and Established before the custom resources that use them.
@@ -60,6 +73,12 @@ options:
       - Files on the controller holding multi-document YAML manifests. Mutually exclusive with O(chart).
     type: list
     elements: path
+  prune:
+    description:
+      - For manifests, delete the objects this component applied before and no longer renders (see the
+        description); check mode and C(--diff) show them as C(delete), RV(pruned) lists them. Ignored for charts.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - homelab.observability.helm
   - homelab.observability.wait
@@ -75,9 +94,13 @@ notes:
   - Exactly one of O(chart), or O(manifests) and/or O(manifest_files), must be given.
   - A chart whose templates produce random output (for example a generated password without an existing
     Secret) differs on every render and is upgraded on every run; give it fixed values.
-  - Objects removed from O(manifests) are not pruned from the cluster; delete them with O(state=absent) first.
+  - Drift of a chart's CRDs kept in C(crds/) is not seen (Helm stores only C(templates/) in the release); a
+    CRD deleted from there is re-created by C(helm uninstall) and install, or by shipping CRDs in C(templates/).
+  - A field a controller rewrites on purpose (a webhook's C(caBundle) or C(failurePolicy) patched by a job, the
+    replicas of a Deployment an autoscaler scales) is drift when the chart sets it, and upgrades on every run.
   - Names are checked before any request, as the apiserver and Helm would check them. O(name) of a chart must be
-    a Helm release name (a DNS-1123 subdomain of at most 53 characters), O(namespace) a DNS-1123 label, and each
+    a Helm release name (a DNS-1123 subdomain of at most 53 characters), of manifests a DNS-1123 label (it is a
+    label value), O(namespace) a DNS-1123 label, and each
     object of O(manifests) a DNS-1123 subdomain (RBAC objects aside, whose names may hold C(:)).
 seealso:
   - module: homelab.observability.waves
@@ -156,6 +179,31 @@ diff:
       type: dict
   sample:
     - {kind: ConfigMap, namespace: monitoring, name: dashboards, action: update, before: {}, after: {}}
+drift:
+  description:
+    - For charts, the objects that drifted from the stored release (deleted, or a field the manifest sets edited
+      out of band); C(drift) is C(missing) or the path of the first field that differs. Each also has a RV(diff)
+      entry (before is the live object).
+  returned: when a chart's objects drifted
+  type: list
+  elements: dict
+  sample:
+    - {kind: CustomResourceDefinition, namespace: null, name: prometheuses.monitoring.coreos.com, drift: missing}
+    - {kind: Deployment, namespace: monitoring, name: grafana, drift: "spec.template.spec.containers[0].image"}
+drift_applied:
+  description: The drifted objects server-side applied as helm's field manager (edited ones, before the upgrade).
+  returned: when any was applied
+  type: list
+  elements: dict
+  sample:
+    - {kind: Prometheus, namespace: monitoring, name: kube-prometheus-stack-prometheus, drift: spec.retention}
+pruned:
+  description: For manifests, the objects deleted (in check mode, to be deleted) that the manifests no longer hold.
+  returned: for manifests with state present and prune true
+  type: list
+  elements: dict
+  sample:
+    - {kind: Deployment, namespace: arr, name: exportarr-radarr}
 resources:
   description: Every object the release owns and its health.
   returned: always
@@ -191,7 +239,7 @@ plan:
   type: dict
   sample: {action: upgrade, reasons: [values differ]}
 timing:
-  description: Start and end (UTC), total seconds and seconds per phase (plan, apply, wait).
+  description: Start and end (UTC), total seconds and seconds per phase (plan, apply, prune, wait).
   returned: always
   type: dict
   sample: {started_at: "2026-01-01T10:00:00.000000Z", finished_at: "2026-01-01T10:00:04.100000Z", duration: 4.1, plan: 0.3, apply: 0.5, wait: 3.3}

@@ -21,6 +21,8 @@ class FakeApi:
         self.kinds = dict(BUILTIN)
         self.kinds.update(kinds or {})
         self.lists = {}
+        self.list_calls = []
+        self.field_managers = []
         for obj in objects:
             self.put(obj)
 
@@ -49,10 +51,19 @@ class FakeApi:
 
     def list(self, api_version, kind, namespace=None, *, label_selector=None, field_selector=None, limit=None):
         self.counts["LIST"] += 1
-        return copy.deepcopy(self.lists.get((kind, namespace, label_selector, field_selector), []))
+        self.list_calls.append((api_version, kind, namespace, label_selector, field_selector))
+        key = (kind, namespace, label_selector, field_selector)
+        if key in self.lists:
+            return copy.deepcopy(self.lists[key])
+        self.namespaced(api_version, kind)
+        return [copy.deepcopy(obj) for ref, obj in self.objects.items()
+                if (ref.api_version, ref.kind) == (api_version, kind)
+                and namespace in (None, ref.namespace) and _selected(obj, label_selector, field_selector)]
 
-    def apply(self, obj, dry_run=False, **_):
+    def apply(self, obj, dry_run=False, field_manager="homelab.observability", **_):
         self.counts["PATCH-dry" if dry_run else "PATCH"] += 1
+        if not dry_run:
+            self.field_managers.append(field_manager)
         ref = Ref.of(obj)
         if ref.namespace and ("v1", "Namespace") and Ref("v1", "Namespace", None, ref.namespace) not in self.objects:
             raise KubeApiError(404, "NotFound", 'namespaces "%s" not found' % ref.namespace, "PATCH", "/")
@@ -69,6 +80,21 @@ class FakeApi:
 
     def writes(self):
         return self.counts["PATCH"] + self.counts["DELETE"]
+
+
+def _selected(obj, label_selector, field_selector):
+    """Equality selectors only (k=v,...), as the code under test sends them."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    for pair in filter(None, (label_selector or "").split(",")):
+        key, _, value = pair.partition("=")
+        if labels.get(key) != value:
+            return False
+    for pair in filter(None, (field_selector or "").split(",")):
+        key, _, value = pair.partition("=")
+        if key == "metadata.name" and meta.get("name") != value:
+            return False
+    return True
 
 
 def _merge(live, desired):

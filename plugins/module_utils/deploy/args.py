@@ -42,6 +42,7 @@ RELEASE_OWN_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "manifests": {"type": "list", "elements": "dict"},
     "manifest_files": {"type": "list", "elements": "path"},
+    "prune": {"type": "bool", "default": True},
 }
 
 RELEASE_MUTUALLY_EXCLUSIVE = [("chart", "manifests"), ("chart", "manifest_files")]

@@ -18,8 +18,10 @@ from ansible_collections.homelab.observability.plugins.module_utils.deploy.gate 
 )
 from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
 from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
+from ansible_collections.homelab.observability.plugins.module_utils.kube import drift as kd
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 
 
 def deploy_chart(run):
@@ -61,6 +63,7 @@ def converge_release(run, chart):
             plan = recover_pending_release(run, plan, chart, values)
         if plan.action != "none":
             previous = rollback.target(plan)
+            restore_edited(run, plan.drift)
             upgrade_release(run, plan, chart, values)
     report_diff(run, plan)
     healthy, final = health_gate(run, plan.planned_objects)
@@ -79,6 +82,8 @@ def plan_release(run, chart, values):
         run.result["plan"]["note"] = plan.note
     run.result["changed"] = plan.action != "none" or plan.recover is not None
     run.result["revision"] = (plan.current or {}).get("version")
+    if plan.drift:
+        run.result["drift"] = [d.result() for d in plan.drift]
     return plan
 
 
@@ -113,10 +118,46 @@ def upgrade_release(run, plan, chart, values):
     plan.planned_objects = hr.install_order(hr.parse_manifest(release.get("manifest")))
     plan.diff = hr.manifest_changes(hr.parse_manifest((plan.current or {}).get("manifest")),
                                     plan.planned_objects, run.namespace)
+    if plan.drift:
+        repair_drift(run, plan)
+
+
+def restore_edited(run, drifts):
+    """Server-side apply the stored object of each drifted object that exists, as helm's own field manager.
+
+    Helm 4 upgrades by server-side apply and refuses a field another manager (kubectl edit) changed;
+    helm 3 patches CRDs and custom resources two-way and would leave the edit. Applied as helm, with
+    force, the fields are helm's again, so the upgrade after (and later ones) meets no conflict."""
+    edited = [d for d in drifts if d.live is not None]
+    for drift in edited:
+        run.api.apply(drift.desired, default_namespace=run.namespace, field_manager=helm_manager(drift.live))
+    if edited:
+        run.result["drift_applied"] = [d.result() for d in edited]
+
+
+def helm_manager(live):
+    """The field manager helm wrote ``live`` with (the helm binary's name), ``helm`` when none is recorded."""
+    managers = [(f.get("operation") != "Apply", f.get("manager")) for f in
+                (live.get("metadata") or {}).get("managedFields") or [] if str(f.get("manager", "")).startswith("helm")]
+    return min(managers)[1] if managers else "helm"
+
+
+def repair_drift(run, plan):
+    """Apply what the upgrade left drifted (a missing object helm did not create again)."""
+    stored = hr.parse_manifest(plan.planned.get("manifest"))
+    # keyed as parsed (a cluster-scoped object keeps the release namespace on both sides)
+    keys = {Ref.of(d.desired, run.namespace).key() for d in plan.drift}
+    run.api.forget()  # the upgrade may have created CRDs again: their kinds are served now
+    left = kd.find(run.api, [o for o in stored if Ref.of(o, run.namespace).key() in keys], run.namespace)
+    for drift in left:
+        run.api.apply(drift.desired, default_namespace=run.namespace,
+                      field_manager=helm_manager(drift.live or {}))
+    if left:
+        run.result["drift_applied"] = run.result.get("drift_applied", []) + [d.result() for d in left]
 
 
 def report_diff(run, plan):
-    run.result["diff"] = hr.public_diff(plan.diff)
+    run.result["diff"] = hr.public_diff(plan.diff) + [d.diff() for d in plan.drift]
     vdiff = hr.values_diff(plan)
     if vdiff:
         run.result["diff"].insert(0, vdiff)

@@ -67,6 +67,9 @@ def component_problems(params):
     name, namespace = params.get("name"), params.get("namespace")
     if params.get("chart") and not release_name(name):
         problems.append("name %r is not %s, such as 'kube-prometheus-stack'" % (name, RELEASE_RULE))
+    if not params.get("chart") and not dns_label(name):
+        # the name is the value of the component label every object gets (pruning finds them by it)
+        problems.append("name %r of a manifests component is not %s, such as 'exportarr'" % (name, LABEL_RULE))
     if not dns_label(namespace):
         problems.append("namespace %r is not %s, such as 'monitoring'" % (namespace, LABEL_RULE))
     for index, obj in enumerate(params.get("manifests") or []):

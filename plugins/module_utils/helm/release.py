@@ -27,6 +27,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.helm.cli imp
     HelmError,
     last_deployed,
 )
+from ansible_collections.homelab.observability.plugins.module_utils.kube import drift as kd
 from ansible_collections.homelab.observability.plugins.module_utils.kube import goyaml
 from ansible_collections.homelab.observability.plugins.module_utils.kube.apply import install_order, redact  # noqa: F401
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
@@ -135,6 +136,7 @@ class HelmPlan:
         self.fast_reasons = []
         self.note = None
         self.cluster_read = set()
+        self.drift = []
 
 
 def plan_release(helm, name, namespace, chart, values, *, create_namespace, recover_pending, check_mode,
@@ -154,12 +156,26 @@ def plan_release(helm, name, namespace, chart, values, *, create_namespace, reco
             _server_plan(plan, helm, target, create_namespace=create_namespace, check_mode=check_mode)
         # otherwise the install's own output is the plan (deploy/chart.py): no render twice
         return plan
-    if status == "deployed" and not plan.recover and _settled_fast(plan, helm, target, kube_version=kube_version,
-                                                                   check_mode=check_mode):
-        return plan
-    _server_plan(plan, helm, target, create_namespace=create_namespace, check_mode=check_mode)
-    _verdict(plan, plan.planned)
+    if not (status == "deployed" and not plan.recover and _settled_fast(plan, helm, target,
+                                                                        kube_version=kube_version,
+                                                                        check_mode=check_mode)):
+        _server_plan(plan, helm, target, create_namespace=create_namespace, check_mode=check_mode)
+        _verdict(plan, plan.planned)
+    if plan.action == "none" and api is not None:
+        _drift_verdict(plan, api, namespace)
     return plan
+
+
+def _drift_verdict(plan, api, namespace):
+    """A release helm sees as unchanged is upgraded anyway when its live objects drifted from the
+    stored manifest (deleted or edited out of band): helm's own state cannot show that."""
+    plan.drift = kd.find(api, parse_manifest(plan.current.get("manifest")), namespace)
+    if plan.drift:
+        plan.action = "upgrade"
+        shown = ", ".join(str(d) for d in plan.drift[:10])
+        more = len(plan.drift) - 10
+        plan.reasons.append("live objects drifted from the release: %s%s"
+                            % (shown, " and %d more" % more if more > 0 else ""))
 
 
 def _status(release):

@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Server-side apply of a set of manifests, writing only when something would change.
 
-For each desired object the planner reads the live object (one GET). The object is unchanged
+For each desired object the planner reads the live object (one GET, or through a caller's
+``get``, such as kube/inventory.py's one LIST per kind). The object is unchanged
 when the live copy carries our hash annotation for exactly this desired object and every field we
 declare still holds its value (nobody drifted it). Otherwise a server-side dry-run apply shows
 what the server would store; when that equals the live object (defaults, normalised quantities)
@@ -94,6 +95,7 @@ def with_hash(obj):
 
 
 _QUANTITY_PARENTS = ("requests", "limits", "capacity", "hard", "allocatable")
+_QUANTITY_KEYS = ("storage", "sizeLimit")
 _SUFFIX = {
     "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
     "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
@@ -118,17 +120,35 @@ def quantity(value):
 def contains(desired, live, key=None, parent=None):
     """True when every field of ``desired`` holds the same value in ``live`` (live may have more).
 
-    Resource quantities compare by value (the server stores C(0.1) CPU as C(100m)).
+    Resource quantities compare by value (the server stores C(0.1) CPU as C(100m)), and an empty
+    or zero field may be absent live (the API omits empty values when it serialises an object).
     """
+    return difference(desired, live, "", key, parent) is None
+
+
+def difference(desired, live, path="", key=None, parent=None):
+    """The path (``spec.template.spec.containers[0].image``) of the first field of ``desired`` that
+    ``live`` does not hold with the same value, or None when ``live`` contains ``desired``."""
     if isinstance(desired, dict):
-        return isinstance(live, dict) and all(
-            k in live and contains(v, live[k], k, key) for k, v in desired.items() if v is not None
-        )
+        if not isinstance(live, dict):
+            return path or "."
+        for k, v in desired.items():
+            sub = "%s.%s" % (path, k) if path else k
+            if v is None or (k not in live and not v):
+                continue
+            found = sub if k not in live else difference(v, live[k], sub, k, key)
+            if found:
+                return found
+        return None
     if isinstance(desired, list):
-        return isinstance(live, list) and len(desired) == len(live) and all(
-            contains(d, lv, key, parent) for d, lv in zip(desired, live, strict=True)
-        )
-    return _same_scalar(desired, live, key, parent)
+        if not isinstance(live, list) or len(desired) != len(live):
+            return path or "."
+        for i, (d, lv) in enumerate(zip(desired, live, strict=True)):
+            found = difference(d, lv, "%s[%d]" % (path, i), key, parent)
+            if found:
+                return found
+        return None
+    return None if _same_scalar(desired, live, key, parent) else (path or ".")
 
 
 def _same_scalar(desired, live, key, parent):
@@ -136,7 +156,7 @@ def _same_scalar(desired, live, key, parent):
         return desired is live
     if desired == live:
         return True
-    if parent in _QUANTITY_PARENTS or key == "storage":
+    if parent in _QUANTITY_PARENTS or key in _QUANTITY_KEYS:
         left, right = quantity(desired), quantity(live)
         return left is not None and left == right
     return False
@@ -222,8 +242,8 @@ def _same(live, candidate):
     return normalize(live) == normalize(candidate)
 
 
-def plan_object(api, desired, default_namespace=None):
-    """A Change for one desired object; read-only (GETs and dry-run applies)."""
+def plan_object(api, desired, default_namespace=None, get=None):
+    """A Change for one desired object; read-only (``get``, by default one GET, and dry-run applies)."""
     ref = Ref.of(desired, default_namespace)
     try:
         namespaced = api.namespaced(ref.api_version, ref.kind)
@@ -231,7 +251,7 @@ def plan_object(api, desired, default_namespace=None):
         # Its CRD comes with this same set or an earlier wave that was not applied (check mode).
         return Change(ref, "create", desired, None, desired, note=str(exc))
     desired = _placed(ref, desired, namespaced)
-    live = api.get(ref)
+    live = (get or api.get)(ref)
     stamped = with_hash(desired)
     if _unchanged_by_hash(live, desired, stamped):
         return Change(ref, "none", stamped, live, live)
@@ -274,8 +294,8 @@ def _plan_by_dry_run(api, ref, stamped, live):
     return Change(ref, "update", stamped, live, dry)
 
 
-def plan(api, objects, default_namespace=None):
-    return [plan_object(api, obj, default_namespace) for obj in install_order(objects)]
+def plan(api, objects, default_namespace=None, get=None):
+    return [plan_object(api, obj, default_namespace, get) for obj in install_order(objects)]
 
 
 def execute(api, change):

@@ -18,7 +18,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube import goyaml
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
-from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref, scoped_ref
 
 CRD = "CustomResourceDefinition"
 CRD_TIMEOUT = 60
@@ -42,28 +42,26 @@ def namespace_object(name):
 def refs_of(api, objs, namespace):
     out = []
     for obj in objs:
-        ref = Ref.of(obj, namespace)
         try:
-            if not api.namespaced(ref.api_version, ref.kind):
-                ref.namespace = None
+            out.append(scoped_ref(api, obj, namespace))
         except KubeError:
-            pass
-        out.append(ref)
+            out.append(Ref.of(obj, namespace))
     return out
 
 
-def converge(api, waiter, objs, namespace, *, create_namespace, check_mode):
-    """Plan and (unless check mode) apply; returns the list of Changes in apply order.
+def converge(api, waiter, objs, namespace, *, create_namespace, check_mode, get=None):
+    """Plan and (unless check mode) apply; returns the list of Changes in apply order. ``get`` reads
+    a live object (kube/inventory.py's, one LIST per kind; one GET per object by default).
 
     Namespaces and CRDs go first, and the rest is planned once the changed CRDs are established:
     the apiserver serves the kinds of a new CRD only then."""
     head = _created_namespace(objs, namespace) if create_namespace else []
     early, late = _split_early(objs)
-    first = ap.plan(api, head + early, namespace)
+    first = ap.plan(api, head, namespace) + ap.plan(api, early, namespace, get)
     if not check_mode:
         _execute(api, first)
         _wait_for_crds(api, waiter, [c.ref for c in first if c.ref.kind == CRD and c.action != "none"])
-    second = ap.plan(api, late, namespace)
+    second = ap.plan(api, late, namespace, get)
     if not check_mode:
         _execute(api, second)
     return first + second

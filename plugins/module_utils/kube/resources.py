@@ -126,6 +126,14 @@ class Ref:
     __repr__ = __str__
 
 
+def scoped_ref(api, obj, default_namespace=None):
+    """The Ref of ``obj``, without a namespace when its kind is cluster-scoped; raises UnknownKind."""
+    ref = Ref.of(obj, default_namespace)
+    if not api.namespaced(ref.api_version, ref.kind):
+        ref.namespace = None
+    return ref
+
+
 class KubeApi:
     """Thread-safe enough for the waves module: discovery cache under a lock, counters under a lock."""
 

@@ -115,6 +115,9 @@ def _outcome(wave, res):
         "revision": res.get("revision"),
         "diff": res.get("diff") or [],
     }
+    for key in ("plan", "drift", "drift_applied", "pruned"):
+        if key in res:
+            out[key] = res[key]
     if res.get("failed"):
         out["msg"] = res.get("msg")
     return out

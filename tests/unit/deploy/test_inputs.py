@@ -37,13 +37,21 @@ def test_manifest_names_are_checked_but_rbac_names_may_hold_colons():
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:metrics"}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ok", "namespace": "Arr"}},
     ]
-    problems = inputs.component_problems({"name": "Any Name", "namespace": "monitoring", "manifests": manifests})
+    problems = inputs.component_problems({"name": "dashboards", "namespace": "monitoring", "manifests": manifests})
     assert problems == [
         "manifests[0]: ConfigMap name 'Dashboards' is not a DNS-1123 subdomain (lower case letters, digits, '-' and "
         "'.', at most 253 characters), such as 'capacity-dashboards'",
         "manifests[2]: Secret ok: namespace 'Arr' is not a DNS-1123 label (at most 63 lower case letters, digits and "
         "'-', starting and ending with a letter or digit)",
     ]
+
+
+def test_a_manifests_component_is_named_by_a_label_value_its_objects_carry():
+    problems = inputs.component_problems({"name": "Exportarr.Sonarr", "namespace": "arr", "manifests": []})
+    assert problems == ["name 'Exportarr.Sonarr' of a manifests component is not a DNS-1123 label (at most 63 "
+                        "lower case letters, digits and '-', starting and ending with a letter or digit), such as "
+                        "'exportarr'"]
+    assert inputs.component_problems({"name": "exportarr", "namespace": "arr", "manifests": []}) == []
 
 
 def test_waves_refuses_a_bad_name_before_any_request(run_module):

@@ -5,6 +5,7 @@ install is uninstalled, and nothing is undone when the option is off."""
 import copy
 
 import pytest
+import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
@@ -30,8 +31,9 @@ class FakeHelm:
     # any driver but "secret": the release records come from status/history, not from the API's Secrets
     environ = {"HELM_DRIVER": "configmap"}
 
-    def __init__(self, api, history=(), values=None, writes_objects=False, rollback_error=None):
+    def __init__(self, api, history=(), values=None, *, writes_objects=False, rollback_error=None, manifest=MANIFEST):
         self.api = api
+        self.manifest = manifest
         self.hist = [dict(r) for r in history]
         self.values = values or {}
         self.writes_objects = writes_objects
@@ -52,21 +54,22 @@ class FakeHelm:
         if latest is None:
             return None
         return {"name": name, "namespace": namespace, "version": latest["revision"],
-                "info": {"status": latest["status"]}, "config": self.values, "manifest": MANIFEST}
+                "info": {"status": latest["status"]}, "config": self.values, "manifest": self.manifest}
 
     def history(self, name, namespace):
         return copy.deepcopy(self.hist)
 
     def template(self, name, namespace, chart, values, **_):
-        return MANIFEST
+        return self.manifest
 
     def upgrade(self, name, namespace, chart, values, *, create_namespace=False, dry_run=None):
         revision = (self._latest() or {}).get("revision", 0) + 1
-        release = {"version": revision, "manifest": MANIFEST, "config": values,
+        release = {"version": revision, "manifest": self.manifest, "config": values,
                    "chart": {"metadata": {"name": "c", "version": "0.1.0"}}}
         if dry_run:
             return release
         self.calls.append(("upgrade", name, namespace))
+        self.objects_at_upgrade = copy.deepcopy(self.api.objects)
         self.hist.append({"revision": revision, "status": "deployed", "chart": "c-0.1.0"})
         if self.writes_objects:
             self.api.put(CONFIGMAP)
@@ -157,8 +160,14 @@ def test_a_healthy_upgrade_is_kept(cluster, chart):
     assert helm.writes() == [] and "rolled_back_to" not in result
 
 
+DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": "ns"},
+              "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "a"}}}}
+
+
 def test_an_unchanged_release_that_is_not_healthy_is_not_rolled_back(cluster, chart):
-    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2})
+    cluster.put(dict(DEPLOYMENT, metadata=dict(DEPLOYMENT["metadata"], generation=1),
+                     status={"observedGeneration": 1, "replicas": 1, "availableReplicas": 0}))
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2}, manifest=yaml.safe_dump(DEPLOYMENT))
     result = run(cluster, helm, chart)
     assert result["plan"]["action"] == "none" and result["failed"]
     assert helm.calls == [("close",)]
@@ -171,3 +180,71 @@ def test_a_rollback_that_fails_is_said_in_the_message(cluster, chart):
     assert helm.writes() == [("rollback", "app", "ns", 2)]
     assert "rolled_back_to" not in result
     assert result["msg"].endswith(" (rollback failed: another operation is in progress)")
+
+
+THING = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t", "namespace": "ns"},
+         "spec": {"size": 3}}
+
+
+GADGET = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"size": 3}}
+
+
+def drifting_cluster(cluster, obj=THING):
+    cluster.kinds[("example.com/v1", "Thing")] = ("things", True)
+    cluster.kinds[("example.com/v1", "Gadget")] = ("gadgets", False)
+    cluster.put(obj)
+    return cluster
+
+
+def test_an_unchanged_release_whose_object_was_deleted_is_upgraded_and_says_which(cluster, chart):
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2}, writes_objects=True)
+    result = run(cluster, helm, chart)
+    assert result["plan"]["action"] == "upgrade" and result["changed"] and result["health"] == h.HEALTHY
+    assert result["drift"] == [{"kind": "ConfigMap", "namespace": "ns", "name": "app", "drift": "missing"}]
+    assert "live objects drifted from the release: ConfigMap ns/app (missing)" in result["plan"]["reasons"][0]
+    assert [d["action"] for d in result["diff"]] == ["create"]
+    assert ("upgrade", "app", "ns") in helm.calls and "drift_applied" not in result
+
+    cluster.counts.clear()
+    again = run(cluster, FakeHelm(cluster, helm.hist, values={"a": 2}), chart)
+    assert again["plan"]["action"] == "none" and "drift" not in again
+    assert cluster.writes() == 0 and cluster.counts["LIST"] == 1
+
+
+@pytest.mark.parametrize(("obj", "namespace"), [(THING, "ns"), (GADGET, None)], ids=["namespaced", "cluster-scoped"])
+def test_a_field_helm_does_not_restore_is_applied_after_the_upgrade(cluster, chart, obj, namespace):
+    """Helm 3 patches a custom resource or a CRD two-way (stored against rendered, the same): the edit stays."""
+    drifting_cluster(cluster, obj)
+    next(o for r, o in cluster.objects.items() if r.kind == obj["kind"])["spec"]["size"] = 1
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2}, manifest=yaml.safe_dump(obj))
+    result = run(cluster, helm, chart)
+    assert result["drift"] == [{"kind": obj["kind"], "namespace": namespace, "name": obj["metadata"]["name"],
+                                "drift": "spec.size"}]
+    assert result["drift_applied"] == result["drift"]
+    assert next(o for r, o in cluster.objects.items() if r.kind == obj["kind"])["spec"]["size"] == 3
+    assert cluster.counts["PATCH"] == 1
+
+
+def test_check_mode_reports_drift_and_writes_nothing(cluster, chart):
+    drifting_cluster(cluster)
+    next(o for r, o in cluster.objects.items() if r.kind == "Thing")["spec"]["size"] = 1
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2}, manifest=yaml.safe_dump(THING))
+    result = deploy({"name": "app", "namespace": "ns", "chart": chart, "values": {"a": 2}, "wait": False},
+                    cluster, check_mode=True, helm=helm, waiter=instant_waiter(cluster))
+    assert result["changed"] and result["drift"][0]["drift"] == "spec.size"
+    assert result["diff"][0]["before"]["spec"] == {"size": 1} and result["diff"][0]["after"]["spec"] == {"size": 3}
+    assert helm.calls == [("close",)] and cluster.writes() == 0
+
+
+def test_an_edited_object_is_restored_as_helm_before_the_upgrade(cluster, chart):
+    """Helm 4's server-side apply refuses a field kubectl changed: the upgrade must find it restored, and
+    restored by helm's own field manager, so that later upgrades meet no conflict either."""
+    drifting_cluster(cluster)
+    live = next(o for r, o in cluster.objects.items() if r.kind == "Thing")
+    live["spec"]["size"] = 1
+    live["metadata"]["managedFields"] = [{"manager": "kubectl-edit", "operation": "Update"},
+                                         {"manager": "helm", "operation": "Update"}]
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 2}, manifest=yaml.safe_dump(THING))
+    run(cluster, helm, chart)
+    assert next(o for r, o in helm.objects_at_upgrade.items() if r.kind == "Thing")["spec"]["size"] == 3
+    assert cluster.field_managers == ["helm"]

@@ -7,6 +7,8 @@ import pytest
 from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError, last_deployed
 
+from tests.fakes.kube_api import FakeApi
+
 MANIFEST = """---
 # Source: c/templates/cm.yaml
 apiVersion: v1
@@ -243,3 +245,18 @@ def test_a_packaged_chart_is_identified_without_a_repository(tmp_path):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(src / "Chart.yaml", arcname="loki/Chart.yaml")
     assert hr.local_chart_id({"ref": str(archive)}) == ("loki", "6.55.0")
+
+
+def test_an_unchanged_release_whose_live_object_was_edited_is_an_upgrade(chart):
+    helm = FakeHelm()
+    helm.environ = {"HELM_DRIVER": "configmap"}
+    api = FakeApi([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "namespace": "ns"},
+                    "data": {"a": "edited"}}])
+    result = hr.plan_release(helm, "app", "ns", chart, {}, create_namespace=True, recover_pending=False,
+                             check_mode=False, kube_version="v1.34.4", api=api)
+    assert result.action == "upgrade"
+    assert result.reasons == ["live objects drifted from the release: ConfigMap ns/app (field data.a)"]
+    assert api.counts["LIST"] == 1 and api.writes() == 0
+    api.objects[next(iter(api.objects))]["data"]["a"] = "1"
+    assert hr.plan_release(helm, "app", "ns", chart, {}, create_namespace=True, recover_pending=False,
+                           check_mode=False, kube_version="v1.34.4", api=api).action == "none"

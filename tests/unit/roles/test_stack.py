@@ -93,3 +93,17 @@ def test_the_stack_switches_turn_recovery_on_for_every_component(tmp_path):
                  stack_rollback_on_failure=True)
     assert [(c["name"], c["recover_pending"], c["rollback_on_failure"]) for c in plan] == [
         ("loki", True, True), ("alloy", True, True), ("uptime-kuma", True, True)]
+
+
+def test_pruning_is_on_by_default(plan):
+    assert all("prune" not in c for c in plan)
+
+
+def test_stack_prune_false_turns_pruning_off_for_every_component(tmp_path):
+    plan = _plan(tmp_path, stack_roles=["exportarr", "loki"], stack_prune=False)
+    assert sorted((c["name"], c.get("prune")) for c in plan) == [("exportarr", False), ("loki", False)]
+
+
+def test_component_prune_false_reaches_the_manifests_components(tmp_path):
+    plan = _plan(tmp_path, stack_roles=["exportarr", "uptime_kuma"], component_prune=False)
+    assert sorted((c["name"], c.get("prune")) for c in plan) == [("exportarr", False), ("uptime-kuma", False)]
