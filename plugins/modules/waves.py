@@ -149,11 +149,13 @@ lock:
   description:
     - The deploy lock, with O(lock) - namespace, name, holder (this run's identity), waited (seconds spent waiting
       for another run), waited_for (that run's identity, or null), lost (set when another run took the lock over
-      while this one ran) and release_problem (set when the lock could not be deleted at the end).
+      while this one ran), release_problem (set when the lock could not be deleted at the end) and requests (the
+      lock's own API requests by HTTP method, renewals included).
   returned: when O(lock) is true and there are components
   type: dict
   sample: {namespace: monitoring, name: homelab-observability-deploy, holder: "host=ctl pid=4242
-    started=2026-01-01T10:00:00.000000Z", waited: 0.0, waited_for: null, lost: null, release_problem: null}
+    started=2026-01-01T10:00:00.000000Z", waited: 0.0, waited_for: null, lost: null, release_problem: null,
+    requests: {POST: 1, DELETE: 1}}
 timing_table:
   description: One row per component in wave order (wave, component, changed, health, started_at, finished_at, duration).
   returned: always

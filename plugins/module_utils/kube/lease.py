@@ -274,4 +274,4 @@ class DeployLock:
     def report(self):
         return {"namespace": self.ref.namespace, "name": self.ref.name, "holder": self.me,
                 "waited": self.waited, "waited_for": self.waited_for, "lost": self.lost,
-                "release_problem": self.release_problem}
+                "release_problem": self.release_problem, "requests": dict(self.api.counts)}

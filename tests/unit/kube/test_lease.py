@@ -53,7 +53,7 @@ def test_a_free_lock_costs_one_create_and_one_delete(clock):
     assert lock.waited == 0 and lock.waited_for is None
     assert lock.release() is None
     assert REF not in api.objects
-    assert dict(api.counts) == {"POST": 1, "DELETE": 1}
+    assert dict(api.counts) == {"POST": 1, "DELETE": 1} == lock.report()["requests"]
 
 
 def test_waits_for_the_holder_then_takes_the_lock_when_it_is_released(clock):
