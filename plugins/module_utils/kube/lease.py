@@ -108,7 +108,18 @@ class DeployLock:
     # -- taking ----------------------------------------------------------------------------------
     def acquire(self, timeout=None):
         """Take the lock or raise ``LockHeld`` naming its holder after ``timeout`` seconds (0: at once)."""
-        timeout = self.timeout if timeout is None else timeout
+        try:
+            return self._acquire(self.timeout if timeout is None else timeout)
+        except KubeApiError as exc:
+            if exc.status != 403:
+                raise
+            raise KubeError(
+                "cannot take the deploy lock (Lease %s/%s): %s. Grant the user get, create, update and delete on "
+                "leases (API group coordination.k8s.io) in namespace %s, choose another with lock_namespace, or "
+                "turn the lock off (lock: false)" % (self.ref.namespace, self.ref.name, exc, self.ref.namespace)
+            ) from exc
+
+    def _acquire(self, timeout):
         started = self.clock()
         if self.check_mode:
             self.waited_for = self._foreign_holder(self.api.get(self.ref))

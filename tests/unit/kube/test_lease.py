@@ -5,7 +5,7 @@ import time
 import pytest
 from ansible_collections.homelab.observability.plugins.module_utils.kube import lease as ls
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
-from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApiError, Ref
 
 from tests.fakes.clock import Clock
 from tests.fakes.kube_api import FakeApi
@@ -212,3 +212,15 @@ def test_release_reports_a_delete_that_failed_instead_of_raising(taken):
     api.before_write = unreachable
     assert "expires 60s after its last renewal" in lock.release()
     assert "connection refused" in lock.report()["release_problem"]
+
+
+def test_a_user_without_rights_on_leases_is_told_which_rights_and_where(clock):
+    api = FakeApi([NS])
+
+    def forbidden(verb, ref):
+        raise KubeApiError(403, "Forbidden", 'leases is forbidden: User "ci" cannot create resource "leases"',
+                           verb, "/apis/coordination.k8s.io/v1/namespaces/monitoring/leases")
+
+    api.before_write = forbidden
+    with pytest.raises(KubeError, match="get, create, update and delete on leases .* monitoring.*lock: false"):
+        make_lock(api, clock).acquire()
