@@ -159,13 +159,13 @@ class DeployLock:
         try:
             return self.api.create(body)
         except KubeApiError as exc:
-            if exc.status != 404 or not self.create_namespace:
-                if exc.status == 404:
-                    raise KubeError(
-                        "cannot take the deploy lock: namespace %s does not exist; create it, or set lock_namespace "
-                        "to an existing namespace" % self.ref.namespace
-                    ) from exc
+            if exc.status != 404:
                 raise
+            if not self.create_namespace:
+                raise KubeError(
+                    "cannot take the deploy lock: namespace %s does not exist; create it, or set lock_namespace "
+                    "to an existing namespace" % self.ref.namespace
+                ) from exc
         self._ensure_namespace()
         return self.api.create(body)
 
