@@ -233,7 +233,7 @@ class DeployLock:
             held = self.held
         if held is None or self.lost:
             return False
-        for _ in range(2):
+        for _try in range(2):
             try:
                 self._write(self.api.replace(self._body(held)))
                 return True

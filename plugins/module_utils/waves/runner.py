@@ -76,8 +76,8 @@ def _run_all(waves, components, deploy_one, options, lock):
     for wave, members in waves:
         if lock is not None and lock.lost:
             # another deploy runs now: starting this wave would race it on the same releases
-            failure = "%s; not started: %s" % (lock.lost, ", ".join(c["name"] for w, ms in waves if w >= wave
-                                                                   for c in ms))
+            later = [c["name"] for w, ms in waves if w >= wave for c in ms]
+            failure = "%s; not started: %s" % (lock.lost, ", ".join(later))
             break
         started, t0 = utcnow(), time.monotonic()
         results = _run_wave(members, deploy_one, wave_timeout, max_parallel, check_mode)
