@@ -48,6 +48,31 @@ options:
       - How many components of one wave deploy at the same time.
     type: int
     default: 8
+  lock:
+    description:
+      - >-
+        Take the deploy lock before the first write and give it back at the end (on failure too), so two deploys
+        against one cluster run one after the other instead of racing on the same Helm releases (which fails one
+        of them with C(release: already exists)).
+      - The lock is the Lease C(homelab-observability-deploy) of API group C(coordination.k8s.io/v1) in
+        O(lock_namespace). Its C(holderIdentity) names the run that holds it (host, process id, start time); the
+        run renews it every 20 seconds, and a lock not renewed for 60 seconds (its run was killed) is taken over.
+      - The user needs C(get), C(create), C(update) and C(delete) on C(leases) in that namespace.
+      - In check mode the lock is only read; a holder is reported as a warning, nothing is written.
+    type: bool
+    default: true
+  lock_timeout:
+    description:
+      - Seconds to wait for another run's lock; the run then fails naming the holder, before any write.
+      - C(0) refuses at once when another run holds the lock.
+    type: int
+    default: 600
+  lock_namespace:
+    description:
+      - Namespace of the lock's Lease. Every deploy to one cluster should use the same one.
+      - Unset takes the namespace of the first component of the first wave (created first when that component
+        has C(create_namespace)).
+    type: str
 extends_documentation_fragment:
   - homelab.observability.k8s_auth
 attributes:
@@ -118,9 +143,20 @@ components:
     loki: {wave: -1, changed: true, health: Healthy, resources: [], diagnosis: [], started_at: "2026-01-01T10:00:00Z",
            finished_at: "2026-01-01T10:00:40Z", duration: 40.0, revision: 1}
 api_requests:
-  description: API requests the module sent, by HTTP method (helm's own requests are not included).
+  description: API requests the module sent, by HTTP method (helm's own requests are not included), the lock's too.
   returned: always
   type: dict
+lock:
+  description:
+    - The deploy lock, with O(lock) - namespace, name, holder (this run's identity), waited (seconds spent waiting
+      for another run), waited_for (that run's identity, or null), lost (set when another run took the lock over
+      while this one ran), release_problem (set when the lock could not be deleted at the end) and requests (the
+      lock's own API requests by HTTP method, renewals included).
+  returned: when O(lock) is true and there are components
+  type: dict
+  sample: {namespace: monitoring, name: homelab-observability-deploy, holder: "host=ctl pid=4242
+    started=2026-01-01T10:00:00.000000Z", waited: 0.0, waited_for: null, lost: null, release_problem: null,
+    requests: {POST: 1, DELETE: 1}}
 timing_table:
   description: One row per component in wave order (wave, component, changed, health, started_at, finished_at, duration).
   returned: always
@@ -144,9 +180,10 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.client 
     kube_session,
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
+from ansible_collections.homelab.observability.plugins.module_utils.kube.lease import DeployLock
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 from ansible_collections.homelab.observability.plugins.module_utils.waves.args import component_spec
-from ansible_collections.homelab.observability.plugins.module_utils.waves.runner import run_waves
+from ansible_collections.homelab.observability.plugins.module_utils.waves.runner import first_component, run_waves
 
 
 def argument_spec():
@@ -154,6 +191,9 @@ def argument_spec():
         "components": {"type": "list", "elements": "dict", "required": True},
         "wave_timeout": {"type": "int", "default": 900},
         "max_parallel": {"type": "int", "default": 8},
+        "lock": {"type": "bool", "default": True},
+        "lock_timeout": {"type": "int", "default": 600},
+        "lock_namespace": {"type": "str"},
     }
     spec.update(auth_argument_spec())
     return spec
@@ -185,10 +225,54 @@ def validate_components(module):
     return out
 
 
+def check_options(module):
+    params = module.params
+    if params["max_parallel"] < 1 or params["wave_timeout"] < 1:
+        module.fail_json(msg="max_parallel and wave_timeout must be at least 1")
+    if params["lock_timeout"] < 0:
+        module.fail_json(msg="lock_timeout must be 0 (refuse at once when another run holds the lock) or more seconds"
+                             " (is %d)" % params["lock_timeout"])
+    if params["lock_namespace"] is not None and not inputs.dns_label(params["lock_namespace"]):
+        module.fail_json(msg="lock_namespace must be %s, such as monitoring (is %r)"
+                             % (inputs.LABEL_RULE, params["lock_namespace"]))
+
+
+def deploy_lock(module, client, components):
+    """The run's ``DeployLock`` (over a KubeApi of its own, counted with the others), or None."""
+    first = first_component(components)
+    if not module.params["lock"] or first is None:
+        return None
+    namespace = module.params["lock_namespace"] or first["namespace"]
+    own = not module.params["lock_namespace"]
+    return DeployLock(KubeApi(client), namespace, timeout=module.params["lock_timeout"],
+                      create_namespace=own and first.get("create_namespace", True), check_mode=module.check_mode)
+
+
+def lock_warnings(module, lock):
+    report = lock.report()
+    if report["waited_for"] and module.check_mode:
+        module.warn("another deploy holds the deploy lock (Lease %s/%s): %s; a real run would wait for it"
+                    % (report["namespace"], report["name"], report["waited_for"]))
+    elif report["waited_for"]:
+        module.warn("waited %.1fs for the deploy lock (Lease %s/%s) held by %s"
+                    % (report["waited"], report["namespace"], report["name"], report["waited_for"]))
+    for problem in (report["lost"], report["release_problem"]):
+        if problem:
+            module.warn(problem)
+    return report
+
+
+def sum_requests(apis):
+    requests = {}
+    for api in apis:
+        for verb, count in api.counts.items():
+            requests[verb] = requests.get(verb, 0) + count
+    return requests
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if module.params["max_parallel"] < 1 or module.params["wave_timeout"] < 1:
-        module.fail_json(msg="max_parallel and wave_timeout must be at least 1")
+    check_options(module)
     components = validate_components(module)
     auth = {name: module.params[name] for name in auth_argument_spec()}
     try:
@@ -208,6 +292,9 @@ def main():
         params = dict(params, **auth)
         return deploy(params, api, check_mode=check_mode)
 
+    lock = deploy_lock(module, client, components)
+    if lock is not None:
+        apis.append(lock.api)
     try:
         result, failure = run_waves(
             components,
@@ -215,14 +302,13 @@ def main():
             wave_timeout=module.params["wave_timeout"],
             max_parallel=module.params["max_parallel"],
             check_mode=module.check_mode,
+            lock=lock,
         )
     except KubeError as exc:
-        module.fail_json(msg=str(exc))
-    requests = {}
-    for api in apis:
-        for verb, count in api.counts.items():
-            requests[verb] = requests.get(verb, 0) + count
-    result["api_requests"] = requests
+        module.fail_json(msg=str(exc), **({"lock": lock.report()} if lock else {}))
+    result["api_requests"] = sum_requests(apis)
+    if lock is not None:
+        result["lock"] = lock_warnings(module, lock)
     if failure:
         module.fail_json(msg=failure, **result)
     module.exit_json(**result)

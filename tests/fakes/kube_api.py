@@ -21,8 +21,14 @@ class FakeApi:
         self.kinds = dict(BUILTIN)
         self.kinds.update(kinds or {})
         self.lists = {}
+<<<<<<< HEAD
         self.list_calls = []
         self.field_managers = []
+=======
+        self.version = 0
+        # called with (verb, ref) before create, replace and delete: a test's other writer acts there
+        self.before_write = None
+>>>>>>> lock
         for obj in objects:
             self.put(obj)
 
@@ -74,12 +80,55 @@ class FakeApi:
             self.objects[ref] = merged
         return copy.deepcopy(merged)
 
-    def delete(self, ref, propagation="Background"):
+    def _next_version(self, obj):
+        self.version += 1
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self.version)
+        return obj
+
+    def _hook(self, verb, ref):
+        if self.before_write:
+            self.before_write(verb, ref)
+
+    def create(self, obj):
+        """POST: 404 without the namespace, 409 (AlreadyExists) when the object exists."""
+        self.counts["POST"] += 1
+        ref = Ref.of(obj)
+        self._hook("POST", ref)
+        if not self.namespaced(ref.api_version, ref.kind):
+            ref.namespace = None
+        elif Ref("v1", "Namespace", None, ref.namespace) not in self.objects:
+            raise KubeApiError(404, "NotFound", 'namespaces "%s" not found' % ref.namespace, "POST", "/")
+        if ref in self.objects:
+            raise KubeApiError(409, "AlreadyExists", "%s already exists" % ref, "POST", "/")
+        stored = self._next_version(json.loads(json.dumps(obj)))
+        self.objects[ref] = stored
+        return copy.deepcopy(stored)
+
+    def replace(self, obj):
+        """PUT: 404 when missing, 409 (Conflict) when metadata.resourceVersion is not the stored one."""
+        self.counts["PUT"] += 1
+        ref = Ref.of(obj)
+        self._hook("PUT", ref)
+        live = self.objects.get(ref)
+        if live is None:
+            raise KubeApiError(404, "NotFound", "%s not found" % ref, "PUT", "/")
+        wanted = (obj.get("metadata") or {}).get("resourceVersion")
+        if wanted and wanted != live["metadata"].get("resourceVersion"):
+            raise KubeApiError(409, "Conflict", "the object has been modified", "PUT", "/")
+        stored = self._next_version(json.loads(json.dumps(obj)))
+        self.objects[ref] = stored
+        return copy.deepcopy(stored)
+
+    def delete(self, ref, propagation="Background", resource_version=None):
         self.counts["DELETE"] += 1
+        self._hook("DELETE", ref)
+        live = self.objects.get(ref)
+        if resource_version and live is not None and live["metadata"].get("resourceVersion") != resource_version:
+            raise KubeApiError(409, "Conflict", "Precondition failed: UID in precondition", "DELETE", "/")
         return self.objects.pop(ref, None)
 
     def writes(self):
-        return self.counts["PATCH"] + self.counts["DELETE"]
+        return self.counts["PATCH"] + self.counts["DELETE"] + self.counts["POST"] + self.counts["PUT"]
 
 
 def _selected(obj, label_selector, field_selector):

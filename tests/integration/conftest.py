@@ -119,6 +119,13 @@ class LabHandle:
         return len(self.write_requests(since, user, include_dry_run=include_dry_run, namespace=namespace))
 
     @staticmethod
+    def split_deploy_lock(events: list[dict]) -> tuple[list[dict], list[dict]]:
+        """(other writes, the waves module's deploy-lock writes): every deploy takes and releases its Lease."""
+        lock = [e for e in events if (e.get("objectRef") or {}).get("resource") == "leases"
+                and (e.get("objectRef") or {}).get("name") == "homelab-observability-deploy"]
+        return [e for e in events if e not in lock], lock
+
+    @staticmethod
     def describe(events: list[dict]) -> str:
         """One line per event, for assertion messages."""
         return "\n".join(audit.summary(e) for e in events)

@@ -62,6 +62,7 @@ BUILTIN = {
     ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): ("validatingwebhookconfigurations", False),
     ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"): ("mutatingwebhookconfigurations", False),
     ("scheduling.k8s.io/v1", "PriorityClass"): ("priorityclasses", False),
+    ("coordination.k8s.io/v1", "Lease"): ("leases", True),
 }
 
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
@@ -168,8 +169,9 @@ class KubeApi:
         """One API call, retried while the API server is unreachable or overloaded.
 
         Connection failures (the request never reached a server: an apiserver restart, a failover)
-        are retried for every verb, which is safe because every write here is a server-side apply
-        or a delete; 429 and 5xx answers are retried for reads. Retries stop after
+        are retried for every verb, which is safe because the writes are server-side applies and
+        deletes, and the lock's create and update (kube/lease.py) recognise their own earlier
+        success in the 409 a retry gets; 429 and 5xx answers are retried for reads. Retries stop after
         ``retry_seconds``. A certificate the client cannot verify is never retried (no wait fixes
         it); ``refused_is_final`` makes a refused connection final too, for the first request of
         a run, when nothing of ours can have restarted the apiserver yet.
@@ -312,8 +314,19 @@ class KubeApi:
         }
         return self.request("PATCH", self.path(ref), query=query, body=obj, content_type="application/apply-patch+yaml")
 
-    def delete(self, ref, propagation="Background"):
+    def create(self, obj):
+        """POST ``obj`` (its namespace from its metadata); a 409 (AlreadyExists) raises ``KubeApiError``."""
+        return self.request("POST", self.path(Ref.of(obj), name=False), body=obj)
+
+    def replace(self, obj):
+        """PUT ``obj``; with ``metadata.resourceVersion`` set, a 409 (Conflict) says someone wrote it since."""
+        return self.request("PUT", self.path(Ref.of(obj)), body=obj)
+
+    def delete(self, ref, propagation="Background", resource_version=None):
+        """``resource_version``: delete only that version (a 409 when the object changed since)."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
         return self.request("DELETE", self.path(ref), body=body, accept_404=True)
 
     def writes(self):

@@ -46,13 +46,39 @@ def _not_started(comp):
     }
 
 
-def run_waves(components, deploy_one, wave_timeout=900, max_parallel=8, check_mode=False):
-    """Returns (result, failed_message_or_None)."""
+def first_component(components):
+    """The component the run starts with (the deploy lock lives in its namespace unless told otherwise)."""
     waves = group_waves(components)
+    return waves[0][1][0] if waves else None
+
+
+def run_waves(components, deploy_one, wave_timeout=900, max_parallel=8, check_mode=False, *, lock=None):
+    """Returns (result, failed_message_or_None).
+
+    ``lock`` (kube/lease.py ``DeployLock``, or None): taken before the first wave, which raises ``LockHeld`` when
+    another deploy keeps it, and released at the end whatever happened.
+    """
+    waves = group_waves(components)
+    if lock is None:
+        return _run_all(waves, components, deploy_one, (wave_timeout, max_parallel, check_mode), None)
+    lock.acquire()
+    try:
+        return _run_all(waves, components, deploy_one, (wave_timeout, max_parallel, check_mode), lock)
+    finally:
+        lock.release()
+
+
+def _run_all(waves, components, deploy_one, options, lock):
+    wave_timeout, max_parallel, check_mode = options
     out_components = {c["name"]: _not_started(c) for c in components}
     out_waves = []
     failure = None
     for wave, members in waves:
+        if lock is not None and lock.lost:
+            # another deploy runs now: starting this wave would race it on the same releases
+            later = [c["name"] for w, ms in waves if w >= wave for c in ms]
+            failure = "%s; not started: %s" % (lock.lost, ", ".join(later))
+            break
         started, t0 = utcnow(), time.monotonic()
         results = _run_wave(members, deploy_one, wave_timeout, max_parallel, check_mode)
         finished = utcnow()

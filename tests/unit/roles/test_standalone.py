@@ -106,3 +106,19 @@ def test_role_alone_hands_the_waves_module_the_spec_the_stack_renders(role, rend
     _, results = run_alone(role)
     rendered = render([role])[role]
     assert {c["name"]: c for c in waves_components(results)} == {c["name"]: c for c in rendered}
+
+
+def waves_args(results):
+    """The waves module's own arguments (the task that has a lock_timeout)."""
+    return [r["invocation"]["module_args"] for r in results
+            if "lock_timeout" in r.get("invocation", {}).get("module_args", {})]
+
+
+@pytest.mark.parametrize(("role", "prefix"), [("loki", "component"), ("stack", "stack")])
+def test_the_lock_options_reach_the_waves_module(role, prefix):
+    _, results = run_alone(role, **{"%s_lock_timeout" % prefix: 0, "%s_lock_namespace" % prefix: "locks",
+                                    "%s_lock" % prefix: False})
+    assert [(a["lock"], a["lock_timeout"], a["lock_namespace"]) for a in waves_args(results)] == [(False, 0, "locks")]
+    # unset: the lock is on, waits ten minutes, and lives in the first component's namespace
+    _, results = run_alone(role)
+    assert [(a["lock"], a["lock_timeout"], a["lock_namespace"]) for a in waves_args(results)] == [(True, 600, None)]

@@ -110,3 +110,67 @@ def test_an_exception_in_one_component_is_reported_not_raised():
 def test_duplicate_names_are_rejected():
     with pytest.raises(KubeError, match="twice"):
         runner.group_waves([comp("a", 0), comp("a", 1)])
+
+
+class StubLock:
+    """Records the order of acquire, deploys and release; ``lose_after`` marks the lock lost after that deploy."""
+
+    def __init__(self, events, refuse=None, lose_after=None):
+        self.events = events
+        self.refuse = refuse
+        self.lose_after = lose_after
+        self.lost = None
+
+    def acquire(self):
+        self.events.append(("acquire",))
+        if self.refuse:
+            raise KubeError(self.refuse)
+
+    def release(self):
+        self.events.append(("release",))
+
+
+def test_the_lock_is_taken_before_the_first_deploy_and_released_after_a_failed_wave():
+    rec = Recorder(unhealthy={"kps"})
+    lock = StubLock(rec.events)
+    _, failure = runner.run_waves(SEED, rec, lock=lock)
+    assert "wave -1 did not become healthy" in failure
+    assert rec.events[0] == ("acquire",) and rec.events[-1] == ("release",)
+
+
+def test_the_lock_is_released_when_the_run_raises():
+    events = []
+
+    def broken_timing(params, check_mode):
+        return {"changed": True, "health": "Healthy", "timing": "not a dict"}  # _outcome raises on it
+
+    with pytest.raises(AttributeError):
+        runner.run_waves(SEED, broken_timing, lock=StubLock(events))
+    assert events == [("acquire",), ("release",)]
+
+
+def test_a_refused_lock_deploys_nothing():
+    rec = Recorder()
+    lock = StubLock(rec.events, refuse="another deploy holds the deploy lock: host=a pid=1")
+    with pytest.raises(KubeError, match="host=a pid=1"):
+        runner.run_waves(SEED, rec, lock=lock)
+    assert rec.events == [("acquire",)]
+
+
+def test_a_lock_lost_during_a_wave_stops_the_run_before_the_next_wave():
+    rec = Recorder()
+    lock = StubLock(rec.events)
+
+    def deploy_and_lose(params, check_mode):
+        lock.lost = "the deploy lock was taken over by host=b"
+        return rec(params, check_mode)
+
+    result, failure = runner.run_waves(SEED, deploy_and_lose, lock=lock)
+    assert failure == "the deploy lock was taken over by host=b; not started: alloy, vpa, goldilocks"
+    assert [w["wave"] for w in result["waves"]] == [-1]
+    assert result["components"]["alloy"]["health"] == runner.NOT_STARTED
+
+
+def test_the_first_component_is_the_first_of_the_lowest_wave():
+    assert runner.first_component(SEED)["name"] == "kps"
+    assert runner.first_component([]) is None
