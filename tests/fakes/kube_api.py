@@ -21,14 +21,11 @@ class FakeApi:
         self.kinds = dict(BUILTIN)
         self.kinds.update(kinds or {})
         self.lists = {}
-<<<<<<< HEAD
         self.list_calls = []
         self.field_managers = []
-=======
-        self.version = 0
+        self.resource_version = 0
         # called with (verb, ref) before create, replace and delete: a test's other writer acts there
         self.before_write = None
->>>>>>> lock
         for obj in objects:
             self.put(obj)
 
@@ -81,8 +78,8 @@ class FakeApi:
         return copy.deepcopy(merged)
 
     def _next_version(self, obj):
-        self.version += 1
-        obj.setdefault("metadata", {})["resourceVersion"] = str(self.version)
+        self.resource_version += 1
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self.resource_version)
         return obj
 
     def _hook(self, verb, ref):
