@@ -33,6 +33,7 @@ HELM_ARG_SPEC = {
 WAIT_ARG_SPEC = {
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 600},
+    "node_lost_grace": {"type": "int", "default": 40},
 }
 
 RELEASE_OWN_SPEC = {
@@ -42,6 +43,7 @@ RELEASE_OWN_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "manifests": {"type": "list", "elements": "dict"},
     "manifest_files": {"type": "list", "elements": "path"},
+    "recreate_immutable": {"type": "bool", "default": False},
 }
 
 RELEASE_MUTUALLY_EXCLUSIVE = [("chart", "manifests"), ("chart", "manifest_files")]

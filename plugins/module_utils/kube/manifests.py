@@ -52,7 +52,7 @@ def refs_of(api, objs, namespace):
     return out
 
 
-def converge(api, waiter, objs, namespace, *, create_namespace, check_mode):
+def converge(api, waiter, objs, namespace, *, create_namespace, check_mode, recreate=False):
     """Plan and (unless check mode) apply; returns the list of Changes in apply order.
 
     Namespaces and CRDs go first, and the rest is planned once the changed CRDs are established:
@@ -63,7 +63,7 @@ def converge(api, waiter, objs, namespace, *, create_namespace, check_mode):
     if not check_mode:
         _execute(api, first)
         _wait_for_crds(api, waiter, [c.ref for c in first if c.ref.kind == CRD and c.action != "none"])
-    second = ap.plan(api, late, namespace)
+    second = ap.plan(api, late, namespace, recreate)
     if not check_mode:
         _execute(api, second)
     return first + second
