@@ -21,6 +21,7 @@ class FakeApi:
         self.kinds = dict(BUILTIN)
         self.kinds.update(kinds or {})
         self.lists = {}
+        self.deleted = []  # (Ref, propagationPolicy) of every DELETE
         for obj in objects:
             self.put(obj)
 
@@ -65,6 +66,7 @@ class FakeApi:
 
     def delete(self, ref, propagation="Background"):
         self.counts["DELETE"] += 1
+        self.deleted.append((ref, propagation))
         return self.objects.pop(ref, None)
 
     def writes(self):
