@@ -31,7 +31,7 @@ class FakeHelm:
     # any driver but "secret": the release records come from status/history, not from the API's Secrets
     environ = {"HELM_DRIVER": "configmap"}
 
-    def __init__(self, api, history=(), values=None, writes_objects=False, rollback_error=None, upgrade_errors=()):
+    def __init__(self, api, history=(), values=None, writes_objects=False, rollback_error=None, *, upgrade_errors=()):
         self.api = api
         self.upgrade_errors = list(upgrade_errors)  # stderr of the next real upgrades, which fail
         self.hist = [dict(r) for r in history]
@@ -179,8 +179,8 @@ def test_a_rollback_that_fails_is_said_in_the_message(cluster, chart):
     assert result["msg"].endswith(" (rollback failed: another operation is in progress)")
 
 
-STS_REFUSED = ("Error: UPGRADE FAILED: cannot patch \"app\" with kind StatefulSet: StatefulSet.apps \"app\" is invalid: "
-               "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+STS_REFUSED = ("Error: UPGRADE FAILED: cannot patch \"app\" with kind StatefulSet: StatefulSet.apps \"app\" is "
+               "invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
                "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")
 STS = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "app", "namespace": "ns"}}
 
