@@ -181,7 +181,8 @@ def test_a_rollback_that_fails_is_said_in_the_message(cluster, chart):
 
 STS_REFUSED = ("Error: UPGRADE FAILED: cannot patch \"app\" with kind StatefulSet: StatefulSet.apps \"app\" is "
                "invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', "
-               "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")
+               "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
+               "are forbidden")
 STS = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "app", "namespace": "ns"}}
 
 
