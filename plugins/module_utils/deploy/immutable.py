@@ -44,7 +44,7 @@ def after_refusal(run, plan, items, previous):
         im.recreate(run.api, recreated)
         run.result["recreated"] = [str(ref) for ref in recreated]
         return
-    raise im.ImmutableFieldError(im.message(items, run.name, run.namespace, OPTION) + _restore(run, previous), items)
+    raise im.ImmutableFieldError(im.message(items, run.namespace, OPTION) + _restore(run, previous), items)
 
 
 def _restore(run, previous):
@@ -72,7 +72,7 @@ def predicted(run, plan):
     if run.params.get(OPTION):
         run.result["plan"]["reasons"].append(
             "would recreate %s (%s=true): %s" % (", ".join(run.result["immutable"]), OPTION, "; ".join(
-                im.explain(item, run.name, run.namespace, OPTION) for item in items)))
+                im.explain(item, run.namespace, OPTION) for item in items)))
     else:
         run.result["plan"]["reasons"].append("the upgrade would be refused: " + im.message(
-            items, run.name, run.namespace, OPTION))
+            items, run.namespace, OPTION))

@@ -41,7 +41,7 @@ def apply_objects(run, objs):
                               check_mode=run.check_mode, recreate=run.params.get("recreate_immutable", False))
     except im.ImmutableFieldError as exc:
         # the server's dry run refused it: the workloads were not applied, the live objects are as before
-        raise im.ImmutableFieldError(im.message(exc.items, run.name, run.namespace) + " (the server's dry run "
+        raise im.ImmutableFieldError(im.message(exc.items, run.namespace) + " (the server's dry run "
                                      "refused it: nothing but namespaces and CRDs was applied)", exc.items) from exc
     run.timer.lap("apply")
     recreated = [str(c.ref) for c in changes if c.action == "recreate"]

@@ -128,17 +128,18 @@ def _field_words(item):
     return item.field
 
 
-def explain(item, component, namespace, option="recreate_immutable"):
-    """One sentence: which object and field, why it is immutable, and the two ways out."""
+def explain(item, namespace, option="recreate_immutable"):
+    """One sentence: which object and field, why it is immutable, and the two ways out (the caller
+    puts the component's name in front, as for every failure of a component)."""
     why = _WHY.get(item.kind, "the apiserver allows this field to be set only at creation")
-    return ("%s: %s %s/%s cannot be changed in place: %s is immutable (%s). Revert the change, or set %s=true to "
+    return ("%s %s/%s cannot be changed in place: %s is immutable (%s). Revert the change, or set %s=true to "
             "delete and recreate the object (%s)"
-            % (component, item.kind, namespace, item.name, _field_words(item), why, option,
+            % (item.kind, namespace, item.name, _field_words(item), why, option,
                _RISK.get(item.kind, "the object is deleted and created again")))
 
 
-def message(items, component, namespace, option="recreate_immutable"):
-    return "; ".join(explain(item, component, namespace, option) for item in items)
+def message(items, namespace, option="recreate_immutable"):
+    return "; ".join(explain(item, namespace, option) for item in items)
 
 
 def propagation(kind):

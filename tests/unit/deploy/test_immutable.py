@@ -55,7 +55,7 @@ def run(api, check_mode=False, **params):
 def test_a_refused_manifest_is_explained_and_nothing_is_written(refusing_api):
     result = run(refusing_api)
     assert result["failed"]
-    assert "db: StatefulSet ns/db cannot be changed in place" in result["msg"]
+    assert result["msg"].startswith("db: StatefulSet ns/db cannot be changed in place")
     assert "set recreate_immutable=true" in result["msg"] and "nothing but namespaces and CRDs" in result["msg"]
     assert refusing_api.deleted == []
     assert refusing_api.objects[STS_REF]["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "old"
@@ -89,7 +89,7 @@ def test_chart_check_mode_predicts_the_refusal():
     run_ = check_run()
     dim.predicted(run_, plan_with(sts("old"), sts("new")))
     [reason] = run_.result["plan"]["reasons"]
-    assert reason.startswith("the upgrade would be refused: db: StatefulSet ns/db cannot be changed in place")
+    assert reason.startswith("the upgrade would be refused: StatefulSet ns/db cannot be changed in place")
     assert run_.result["immutable"] == [str(STS_REF)]
 
 

@@ -192,7 +192,7 @@ def test_an_immutable_refusal_is_explained_and_rolled_back_whatever_rollback_on_
     helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED])
     result = run(cluster, helm, chart, rollback_on_failure=rollback_on_failure)
     assert result["failed"]
-    assert result["msg"].startswith("app: app: StatefulSet ns/app cannot be changed in place: spec (")
+    assert result["msg"].startswith("app: StatefulSet ns/app cannot be changed in place: spec (")
     assert "recreate_immutable=true" in result["msg"]
     assert result["msg"].endswith("(the release was rolled back to revision 2, what ran before this run: "
                                   "nothing changed)")

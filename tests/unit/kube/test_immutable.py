@@ -19,8 +19,8 @@ def test_find_names_each_refused_object_and_field(case):
 
 def test_a_statefulset_explanation_names_the_field_why_and_both_ways_out():
     [item] = im.find(CASES[0]["text"])
-    text = im.explain(item, "loki", "monitoring")
-    assert text.startswith("loki: StatefulSet monitoring/x cannot be changed in place")
+    text = im.explain(item, "monitoring")
+    assert text.startswith("StatefulSet monitoring/x cannot be changed in place")
     assert "volumeClaimTemplates" in text and "storageClassName" in text
     assert "Revert the change, or set recreate_immutable=true" in text
     assert "propagation Orphan" in text and "existing claims keep their old storage class" in text
@@ -28,7 +28,7 @@ def test_a_statefulset_explanation_names_the_field_why_and_both_ways_out():
 
 def test_a_deployment_explanation_warns_of_downtime():
     [item] = im.find('Deployment.apps "web" is invalid: spec.selector: Invalid value: {}: field is immutable')
-    assert "downtime" in im.explain(item, "web", "ns")
+    assert "downtime" in im.explain(item, "ns")
 
 
 def test_refs_use_the_kind_api_version():
