@@ -8,6 +8,8 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
 
+from tests.fakes.clock import Clock
+
 STS_REF = Ref("apps/v1", "StatefulSet", "ns", "db")
 NOW = datetime(2026, 12, 7, 1, 0, 0, tzinfo=UTC)
 
@@ -33,20 +35,9 @@ def node(status, since="2026-12-07T00:59:50Z", name="lab-worker-1"):
                                        "lastTransitionTime": since}]}}
 
 
-class Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
-
-    def sleep(self, seconds):
-        self.t += seconds
-
-
 def waiter(api, clock, grace=40, wall=None):
     return Waiter(api, clock=clock, sleep=clock.sleep, node_grace=grace,
-                  now=wall or (lambda: NOW.fromtimestamp(NOW.timestamp() + clock.t, UTC)))
+                  now=wall or (lambda: NOW.fromtimestamp(NOW.timestamp() + clock.now, UTC)))
 
 
 def cluster(fake_api, nodes, pods):
@@ -62,7 +53,7 @@ def test_a_pod_on_an_unknown_node_fails_after_the_grace_naming_the_node(fake_api
     [obs] = observations
     assert not done and obs.health.final and obs.health.status == h.DEGRADED
     # 10 s since the transition when the wait starts: final 30 s later, not at 600
-    assert 30 <= clock.t < 33
+    assert 30 <= clock.now < 33
     msg = obs.health.message
     assert "pod ns/db-0 (of %s)" % STS_REF in msg
     assert "node lab-worker-1" in msg and "Ready=Unknown, reason NodeStatusUnknown" in msg
@@ -74,7 +65,7 @@ def test_a_node_lost_long_ago_is_final_at_the_first_poll(fake_api):
     clock = Clock()
     api = cluster(fake_api, [node("False", since="2026-12-06T00:00:00Z")], [pod()])
     observations, _ = waiter(api, clock).wait([STS_REF], 600)
-    assert observations[0].health.final and clock.t == 0
+    assert observations[0].health.final and clock.now == 0
 
 
 def test_a_node_that_is_gone_counts_from_when_the_gate_saw_it(fake_api):
@@ -82,14 +73,14 @@ def test_a_node_that_is_gone_counts_from_when_the_gate_saw_it(fake_api):
     api = cluster(fake_api, [], [pod()])
     observations, _ = waiter(api, clock, grace=10).wait([STS_REF], 600)
     assert observations[0].health.final and "which no longer exists" in observations[0].health.message
-    assert 10 <= clock.t < 13
+    assert 10 <= clock.now < 13
 
 
 def test_a_ready_node_keeps_the_wait_going_to_the_timeout(fake_api):
     clock = Clock()
     api = cluster(fake_api, [node("True")], [pod()])
     observations, done = waiter(api, clock).wait([STS_REF], 100)
-    assert not done and not observations[0].health.final and clock.t == pytest.approx(100)
+    assert not done and not observations[0].health.final and clock.now == pytest.approx(100)
 
 
 def test_one_node_request_per_poll_and_none_when_healthy(fake_api):
