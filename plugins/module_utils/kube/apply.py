@@ -275,8 +275,8 @@ def _plan_by_dry_run(api, ref, stamped, live, recreate=False):
             raise
         if not recreate:
             raise im.ImmutableFieldError(str(exc), items) from exc
-        note = "recreated (%s): %s" % (im.propagation(ref.kind), "; ".join(
-            "%s is immutable" % item.field for item in items))
+        note = "deleted (propagation %s) and created again, recreate_immutable: %s" % (
+            im.propagation(ref.kind), "; ".join("%s is immutable" % item.field for item in items))
         return Change(ref, "recreate", stamped, live, stamped, note=note)
     if live is None:
         return Change(ref, "create", stamped, None, dry)
