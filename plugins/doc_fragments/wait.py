@@ -37,8 +37,8 @@ options:
         rescheduled). The time counts from the condition's C(lastTransitionTime) or from when the wait first saw
         it, whichever is longer; a node lost long before the run fails the wait at its first poll.
       - Without it the wait would last the whole O(wait_timeout) (the node controller evicts such pods only after
-        300 seconds). The check costs one pod list per workload that is not healthy and one node request per
-        poll, only while pods are not ready.
+        300 seconds). The check costs one pod list per workload that is not healthy and at most one node request per
+        poll (none when the nodes were read in the last 5 seconds), only while pods are not ready.
     type: int
     default: 40
 """

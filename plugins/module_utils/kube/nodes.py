@@ -10,7 +10,8 @@ the node, the node's condition and since when. The time counts from the conditio
 lastTransitionTime, or from when the gate first saw the node not Ready or gone, whichever is longer.
 
 Cost: nothing while the workloads are healthy; per poll, one pod LIST per workload that is not
-healthy and at most one node request (a GET for one node, else one LIST).
+healthy and at most one node request (a GET for one node, else one LIST), none when those nodes
+were read less than NODE_TTL seconds ago.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +25,9 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 
 DEFAULT_GRACE = 40
+# nodes read within this many seconds are read again only for a node not seen yet: a DaemonSet
+# not ready on 1000 nodes does not LIST them every 2 s poll
+NODE_TTL = 5.0
 MAX_PODS = 50
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
@@ -67,6 +71,7 @@ class NodeWatch:
         self.clock = clock
         self.now = now or (lambda: datetime.now(UTC))
         self.first_seen = {}
+        self._cache = (None, {})
 
     def _waiting_pods(self, obs):
         """The pods of an observed object that are placed on a node and not ready."""
@@ -80,7 +85,15 @@ class NodeWatch:
         return [p for p in pods if _pod_waits(p)]
 
     def _nodes(self, names):
-        """{name: Node or None} with one request: a GET for one node, a LIST for more."""
+        """{name: Node or None} with one request (a GET for one node, a LIST for more), or none when
+        every node was read in the last NODE_TTL seconds."""
+        read_at, cached = self._cache
+        if read_at is not None and self.clock() - read_at < NODE_TTL and names <= set(cached):
+            return {name: cached[name] for name in names}
+        self._cache = (self.clock(), self._read_nodes(names))
+        return self._cache[1]
+
+    def _read_nodes(self, names):
         if len(names) == 1:
             name = next(iter(names))
             return {name: self.api.get(Ref("v1", "Node", None, name))}

@@ -91,6 +91,11 @@ def test_one_node_request_per_poll_and_none_when_healthy(fake_api):
     w = waiter(api, clock)
     w.observe([STS_REF])
     assert api.counts["LIST"] == 2  # the pods, then the two nodes in one LIST
+    w.observe([STS_REF])
+    assert api.counts["LIST"] == 3  # the pods again; the nodes read less than 5 s ago are not read again
+    clock.sleep(5)
+    w.observe([STS_REF])
+    assert api.counts["LIST"] == 5
     api.put(sts(1))
     before = dict(api.counts)
     w.observe([STS_REF])
