@@ -73,7 +73,7 @@ options:
       - When V(true), the refused object is deleted and the upgrade (or apply) runs again, which creates it anew.
         A StatefulSet is deleted with propagation C(Orphan), so its pods and PersistentVolumeClaims stay and are
         adopted by the new StatefulSet. B(Existing claims keep their old storage class and size); the new class
-        applies only to claims made from now on (new replicas). Other kinds are deleted with their dependents:
+        applies only to claims made from now on (new replicas). Other kinds are deleted with their dependents, with
         downtime until the new pods are ready (a Deployment selector change), a new cluster IP for a Service, the
         Job runs again, and a deleted claim loses its data when its volume's reclaim policy is C(Delete).
       - In check mode, a chart's planned diff is compared with the release's stored objects and the plan's
