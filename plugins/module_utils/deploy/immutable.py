@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError
 from ansible_collections.homelab.observability.plugins.module_utils.kube import immutable as im
 
@@ -36,9 +37,28 @@ def refs(run, plan, items):
     return [item.ref(_namespace_of(plan, item, run.namespace)) for item in items]
 
 
+def _refine(run, items):
+    """Name the changed fields of a refused ``spec`` from the refused revision (helm stored it as
+    failed) and the live object: one helm status and one GET per such object."""
+    vague = [item for item in items if item.field == "spec"]
+    if not vague:
+        return
+    try:
+        refused_objs = hr.parse_manifest((run.helm.status(run.name, run.namespace) or {}).get("manifest"))
+    except HelmError:
+        return
+    for item in vague:
+        desired = next((o for o in refused_objs if o.get("kind") == item.kind
+                        and (o.get("metadata") or {}).get("name") == item.name), None)
+        if desired is not None:
+            ref = item.ref((desired.get("metadata") or {}).get("namespace") or run.namespace)
+            im.refine(item, run.api.get(ref), desired)
+
+
 def after_refusal(run, plan, items, previous):
     """Without the option: roll back what helm changed and raise the explanation; with it: recreate
     the objects (the caller upgrades again)."""
+    _refine(run, items)
     if run.params.get(OPTION):
         recreated = refs(run, plan, items)
         im.recreate(run.api, recreated)

@@ -271,6 +271,8 @@ def _plan_by_dry_run(api, ref, stamped, live, recreate=False):
             note = "planned without a server dry-run: %s" % exc.api_message
             return Change(ref, "create", stamped, None, stamped, note=note)
         items = im.find(exc.api_message) if live is not None and exc.status == 422 else []
+        items = [im.refine(item, live, stamped) if (item.kind, item.name) == (ref.kind, ref.name) else item
+                 for item in items]
         if not items:
             raise
         if not recreate:

@@ -67,13 +67,14 @@ DELETE_TIMEOUT = 60
 class Immutable:
     """One refused change: the object (kind, name) and the field the apiserver named."""
 
-    __slots__ = ("kind", "name", "field", "detail")
+    __slots__ = ("kind", "name", "field", "detail", "changed")
 
     def __init__(self, kind, name, field, detail):
         self.kind = kind
         self.name = name
         self.field = field
         self.detail = detail
+        self.changed = []  # the fields under ``field`` that differ, when known (refine)
 
     def ref(self, namespace):
         return Ref(_API_VERSIONS.get(self.kind, "v1"), self.kind, namespace, self.name)
@@ -119,7 +120,44 @@ def find(text):
     return out
 
 
+def _differing(live, desired, path):
+    """Paths (with old -> new) of the fields ``desired`` sets to another value than ``live``; lists of
+    named items (claim templates) are matched by name. Fields the server defaulted are not compared."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        out = []
+        for key, value in desired.items():
+            if value is not None:
+                out += _differing(live.get(key), value, "%s.%s" % (path, key))
+        return out
+    if isinstance(desired, list) and isinstance(live, list) and all(
+            isinstance(d, dict) and (d.get("metadata") or {}).get("name") for d in desired + live):
+        by_name = {d["metadata"]["name"]: d for d in live}
+        out = []
+        for entry in desired:
+            name = entry["metadata"]["name"]
+            if name not in by_name:
+                out.append("%s[%s] (added)" % (path, name))
+            else:
+                out += _differing(by_name[name], entry, "%s[%s]" % (path, name))
+        return out
+    if desired != live and str(desired) != str(live):
+        return ["%s (%s -> %s)" % (path, "unset" if live is None else live, desired)]
+    return []
+
+
+def refine(item, live, desired):
+    """Name the fields under a refused ``spec`` that the change touches (the apiserver names only
+    ``spec`` for a StatefulSet and a claim), from the live object and the desired one."""
+    if item.field != "spec" or not live or not desired:
+        return item
+    keep = _STATEFULSET_MUTABLE if item.kind == "StatefulSet" else ("resources", "volumeAttributesClassName")
+    item.changed = _differing(_spec_without(live, keep), _spec_without(desired, keep), "spec")
+    return item
+
+
 def _field_words(item):
+    if item.changed:
+        return ", ".join(item.changed)
     if item.kind == "StatefulSet" and item.field == "spec":
         return ("spec (a field other than replicas, ordinals, template, updateStrategy, "
                 "persistentVolumeClaimRetentionPolicy, revisionHistoryLimit and minReadySeconds: "

@@ -55,7 +55,8 @@ def run(api, check_mode=False, **params):
 def test_a_refused_manifest_is_explained_and_nothing_is_written(refusing_api):
     result = run(refusing_api)
     assert result["failed"]
-    assert result["msg"].startswith("db: StatefulSet ns/db cannot be changed in place")
+    assert result["msg"].startswith("db: StatefulSet ns/db cannot be changed in place: "
+                                    "spec.volumeClaimTemplates[data].spec.storageClassName (old -> new) is immutable")
     assert "set recreate_immutable=true" in result["msg"] and "nothing but namespaces and CRDs" in result["msg"]
     assert refusing_api.deleted == []
     assert refusing_api.objects[STS_REF]["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "old"

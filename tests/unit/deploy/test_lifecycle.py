@@ -3,6 +3,7 @@ gate is rolled back (``rollback_on_failure``) to the revision deployed before th
 install is uninstalled, and nothing is undone when the option is off."""
 
 import copy
+import json
 
 import pytest
 from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
@@ -192,6 +193,7 @@ def test_an_immutable_refusal_is_explained_and_rolled_back_whatever_rollback_on_
     helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED])
     result = run(cluster, helm, chart, rollback_on_failure=rollback_on_failure)
     assert result["failed"]
+    # the fake's refused revision holds no StatefulSet: the field stays the apiserver's "spec"
     assert result["msg"].startswith("app: StatefulSet ns/app cannot be changed in place: spec (")
     assert "recreate_immutable=true" in result["msg"]
     assert result["msg"].endswith("(the release was rolled back to revision 2, what ran before this run: "
@@ -216,3 +218,24 @@ def test_another_helm_error_is_not_taken_for_an_immutable_one(cluster, chart):
     result = run(cluster, helm, chart, recreate_immutable=True)
     assert result["failed"] and "context deadline exceeded" in result["msg"]
     assert cluster.deleted == [] and helm.writes() == []
+
+
+def test_the_refused_revision_and_the_live_object_name_the_changed_field(cluster, chart):
+    def sts(storage_class):
+        return dict(STS, spec={"replicas": 1, "volumeClaimTemplates": [
+            {"metadata": {"name": "data"}, "spec": {"storageClassName": storage_class}}]})
+    cluster.put(sts("nfs-client"))
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED])
+    stored = helm.status
+
+    def status(name, namespace):
+        release = stored(name, namespace)
+        if ("upgrade", "app", "ns") in helm.calls:  # the failed revision helm recorded
+            release["manifest"] = "---\n" + json.dumps(sts("local-path"))
+        return release
+
+    helm.status = status
+    result = run(cluster, helm, chart)
+    assert result["msg"].startswith("app: StatefulSet ns/app cannot be changed in place: "
+                                    "spec.volumeClaimTemplates[data].spec.storageClassName (nfs-client -> local-path) "
+                                    "is immutable")

@@ -84,3 +84,14 @@ def test_recreate_gives_up_when_a_finalizer_holds_the_object(fake_api):
     ticks = iter(range(0, 1000, 30))
     with pytest.raises(KubeError, match="still exist 60s after their deletion"):
         im.recreate(api, [Ref("apps/v1", "StatefulSet", "ns", "x")], clock=lambda: next(ticks), sleep=lambda s: None)
+
+
+def test_refine_names_the_changed_claim_template_field_not_the_server_defaults():
+    live = sts("nfs-client")
+    live["spec"]["podManagementPolicy"] = "OrderedReady"  # a server default the desired object does not set
+    live["spec"]["volumeClaimTemplates"][0]["spec"]["volumeMode"] = "Filesystem"
+    [item] = im.find(CASES[0]["text"])
+    im.refine(item, live, sts("local-path"))
+    assert item.changed == ["spec.volumeClaimTemplates[data].spec.storageClassName (nfs-client -> local-path)"]
+    assert "spec.volumeClaimTemplates[data].spec.storageClassName (nfs-client -> local-path) is immutable" in \
+        im.explain(item, "ns")
