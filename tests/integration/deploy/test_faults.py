@@ -39,7 +39,9 @@ def test_storage_class_change_of_a_statefulset_is_explained_then_recreated(lab, 
     print("immutable refusal explained in %.1fs" % seconds)
     assert refused.get("failed") and seconds < 15
     assert "StatefulSet %s/logs cannot be changed in place" % namespace in refused["msg"]
-    assert "volumeClaimTemplates" in refused["msg"] and "recreate_immutable=true" in refused["msg"]
+    assert "spec.volumeClaimTemplates[storage].spec.storageClassName (nfs-client -> local-path) is immutable" in \
+        refused["msg"]
+    assert "recreate_immutable=true" in refused["msg"]
     assert "rolled back to revision 1" in refused["msg"] and refused["rolled_back_to"] == 1
     history = json.loads(subprocess.run([helm_paths["v3"], "history", "logs", "-n", namespace, "-o", "json",
                                          "--kubeconfig", str(lab.kubeconfig)], capture_output=True, text=True,
