@@ -52,8 +52,12 @@ def not_ready(node):
 
 
 def _pod_waits(pod):
+    """A pod placed on a node and not ready; a terminating one is on its way out (a Deployment's old
+    pod scaled down while its node is away) and does not hold the rollout."""
     status = pod.get("status") or {}
     if status.get("phase") in ("Succeeded", "Failed") or not (pod.get("spec") or {}).get("nodeName"):
+        return False
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
         return False
     ready = h.condition(pod, "Ready")
     return not (ready and ready.get("status") == "True")

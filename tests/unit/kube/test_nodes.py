@@ -100,3 +100,12 @@ def test_one_node_request_per_poll_and_none_when_healthy(fake_api):
     before = dict(api.counts)
     w.observe([STS_REF])
     assert api.counts["LIST"] == before["LIST"] and api.counts["GET"] == before["GET"] + 1
+
+
+def test_a_terminating_pod_on_a_lost_node_does_not_end_the_wait(fake_api):
+    clock = Clock()
+    leaving = pod()
+    leaving["metadata"]["deletionTimestamp"] = "2026-12-07T00:59:55Z"
+    api = cluster(fake_api, [node("Unknown", since="2026-12-06T00:00:00Z")], [leaving])
+    observations, _ = waiter(api, clock).wait([STS_REF], 60)
+    assert not observations[0].health.final and clock.now == pytest.approx(60)
