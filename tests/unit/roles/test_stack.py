@@ -93,3 +93,10 @@ def test_the_stack_switches_turn_recovery_on_for_every_component(tmp_path):
                  stack_rollback_on_failure=True)
     assert [(c["name"], c["recover_pending"], c["rollback_on_failure"]) for c in plan] == [
         ("loki", True, True), ("alloy", True, True), ("uptime-kuma", True, True)]
+
+
+def test_recreate_immutable_is_off_unless_a_role_or_the_stack_turns_it_on(tmp_path):
+    plan = _plan(tmp_path, stack_roles=["loki", "uptime_kuma"], loki_recreate_immutable=True)
+    assert [(c["name"], c["recreate_immutable"]) for c in plan] == [("loki", True), ("uptime-kuma", False)]
+    plan = _plan(tmp_path, stack_roles=["loki", "uptime_kuma"], stack_recreate_immutable=True)
+    assert [(c["name"], c["recreate_immutable"]) for c in plan] == [("loki", True), ("uptime-kuma", True)]
