@@ -80,8 +80,10 @@ class Immutable:
         return Ref(_API_VERSIONS.get(self.kind, "v1"), self.kind, namespace, self.name)
 
     def __eq__(self, other):
-        return isinstance(other, Immutable) and (self.kind, self.name, self.field) == (other.kind, other.name,
-                                                                                      other.field)
+        return isinstance(other, Immutable) and self.key() == other.key()
+
+    def key(self):
+        return (self.kind, self.name, self.field)
 
     __hash__ = None
 
