@@ -29,4 +29,16 @@ options:
       - Seconds to wait for health.
     type: int
     default: 600
+  node_lost_grace:
+    description:
+      - Seconds a pod the wait is for may sit on a node whose C(Ready) condition is C(False) or C(Unknown), or
+        whose Node object is gone, before the wait stops as failed, naming the pod, the node, the node's condition
+        reason and message and since when, and the fix (bring the node back, or cordon and drain it so the pod is
+        rescheduled). The time counts from the condition's C(lastTransitionTime) or from when the wait first saw
+        it, whichever is longer; a node lost long before the run fails the wait at its first poll.
+      - Without it the wait would last the whole O(wait_timeout) (the node controller evicts such pods only after
+        300 seconds). The check costs one pod list per workload that is not healthy and at most one node request per
+        poll (none when the nodes were read in the last 5 seconds), only while pods are not ready.
+    type: int
+    default: 40
 """

@@ -79,6 +79,27 @@ options:
         description); check mode and C(--diff) show them as C(delete), RV(pruned) lists them. Ignored for charts.
     type: bool
     default: true
+  recreate_immutable:
+    description:
+      - Some fields cannot change on an existing object, and the API server refuses the whole update - a
+        StatefulSet's C(volumeClaimTemplates) (their C(storageClassName) or size), C(selector), C(serviceName) and
+        C(podManagementPolicy); a Deployment's, DaemonSet's or ReplicaSet's C(spec.selector); a Service's
+        C(clusterIP); a Job's C(spec.template); a PersistentVolumeClaim's spec beyond its storage request.
+      - When V(false) (the default), such a refusal fails the task with the component, the object, the field, why
+        it is immutable and the fix. A Helm release is rolled back to the revision deployed before the run (helm
+        had recorded the refused upgrade as C(failed)), so it is as it was, one revision later, whatever
+        O(rollback_on_failure) says; for manifests the server's dry run refuses it before any write.
+      - When V(true), the refused object is deleted and the upgrade (or apply) runs again, which creates it anew.
+        A StatefulSet is deleted with propagation C(Orphan), so its pods and PersistentVolumeClaims stay and are
+        adopted by the new StatefulSet. B(Existing claims keep their old storage class and size); the new class
+        applies only to claims made from now on (new replicas). Other kinds are deleted with their dependents, with
+        downtime until the new pods are ready (a Deployment selector change), a new cluster IP for a Service, the
+        Job runs again, and a deleted claim loses its data when its volume's reclaim policy is C(Delete).
+      - In check mode, a chart's planned diff is compared with the release's stored objects and the plan's
+        reasons say the upgrade would be refused, or would recreate the object; for manifests the diff entry has
+        action C(recreate).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - homelab.observability.helm
   - homelab.observability.wait
@@ -250,8 +271,19 @@ api_requests:
   sample: {GET: 12}
 rolled_back_to:
   description: The revision a failed upgrade was rolled back to (0 when a failed install was uninstalled).
-  returned: when O(rollback_on_failure) acted
+  returned: when O(rollback_on_failure) acted, or an upgrade refused for an immutable field was undone
   type: int
+recreated:
+  description: The objects deleted and created again because of O(recreate_immutable).
+  returned: when O(recreate_immutable) acted (in check mode for manifests, those that would be)
+  type: list
+  elements: str
+  sample: ["apps/v1/StatefulSet monitoring/loki"]
+immutable:
+  description: Check mode of a chart, the objects whose planned change the API server would refuse as immutable.
+  returned: when such a change is planned
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

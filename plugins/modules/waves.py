@@ -31,7 +31,8 @@ options:
         of M(homelab.observability.release) except the connection options, which are set once on this task.
         That is C(namespace) (required), C(create_namespace), C(state), C(chart) (C(ref), C(repo_url),
         C(version)), C(values), C(values_files), C(manifests), C(manifest_files), C(wait), C(wait_timeout),
-        C(rollback_on_failure), C(recover_pending), C(prune) and C(binary_path).
+        C(node_lost_grace), C(rollback_on_failure), C(recover_pending), C(recreate_immutable), C(prune) and
+        C(binary_path).
       - Each component is validated like the release module's options; unknown keys are an error. Every
         component's names are checked (see the release module's notes) before the first wave starts, so a bad name
         in a late wave does not fail the run after the early waves were deployed.

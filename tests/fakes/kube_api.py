@@ -26,6 +26,7 @@ class FakeApi:
         self.resource_version = 0
         # called with (verb, ref) before create, replace and delete: a test's other writer acts there
         self.before_write = None
+        self.deleted = []  # (Ref, propagationPolicy) of every DELETE
         for obj in objects:
             self.put(obj)
 
@@ -122,6 +123,7 @@ class FakeApi:
         live = self.objects.get(ref)
         if resource_version and live is not None and live["metadata"].get("resourceVersion") != resource_version:
             raise KubeApiError(409, "Conflict", "Precondition failed: UID in precondition", "DELETE", "/")
+        self.deleted.append((ref, propagation))
         return self.objects.pop(ref, None)
 
     def writes(self):

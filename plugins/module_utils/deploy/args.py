@@ -33,6 +33,7 @@ HELM_ARG_SPEC = {
 WAIT_ARG_SPEC = {
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 600},
+    "node_lost_grace": {"type": "int", "default": 40},
 }
 
 RELEASE_OWN_SPEC = {
@@ -43,6 +44,7 @@ RELEASE_OWN_SPEC = {
     "manifests": {"type": "list", "elements": "dict"},
     "manifest_files": {"type": "list", "elements": "path"},
     "prune": {"type": "bool", "default": True},
+    "recreate_immutable": {"type": "bool", "default": False},
 }
 
 RELEASE_MUTUALLY_EXCLUSIVE = [("chart", "manifests"), ("chart", "manifest_files")]

@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.homelab.observability.plugins.module_utils.deploy import rollback
+from ansible_collections.homelab.observability.plugins.module_utils.deploy import immutable, rollback
 from ansible_collections.homelab.observability.plugins.module_utils.deploy.gate import (
     health_gate,
     must_fail,
@@ -18,6 +18,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.deploy.gate 
 )
 from ansible_collections.homelab.observability.plugins.module_utils.helm import mirror
 from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
+from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError
 from ansible_collections.homelab.observability.plugins.module_utils.kube import drift as kd
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
@@ -64,7 +65,9 @@ def converge_release(run, chart):
         if plan.action != "none":
             previous = rollback.target(plan)
             restore_edited(run, plan.drift)
-            upgrade_release(run, plan, chart, values)
+            upgrade_release(run, plan, chart, values, previous)
+    else:
+        immutable.predicted(run, plan)
     report_diff(run, plan)
     healthy, final = health_gate(run, plan.planned_objects)
     if must_fail(run, healthy):
@@ -109,10 +112,18 @@ def recover_pending_release(run, plan, chart, values):
     return recovered
 
 
-def upgrade_release(run, plan, chart, values):
+def upgrade_release(run, plan, chart, values, previous=None):
     """helm upgrade --install; what was really stored is the plan now: the diff and the objects to
-    gate on come from it."""
-    release = run.helm.upgrade(run.name, run.namespace, chart, values, create_namespace=run.create_namespace)
+    gate on come from it. A change the apiserver refuses as immutable is explained and undone, or
+    (recreate_immutable) the refused objects are recreated and the upgrade runs once more."""
+    try:
+        release = run.helm.upgrade(run.name, run.namespace, chart, values, create_namespace=run.create_namespace)
+    except HelmError as exc:
+        items = immutable.refused(exc)
+        if not items:
+            raise
+        immutable.after_refusal(run, plan, items, previous)
+        release = run.helm.upgrade(run.name, run.namespace, chart, values, create_namespace=run.create_namespace)
     run.result["revision"] = release.get("version")
     plan.planned = release
     plan.planned_objects = hr.install_order(hr.parse_manifest(release.get("manifest")))

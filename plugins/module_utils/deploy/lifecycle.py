@@ -21,7 +21,8 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter 
 
 def deploy(params, api, check_mode=False, helm=None, waiter=None):
     """Converge one component; never raises for expected failures (they come back as failed/msg)."""
-    run = ComponentRun(params, api, waiter or Waiter(api), Timer(), check_mode=check_mode)
+    waiter = waiter or Waiter(api, node_grace=params.get("node_lost_grace"))
+    run = ComponentRun(params, api, waiter, Timer(), check_mode=check_mode)
     try:
         if params.get("chart"):
             run.helm = helm or Helm(params.get("binary_path") or "helm", params, connection=api.connection)

@@ -18,6 +18,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.deploy.gate 
 )
 from ansible_collections.homelab.observability.plugins.module_utils.kube import apply as ap
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
+from ansible_collections.homelab.observability.plugins.module_utils.kube import immutable as im
 from ansible_collections.homelab.observability.plugins.module_utils.kube import inventory as inv
 from ansible_collections.homelab.observability.plugins.module_utils.kube import manifests as mf
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
@@ -49,9 +50,18 @@ def remove_objects(run, objs):
 
 
 def apply_objects(run, objs, inventory):
-    changes = mf.converge(run.api, run.waiter, objs, run.namespace, create_namespace=run.create_namespace,
-                          check_mode=run.check_mode, get=inventory.get)
+    try:
+        changes = mf.converge(run.api, run.waiter, objs, run.namespace, create_namespace=run.create_namespace,
+                              check_mode=run.check_mode, get=inventory.get,
+                              recreate=run.params.get("recreate_immutable", False))
+    except im.ImmutableFieldError as exc:
+        # the server's dry run refused it: the workloads were not applied, the live objects are as before
+        raise im.ImmutableFieldError(im.message(exc.items, run.namespace) + " (the server's dry run "
+                                     "refused it: nothing but namespaces and CRDs was applied)", exc.items) from exc
     run.timer.lap("apply")
+    recreated = [str(c.ref) for c in changes if c.action == "recreate"]
+    if recreated:
+        run.result["recreated"] = recreated
     run.result["changed"] = any(c.action != "none" for c in changes)
     run.result["diff"] = [c.diff() for c in changes if c.action != "none"]
 

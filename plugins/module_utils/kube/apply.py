@@ -21,6 +21,7 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
+from ansible_collections.homelab.observability.plugins.module_utils.kube import immutable as im
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import (
     KubeApiError,
@@ -207,7 +208,7 @@ def redact(obj, other=None):
 
 
 class Change:
-    """The plan for one object: action is create, update, delete or none."""
+    """The plan for one object: action is create, update, recreate (delete, then create), delete or none."""
 
     __slots__ = ("ref", "action", "desired", "before", "after", "note")
 
@@ -242,8 +243,11 @@ def _same(live, candidate):
     return normalize(live) == normalize(candidate)
 
 
-def plan_object(api, desired, default_namespace=None, get=None):
-    """A Change for one desired object; read-only (``get``, by default one GET, and dry-run applies)."""
+def plan_object(api, desired, default_namespace=None, get=None, recreate=False):
+    """A Change for one desired object; read-only (``get``, by default one GET, and dry-run applies).
+
+    A change the server refuses as immutable raises ImmutableFieldError, or with ``recreate`` is
+    planned as action recreate (delete, then apply)."""
     ref = Ref.of(desired, default_namespace)
     try:
         namespaced = api.namespaced(ref.api_version, ref.kind)
@@ -255,7 +259,7 @@ def plan_object(api, desired, default_namespace=None, get=None):
     stamped = with_hash(desired)
     if _unchanged_by_hash(live, desired, stamped):
         return Change(ref, "none", stamped, live, live)
-    return _plan_by_dry_run(api, ref, stamped, live)
+    return _plan_by_dry_run(api, ref, stamped, live, recreate)
 
 
 def _placed(ref, desired, namespaced):
@@ -278,7 +282,7 @@ def _unchanged_by_hash(live, desired, stamped):
     return annotations.get(HASH_ANNOTATION) == desired_hash(desired) and contains(comparable(stamped), live)
 
 
-def _plan_by_dry_run(api, ref, stamped, live):
+def _plan_by_dry_run(api, ref, stamped, live, recreate=False):
     try:
         dry = api.apply(stamped, dry_run=True)
     except KubeApiError as exc:
@@ -286,7 +290,16 @@ def _plan_by_dry_run(api, ref, stamped, live):
             # The namespace does not exist yet (it is created with the release, or by an earlier wave).
             note = "planned without a server dry-run: %s" % exc.api_message
             return Change(ref, "create", stamped, None, stamped, note=note)
-        raise
+        items = im.find(exc.api_message) if live is not None and exc.status == 422 else []
+        items = [im.refine(item, live, stamped) if (item.kind, item.name) == (ref.kind, ref.name) else item
+                 for item in items]
+        if not items:
+            raise
+        if not recreate:
+            raise im.ImmutableFieldError(str(exc), items) from exc
+        note = "deleted (propagation %s) and created again, recreate_immutable: %s" % (
+            im.propagation(ref.kind), "; ".join("%s is immutable" % item.field for item in items))
+        return Change(ref, "recreate", stamped, live, stamped, note=note)
     if live is None:
         return Change(ref, "create", stamped, None, dry)
     if _same(live, dry):
@@ -294,13 +307,15 @@ def _plan_by_dry_run(api, ref, stamped, live):
     return Change(ref, "update", stamped, live, dry)
 
 
-def plan(api, objects, default_namespace=None, get=None):
-    return [plan_object(api, obj, default_namespace, get) for obj in install_order(objects)]
+def plan(api, objects, default_namespace=None, get=None, recreate=False):
+    return [plan_object(api, obj, default_namespace, get, recreate) for obj in install_order(objects)]
 
 
 def execute(api, change):
     """Apply one planned change for real; returns the stored object."""
-    if change.action in ("create", "update"):
+    if change.action == "recreate":
+        im.recreate(api, [change.ref])
+    if change.action in ("create", "update", "recreate"):
         return api.apply(change.desired)
     if change.action == "delete":
         return api.delete(change.ref)

@@ -3,7 +3,12 @@
 """Why an object is not healthy: the object, its pods, their events, their volume claims.
 
 The ``explain_*`` functions are pure (they read dicts); ``diagnose`` fetches what they need, with
-a bounded number of requests (a few pods per workload, never every pod of a DaemonSet).
+a bounded number of requests (a few pods per workload, never every pod of a DaemonSet, one LIST of
+Warning events per namespace).
+
+Only current evidence is quoted: a StatefulSet's pod keeps its name across recreations, so an
+event counts only when its involvedObject.uid is the live object's UID and it is not older than
+the object's creation.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -76,11 +81,34 @@ def _explain_crash_loop(subject, cstatus):
     return text
 
 
+def _event_time(ev):
+    series = ev.get("series") or {}
+    return ev.get("lastTimestamp") or series.get("lastObservedTime") or ev.get("eventTime") or ""
+
+
+def current_events(events, kind, name, meta=None):
+    """The events of object ``kind``/``name`` that are about its live incarnation ``meta`` (when given):
+    same UID, and not older than its creation (RFC 3339 UTC times compare as strings)."""
+    meta = meta or {}
+    uid, created = meta.get("uid"), meta.get("creationTimestamp") or ""
+    out = []
+    for ev in events:
+        involved = ev.get("involvedObject") or {}
+        if involved.get("kind") != kind or involved.get("name") != name:
+            continue
+        if uid and involved.get("uid") and involved["uid"] != uid:
+            continue
+        if created and _event_time(ev)[:19] < created[:19]:
+            continue
+        out.append(ev)
+    return out
+
+
 def explain_events(events, subject):
     """Warning events, newest last, deduplicated by reason and message."""
     seen = set()
     out = []
-    for ev in sorted(events, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or ""):
+    for ev in sorted(events, key=_event_time):
         if ev.get("type") != "Warning":
             continue
         key = (ev.get("reason"), ev.get("message"))
@@ -144,13 +172,19 @@ def explain_operators(deployments):
 class Diagnoser:
     def __init__(self, api):
         self.api = api
+        self._events = {}
 
     def operators(self):
         return explain_operators(self.api.list("apps/v1", "Deployment", label_selector=OPERATOR_SELECTOR))
 
-    def events(self, kind, namespace, name):
-        selector = "involvedObject.kind=%s,involvedObject.name=%s" % (kind, name)
-        return self.api.list("v1", "Event", namespace=namespace, field_selector=selector)
+    def events(self, kind, namespace, name, meta=None):
+        """Warning events of one object's live incarnation (``meta``: its metadata, for UID and creation)."""
+        if namespace not in self._events:
+            self._events[namespace] = self.api.list("v1", "Event", namespace=namespace, field_selector="type=Warning")
+        return current_events(self._events[namespace], kind, name, meta)
+
+    def own_events(self, obs):
+        return self.events(obs.ref.kind, obs.ref.namespace, obs.ref.name, obs.obj.get("metadata"))
 
     def pvc(self, namespace, name):
         pvc = self.api.get(Ref("v1", "PersistentVolumeClaim", namespace, name))
@@ -173,7 +207,7 @@ class Diagnoser:
         meta = pvc["metadata"]
         subject = "PersistentVolumeClaim %s/%s" % (meta.get("namespace"), meta["name"])
         return explain_pvc(pvc, storage_class, default) + explain_events(
-            self.events("PersistentVolumeClaim", meta.get("namespace"), meta["name"]), subject
+            self.events("PersistentVolumeClaim", meta.get("namespace"), meta["name"], meta), subject
         )
 
     def pods(self, obj):
@@ -189,7 +223,8 @@ class Diagnoser:
         for pod in [p for p in pods if not _pod_is_ready(p)][:MAX_PODS]:
             pname = pod["metadata"]["name"]
             pod_lines = explain_pod(pod)
-            pod_lines += explain_events(self.events("Pod", meta.get("namespace"), pname), "pod %s" % pname)
+            pod_lines += explain_events(self.events("Pod", meta.get("namespace"), pname, pod["metadata"]),
+                                        "pod %s" % pname)
             pod_lines += self._claims(pod, meta.get("namespace"), claims_seen)
             lines.extend(pod_lines or ["pod %s is not ready" % pname])
         return lines
@@ -216,19 +251,19 @@ class Diagnoser:
                 continue
             try:
                 if obs.ref.kind in WORKLOADS:
-                    out.extend(explain_events(self.events(obs.ref.kind, obs.ref.namespace, obs.ref.name), str(obs.ref)))
+                    out.extend(explain_events(self.own_events(obs), str(obs.ref)))
                     out.extend(self.pods(obs.obj))
                 elif obs.ref.kind == "PersistentVolumeClaim":
                     out.extend(self._pvc_lines(obs.obj))
                 elif (obs.ref.api_version or "").startswith(OPERATED_GROUP) and not operators_seen:
                     operators_seen.append(True)
                     out.extend(self.operators())
-                    out.extend(explain_events(self.events(obs.ref.kind, obs.ref.namespace, obs.ref.name), str(obs.ref)))
+                    out.extend(explain_events(self.own_events(obs), str(obs.ref)))
                 elif obs.ref.kind == "Pod":
                     out.extend(explain_pod(obs.obj))
-                    out.extend(explain_events(self.events("Pod", obs.ref.namespace, obs.ref.name), str(obs.ref)))
+                    out.extend(explain_events(self.own_events(obs), str(obs.ref)))
                 else:
-                    out.extend(explain_events(self.events(obs.ref.kind, obs.ref.namespace, obs.ref.name), str(obs.ref)))
+                    out.extend(explain_events(self.own_events(obs), str(obs.ref)))
             except KubeError as exc:
                 out.append("%s: diagnosis incomplete: %s" % (obs.ref, exc))
         return out

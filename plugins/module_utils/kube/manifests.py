@@ -49,7 +49,7 @@ def refs_of(api, objs, namespace):
     return out
 
 
-def converge(api, waiter, objs, namespace, *, create_namespace, check_mode, get=None):
+def converge(api, waiter, objs, namespace, *, create_namespace, check_mode, get=None, recreate=False):
     """Plan and (unless check mode) apply; returns the list of Changes in apply order. ``get`` reads
     a live object (kube/inventory.py's, one LIST per kind; one GET per object by default).
 
@@ -61,7 +61,7 @@ def converge(api, waiter, objs, namespace, *, create_namespace, check_mode, get=
     if not check_mode:
         _execute(api, first)
         _wait_for_crds(api, waiter, [c.ref for c in first if c.ref.kind == CRD and c.action != "none"])
-    second = ap.plan(api, late, namespace, get)
+    second = ap.plan(api, late, namespace, get, recreate)
     if not check_mode:
         _execute(api, second)
     return first + second

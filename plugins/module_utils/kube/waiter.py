@@ -4,7 +4,9 @@
 
 One poll costs one GET per object (plus one GET per distinct StorageClass, cached for the run;
 a claim on a class that does not exist is a final failure, kube/storage.py):
-a DaemonSet on 1000 nodes costs what it costs on one. The clock is monotonic; the poll interval
+a DaemonSet on 1000 nodes costs what it costs on one. While a workload is not healthy, a poll also
+lists its pods and reads their nodes once (kube/nodes.py): a pod on a node not Ready for longer
+than ``node_grace`` seconds is a final failure. The clock is monotonic; the poll interval
 starts short (most objects in a homelab settle in a second or two) and backs off.
 """
 
@@ -15,6 +17,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
+from ansible_collections.homelab.observability.plugins.module_utils.kube.nodes import DEFAULT_GRACE, NodeWatch
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import UnknownKind
 from ansible_collections.homelab.observability.plugins.module_utils.kube.storage import StorageClasses
 
@@ -40,11 +43,12 @@ class Observation:
 
 
 class Waiter:
-    def __init__(self, api, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, api, clock=time.monotonic, sleep=time.sleep, node_grace=DEFAULT_GRACE, now=None):
         self.api = api
         self.clock = clock
         self.sleep = sleep
         self.classes = StorageClasses(api)
+        self.nodes = NodeWatch(api, node_grace, clock, now)
         self.polls = 0
 
     def observe_one(self, ref):
@@ -73,7 +77,11 @@ class Waiter:
 
     def observe(self, refs):
         self.polls += 1
-        return [self.observe_one(ref) for ref in refs]
+        observations = [self.observe_one(ref) for ref in refs]
+        lost = self.nodes.judge(observations)
+        for obs in observations:
+            obs.health = lost.get(obs.ref, obs.health)
+        return observations
 
     def wait(self, refs, timeout, accept=(h.HEALTHY,)):
         """Observations once all are in ``accept``, a final failure shows, or ``timeout`` seconds pass.

@@ -3,12 +3,14 @@ gate is rolled back (``rollback_on_failure``) to the revision deployed before th
 install is uninstalled, and nothing is undone when the option is off."""
 
 import copy
+import json
 
 import pytest
 import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
 
 MANIFEST = """---
@@ -31,9 +33,11 @@ class FakeHelm:
     # any driver but "secret": the release records come from status/history, not from the API's Secrets
     environ = {"HELM_DRIVER": "configmap"}
 
-    def __init__(self, api, history=(), values=None, *, writes_objects=False, rollback_error=None, manifest=MANIFEST):
+    def __init__(self, api, history=(), values=None, *, writes_objects=False, rollback_error=None, manifest=MANIFEST,
+                 upgrade_errors=()):
         self.api = api
         self.manifest = manifest
+        self.upgrade_errors = list(upgrade_errors)  # stderr of the next real upgrades, which fail
         self.hist = [dict(r) for r in history]
         self.values = values or {}
         self.writes_objects = writes_objects
@@ -70,6 +74,10 @@ class FakeHelm:
             return release
         self.calls.append(("upgrade", name, namespace))
         self.objects_at_upgrade = copy.deepcopy(self.api.objects)
+        if self.upgrade_errors:
+            stderr = self.upgrade_errors.pop(0)
+            self.hist.append({"revision": revision, "status": "failed", "chart": "c-0.1.0"})
+            raise HelmError("helm upgrade app failed: %s" % stderr, stderr)
         self.hist.append({"revision": revision, "status": "deployed", "chart": "c-0.1.0"})
         if self.writes_objects:
             self.api.put(CONFIGMAP)
@@ -248,3 +256,64 @@ def test_an_edited_object_is_restored_as_helm_before_the_upgrade(cluster, chart)
     run(cluster, helm, chart)
     assert next(o for r, o in helm.objects_at_upgrade.items() if r.kind == "Thing")["spec"]["size"] == 3
     assert cluster.field_managers == ["helm"]
+
+
+STS_REFUSED = ("Error: UPGRADE FAILED: cannot patch \"app\" with kind StatefulSet: StatefulSet.apps \"app\" is "
+               "invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+               "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
+               "are forbidden")
+STS = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "app", "namespace": "ns"}}
+
+
+@pytest.mark.parametrize("rollback_on_failure", [True, False])
+def test_an_immutable_refusal_is_explained_and_rolled_back_whatever_rollback_on_failure(cluster, chart,
+                                                                                       rollback_on_failure):
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED])
+    result = run(cluster, helm, chart, rollback_on_failure=rollback_on_failure)
+    assert result["failed"]
+    # the fake's refused revision holds no StatefulSet: the field stays the apiserver's "spec"
+    assert result["msg"].startswith("app: StatefulSet ns/app cannot be changed in place: spec (")
+    assert "recreate_immutable=true" in result["msg"]
+    assert result["msg"].endswith("(the release was rolled back to revision 2, what ran before this run: "
+                                  "nothing changed)")
+    assert helm.writes() == [("rollback", "app", "ns", 2)] and result["rolled_back_to"] == 2
+    assert cluster.deleted == []
+
+
+def test_recreate_immutable_orphans_the_statefulset_and_upgrades_again(cluster, chart):
+    cluster.put(STS)
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED], writes_objects=True)
+    result = run(cluster, helm, chart, recreate_immutable=True)
+    assert "failed" not in result, result.get("msg")
+    assert cluster.deleted == [(Ref("apps/v1", "StatefulSet", "ns", "app"), "Orphan")]
+    assert [c for c in helm.calls if c[0] == "upgrade"] == [("upgrade", "app", "ns")] * 2
+    assert result["recreated"] == [str(Ref("apps/v1", "StatefulSet", "ns", "app"))]
+    assert helm.writes() == [] and result["revision"] == 4
+
+
+def test_another_helm_error_is_not_taken_for_an_immutable_one(cluster, chart):
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=["Error: UPGRADE FAILED: context deadline exceeded"])
+    result = run(cluster, helm, chart, recreate_immutable=True)
+    assert result["failed"] and "context deadline exceeded" in result["msg"]
+    assert cluster.deleted == [] and helm.writes() == []
+
+
+def test_the_refused_revision_and_the_live_object_name_the_changed_field(cluster, chart):
+    def sts(storage_class):
+        return dict(STS, spec={"replicas": 1, "volumeClaimTemplates": [
+            {"metadata": {"name": "data"}, "spec": {"storageClassName": storage_class}}]})
+    cluster.put(sts("nfs-client"))
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED])
+    stored = helm.status
+
+    def status(name, namespace):
+        release = stored(name, namespace)
+        if ("upgrade", "app", "ns") in helm.calls:  # the failed revision helm recorded
+            release["manifest"] = "---\n" + json.dumps(sts("local-path"))
+        return release
+
+    helm.status = status
+    result = run(cluster, helm, chart)
+    assert result["msg"].startswith("app: StatefulSet ns/app cannot be changed in place: "
+                                    "spec.volumeClaimTemplates[data].spec.storageClassName (nfs-client -> local-path) "
+                                    "is immutable")

@@ -111,3 +111,33 @@ def test_a_running_operator_adds_nothing(fake_api):
     lines = dg.Diagnoser(api).diagnose([_waiting_prometheus()])
     assert lines == ["Prometheus monitoring/kube-prometheus-stack-prometheus is Progressing: waiting for the "
                      "operator to observe the latest spec"]
+
+
+def event(uid, reason, when, kind="Pod", name="db-0"):
+    return {"type": "Warning", "reason": reason, "message": "%s of %s" % (reason, uid), "lastTimestamp": when,
+            "involvedObject": {"kind": kind, "name": name, "uid": uid, "namespace": "ns"}}
+
+
+def test_events_of_an_earlier_pod_with_the_same_name_are_not_quoted(fake_api):
+    """A StatefulSet pod keeps its name when recreated: only the live pod's UID counts, and nothing
+    older than its creation."""
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+           "metadata": {"name": "db", "namespace": "ns", "uid": "s1", "creationTimestamp": "2026-12-07T00:00:00Z"},
+           "spec": {"selector": {"matchLabels": {"app": "db"}}}}
+    pod = {"metadata": {"name": "db-0", "namespace": "ns", "uid": "new", "creationTimestamp": "2026-12-07T01:00:00Z"},
+           "spec": {}, "status": {"phase": "Pending"}}
+    api = fake_api()
+    api.lists[("Pod", "ns", "app=db", None)] = [pod]
+    api.lists[("Event", "ns", None, "type=Warning")] = [
+        event("old", "FailedMount", "2026-12-07T00:30:00Z"),
+        event("new", "FailedScheduling", "2026-12-07T01:00:05Z"),
+        event(None, "BackOff", "2026-12-07T00:40:00Z"),  # no UID and older than the pod
+        event("s0", "FailedCreate", "2026-12-06T23:00:00Z", kind="StatefulSet", name="db"),
+        event("s1", "FailedCreate", "2026-12-07T00:10:00Z", kind="StatefulSet", name="db"),
+    ]
+    obs = Observation(Ref("apps/v1", "StatefulSet", "ns", "db"), sts, h.Health(h.PROGRESSING, "0 of 1 ready"))
+    lines = dg.Diagnoser(api).diagnose([obs])
+    text = "\n".join(lines)
+    assert "FailedScheduling of new" in text and "FailedCreate of s1" in text
+    assert "of old" not in text and "BackOff" not in text and "of s0" not in text
+    assert api.counts["LIST"] == 2  # the pods, and the namespace's Warning events once

@@ -107,3 +107,10 @@ def test_stack_prune_false_turns_pruning_off_for_every_component(tmp_path):
 def test_component_prune_false_reaches_the_manifests_components(tmp_path):
     plan = _plan(tmp_path, stack_roles=["exportarr", "uptime_kuma"], component_prune=False)
     assert sorted((c["name"], c.get("prune")) for c in plan) == [("exportarr", False), ("uptime-kuma", False)]
+
+
+def test_recreate_immutable_is_off_unless_a_role_or_the_stack_turns_it_on(tmp_path):
+    plan = _plan(tmp_path, stack_roles=["loki", "uptime_kuma"], loki_recreate_immutable=True)
+    assert [(c["name"], c["recreate_immutable"]) for c in plan] == [("loki", True), ("uptime-kuma", False)]
+    plan = _plan(tmp_path, stack_roles=["loki", "uptime_kuma"], stack_recreate_immutable=True)
+    assert [(c["name"], c["recreate_immutable"]) for c in plan] == [("loki", True), ("uptime-kuma", True)]

@@ -48,6 +48,12 @@ def waves_components(results):
             for comp in result.get("invocation", {}).get("module_args", {}).get("components") or []]
 
 
+def test_role_alone_hands_recreate_immutable_to_the_module():
+    _, results = run_alone("loki", loki_recreate_immutable=True)
+    calls = waves_components(results)
+    assert calls and all(a["recreate_immutable"] is True for a in calls)
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_role_alone_reaches_the_waves_module_without_a_warning(role):
     proc, results = run_alone(role)
