@@ -59,6 +59,10 @@ options:
         O(lock_namespace). Its C(holderIdentity) names the run that holds it (host, process id, start time); the
         run renews it every 20 seconds, and a lock not renewed for 60 seconds (its run was killed) is taken over.
       - The user needs C(get), C(create), C(update) and C(delete) on C(leases) in that namespace.
+      - The lock is taken by the run's first write, so a run with nothing to change writes nothing at all. A
+        component that had to wait for another run's lock plans again under it (that run may have changed its
+        release meanwhile), and a pending release is judged only once the lock is this run's (the pending state may
+        be the other run's helm at work).
       - In check mode the lock is only read; a holder is reported as a warning, nothing is written.
     type: bool
     default: true
@@ -287,13 +291,16 @@ def main():
         module.fail_json(msg=str(exc))
     apis = [first]
 
+    lock = deploy_lock(module, client, components)
+
     def deploy_one(params, check_mode):
         api = KubeApi(client)
+        if lock is not None:
+            api.before_write = lock.ensure
         apis.append(api)
         params = dict(params, **auth)
         return deploy(params, api, check_mode=check_mode)
 
-    lock = deploy_lock(module, client, components)
     if lock is not None:
         apis.append(lock.api)
     try:

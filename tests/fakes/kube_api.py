@@ -25,7 +25,7 @@ class FakeApi:
         self.field_managers = []
         self.resource_version = 0
         # called with (verb, ref) before create, replace and delete: a test's other writer acts there
-        self.before_write = None
+        self.on_write = None
         self.deleted = []  # (Ref, propagationPolicy) of every DELETE
         for obj in objects:
             self.put(obj)
@@ -84,8 +84,8 @@ class FakeApi:
         return obj
 
     def _hook(self, verb, ref):
-        if self.before_write:
-            self.before_write(verb, ref)
+        if self.on_write:
+            self.on_write(verb, ref)
 
     def create(self, obj):
         """POST: 404 without the namespace, 409 (AlreadyExists) when the object exists."""

@@ -57,7 +57,7 @@ def uninstall_release(run):
 
 def converge_release(run, chart):
     values = hr.merged_values(run.params.get("values_files"), run.params.get("values"))
-    plan = plan_release(run, chart, values)
+    plan = plan_under_lock(run, chart, values)
     previous = None
     if not run.check_mode:
         if plan.recover:
@@ -74,8 +74,27 @@ def converge_release(run, chart):
         run.fail(unhealthy_msg(run, final) + rollback.on_failure(run, plan, previous))
 
 
+def plan_under_lock(run, chart, values):
+    """The plan, made again once the run holds the deploy lock if it had to wait for another run's: that run's
+    writes may have changed the release meanwhile. A pending release may be that run's helm at work, so it is
+    judged only under the lock. Without a lock (the release module, check mode) the first look is the plan."""
+    take = getattr(run.api, "before_write", None)
+    if take is None or run.check_mode:
+        return plan_release(run, chart, values)
+    try:
+        plan = plan_release(run, chart, values)
+    except hr.PendingRelease:
+        if not take():
+            raise
+        return plan_release(run, chart, values)
+    if (plan.action != "none" or plan.recover) and take():
+        plan = plan_release(run, chart, values)
+    return plan
+
+
 def plan_release(run, chart, values):
     """The plan of a first look; pending releases are refused unless recover_pending."""
+    run.result.pop("drift", None)
     plan = hr.plan_release(run.helm, run.name, run.namespace, chart, values, create_namespace=run.create_namespace,
                            recover_pending=run.params.get("recover_pending", False), check_mode=run.check_mode,
                            kube_version=server_version(run.api), api=run.api)

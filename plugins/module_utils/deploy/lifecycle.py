@@ -25,7 +25,8 @@ def deploy(params, api, check_mode=False, helm=None, waiter=None):
     run = ComponentRun(params, api, waiter, Timer(), check_mode=check_mode)
     try:
         if params.get("chart"):
-            run.helm = helm or Helm(params.get("binary_path") or "helm", params, connection=api.connection)
+            run.helm = helm or Helm(params.get("binary_path") or "helm", params, connection=api.connection,
+                                    before_write=getattr(api, "before_write", None))
             _deploy_with_helm(run)
         else:
             deploy_manifests(run)

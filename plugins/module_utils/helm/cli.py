@@ -44,9 +44,11 @@ def _release_not_found(stderr):
 
 
 class Helm:
-    def __init__(self, binary="helm", auth=None, environ=None, runner=None, connection=None):
-        """``connection``: the module's resolved ``Connection`` (its KubeApi's); resolved from ``auth`` when None."""
+    def __init__(self, binary="helm", auth=None, environ=None, runner=None, *, connection=None, before_write=None):
+        """``connection``: the module's resolved ``Connection`` (its KubeApi's); resolved from ``auth`` when None.
+        ``before_write``: called before each command that changes a release (upgrade, rollback, uninstall)."""
         self.binary = binary
+        self.before_write = before_write
         self.auth = resolve_auth(auth or {}, environ)
         # HELM_KUBE* (token, apiserver, CA, context, impersonation) would override the kubeconfig given to helm
         self.environ = {k: v for k, v in (os.environ if environ is None else environ).items()
@@ -75,6 +77,10 @@ class Helm:
         if self._connection is None:
             self._connection = kube_client.connection(self.auth, self.environ)
         return self._connection
+
+    def _before_write(self):
+        if self.before_write is not None:
+            self.before_write()
 
     def run(self, args, connect=True):
         if not connect:
@@ -172,6 +178,8 @@ class Helm:
             args.append("--create-namespace")
         if dry_run:
             args.append("--dry-run=%s" % dry_run)
+        else:
+            self._before_write()
         args += list(extra or [])
         return _json_tail(self.run(args))
 
@@ -188,9 +196,11 @@ class Helm:
         return self.run(args, connect=False)
 
     def rollback(self, name, namespace, revision):
+        self._before_write()
         self.run(["rollback", name, str(revision), "-n", namespace])
 
     def uninstall(self, name, namespace, wait=False):
+        self._before_write()
         args = ["uninstall", name, "-n", namespace]
         if wait:
             args.append("--wait")

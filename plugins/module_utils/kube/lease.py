@@ -79,7 +79,8 @@ def holder_of(lease):
 class DeployLock:
     """One run's hold on the Lease ``namespace/name``.
 
-    ``acquire`` takes it (waiting up to ``timeout`` seconds for another holder), ``release`` gives it back;
+    ``acquire`` takes it (waiting up to ``timeout`` seconds for another holder), ``ensure`` takes it once from
+    the first writer of a run, ``release`` gives it back;
     between the two a thread renews it every third of its duration. In check mode ``acquire`` only reads:
     ``waited_for`` names a current holder, and nothing is written.
     """
@@ -101,6 +102,9 @@ class DeployLock:
         self.waited_for = None
         self.lost = None  # why this run no longer holds the lock it took
         self.release_problem = None
+        self.refused = None  # the error of the one attempt ``ensure`` made, raised to every later caller
+        self._taken = False
+        self._taking = threading.Lock()
         self._mutex = threading.Lock()
         self._stop = threading.Event()
         self._renewer = None
@@ -118,6 +122,24 @@ class DeployLock:
                 "leases (API group coordination.k8s.io) in namespace %s, choose another with lock_namespace, or "
                 "turn the lock off (lock: false)" % (self.ref.namespace, self.ref.name, exc, self.ref.namespace)
             ) from exc
+
+    def ensure(self):
+        """Take the lock on the first call, from whichever component thread writes first; later calls return at
+        once, or raise what the first one raised. A run that writes nothing never takes it (0 writes).
+
+        True when this run had to wait for another run's lock: what a component read before may be stale.
+        """
+        with self._taking:
+            if self.refused is not None:
+                raise self.refused
+            if not self._taken:
+                try:
+                    self.acquire()
+                except KubeError as exc:
+                    self.refused = exc
+                    raise
+                self._taken = True
+            return self.waited_for is not None
 
     def _acquire(self, timeout):
         started = self.clock()

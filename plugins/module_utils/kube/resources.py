@@ -68,6 +68,11 @@ BUILTIN = {
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
 
 
+def _is_dry_run(query):
+    items = query.items() if isinstance(query, dict) else (query or ())
+    return any(key == "dryRun" and value for key, value in items)
+
+
 class KubeApiError(KubeError):
     def __init__(self, status, reason, message, method=None, path=None):
         self.status = status
@@ -143,6 +148,8 @@ class KubeApi:
         self.session = session if hasattr(session, "send") else PoolSession.of_api_client(session)
         self.retry_seconds = retry_seconds
         self.counts = Counter()
+        # called before every request that writes (not a dry run): the waves module takes its deploy lock there
+        self.before_write = None
         self._lock = threading.Lock()
         self._discovery = {}
 
@@ -223,6 +230,8 @@ class KubeApi:
     def _exchange(self, method, path, query, body, headers, **options):
         """The session's Response; a failure without an answer becomes TLSVerifyError, _Transient or KubeError."""
         data = encode_body(body, headers)
+        if self.before_write is not None and method in WRITE_VERBS and not _is_dry_run(query):
+            self.before_write()
         with self._lock:
             self.counts[method] += 1
         try:

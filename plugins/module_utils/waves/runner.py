@@ -55,13 +55,16 @@ def first_component(components):
 def run_waves(components, deploy_one, wave_timeout=900, max_parallel=8, check_mode=False, *, lock=None):
     """Returns (result, failed_message_or_None).
 
-    ``lock`` (kube/lease.py ``DeployLock``, or None): taken before the first wave, which raises ``LockHeld`` when
-    another deploy keeps it, and released at the end whatever happened.
+    ``lock`` (kube/lease.py ``DeployLock``, or None): taken by the first write of the run (``deploy_one``'s
+    clients call its ``ensure``), so a run with nothing to change writes nothing; in check mode read before the
+    first wave, to name a holder. Released at the end whatever happened; a refused or lost lock stops the run
+    before the next wave.
     """
     waves = group_waves(components)
     if lock is None:
         return _run_all(waves, components, deploy_one, (wave_timeout, max_parallel, check_mode), None)
-    lock.acquire()
+    if check_mode:
+        lock.acquire()
     try:
         return _run_all(waves, components, deploy_one, (wave_timeout, max_parallel, check_mode), lock)
     finally:
@@ -74,10 +77,11 @@ def _run_all(waves, components, deploy_one, options, lock):
     out_waves = []
     failure = None
     for wave, members in waves:
-        if lock is not None and lock.lost:
+        stopped = _lock_problem(lock)
+        if stopped:
             # another deploy runs now: starting this wave would race it on the same releases
             later = [c["name"] for w, ms in waves if w >= wave for c in ms]
-            failure = "%s; not started: %s" % (lock.lost, ", ".join(later))
+            failure = "%s; not started: %s" % (stopped, ", ".join(later))
             break
         started, t0 = utcnow(), time.monotonic()
         results = _run_wave(members, deploy_one, wave_timeout, max_parallel, check_mode)
@@ -96,7 +100,7 @@ def _run_all(waves, components, deploy_one, options, lock):
             }
         )
         if not healthy:
-            failure = _wave_failure(wave, members, results, waves, check_mode)
+            failure = _lock_failure(lock, wave, waves) or _wave_failure(wave, members, results, waves, check_mode)
             break
     result = {
         "changed": any(c["changed"] for c in out_components.values()),
@@ -105,6 +109,21 @@ def _run_all(waves, components, deploy_one, options, lock):
         "timing_table": timing_table(components, out_components),
     }
     return result, failure
+
+
+def _lock_problem(lock):
+    """Why the run may not go on: another deploy keeps the lock (refused) or took it over (lost); else None."""
+    if lock is None:
+        return None
+    return str(lock.refused) if getattr(lock, "refused", None) else lock.lost
+
+
+def _lock_failure(lock, wave, waves):
+    """A refused lock is the run's cause, not each component's failed write."""
+    if lock is None or not getattr(lock, "refused", None):
+        return None
+    later = [c["name"] for w, ms in waves if w > wave for c in ms]
+    return "%s%s" % (lock.refused, "; not started: %s" % ", ".join(later) if later else "")
 
 
 def _run_wave(members, deploy_one, wave_timeout, max_parallel, check_mode):

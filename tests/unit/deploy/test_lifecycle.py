@@ -317,3 +317,46 @@ def test_the_refused_revision_and_the_live_object_name_the_changed_field(cluster
     assert result["msg"].startswith("app: StatefulSet ns/app cannot be changed in place: "
                                     "spec.volumeClaimTemplates[data].spec.storageClassName (nfs-client -> local-path) "
                                     "is immutable")
+
+
+def test_a_run_that_waited_for_another_runs_lock_plans_again_and_finds_its_work_done(cluster, chart):
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 1}, writes_objects=True)
+    cluster.put(CONFIGMAP)
+
+    def the_other_run_deployed_it():
+        helm.values = {"a": 2}
+        return True  # this run waited for the other's lock
+
+    cluster.before_write = the_other_run_deployed_it
+    result = run(cluster, helm, chart)
+    assert "failed" not in result, result.get("msg")
+    assert result["plan"]["action"] == "none" and not result["changed"]
+    assert not [c for c in helm.calls if c[0] == "upgrade"]
+
+
+def test_a_pending_release_is_judged_once_the_lock_is_ours(cluster, chart):
+    helm = FakeHelm(cluster, DEPLOYED_2 + [{"revision": 3, "status": "pending-upgrade", "chart": "c-0.1.0"}],
+                    values={"a": 2})
+    cluster.put(CONFIGMAP)
+
+    def the_other_run_finished():
+        helm.hist[-1]["status"] = "deployed"
+        return True
+
+    cluster.before_write = the_other_run_finished
+    result = run(cluster, helm, chart)
+    assert "failed" not in result, result.get("msg")
+    assert result["plan"]["action"] == "none"
+    # without another run's lock the pending release is refused as before
+    cluster.before_write = lambda: False
+    helm.hist[-1]["status"] = "pending-upgrade"
+    assert "recover_pending=true" in run(cluster, helm, chart)["msg"]
+
+
+def test_a_run_that_took_the_lock_without_waiting_plans_once(cluster, chart):
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 1}, writes_objects=True)
+    asked = []
+    cluster.before_write = lambda: asked.append(True) or False
+    result = run(cluster, helm, chart)
+    assert result["plan"]["action"] == "upgrade" and asked
+    assert len([c for c in helm.calls if c[0] == "upgrade"]) == 1

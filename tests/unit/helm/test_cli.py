@@ -113,3 +113,26 @@ def test_commands_without_the_cluster_get_no_kubeconfig(fake_helm):
     assert helm.major() == 3
     with pytest.raises(FileNotFoundError):  # nothing recorded: version runs without a kubeconfig
         calls()
+
+
+def test_the_commands_that_change_a_release_ask_before_write_first_and_dry_runs_do_not():
+    import subprocess  # noqa: PLC0415
+
+    ran, asked = [], []
+
+    def runner(cmd, **_):
+        ran.append(cmd[1])
+        return subprocess.CompletedProcess(cmd, 0, stdout='{"version": 1}', stderr="")
+
+    helm = Helm("helm", {"host": "https://h:6443"}, environ={}, runner=runner,
+                before_write=lambda: asked.append(ran[-1] if ran else None))
+    try:
+        helm.upgrade("app", "ns", {"ref": "/c.tgz"}, {}, dry_run="server")
+        assert asked == []
+        helm.upgrade("app", "ns", {"ref": "/c.tgz"}, {})
+        helm.rollback("app", "ns", 1)
+        helm.uninstall("app", "ns")
+    finally:
+        helm.close()
+    # asked before each of the three ran (the last command run when asked is the one before it)
+    assert asked == ["upgrade", "upgrade", "rollback"] and ran == ["upgrade", "upgrade", "rollback", "uninstall"]

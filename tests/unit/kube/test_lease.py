@@ -113,7 +113,7 @@ def test_a_create_that_loses_the_race_reads_the_winner_and_waits_for_it(clock):
         if verb == "POST" and ref == REF and REF not in api.objects:
             api.objects[REF] = held_by(OTHER, clock.now)
 
-    api.before_write = other_run_first
+    api.on_write = other_run_first
     lock = make_lock(api, clock, timeout=0)
     with pytest.raises(ls.LockHeld, match="host=other"):
         lock.acquire()
@@ -127,7 +127,7 @@ def test_a_takeover_that_loses_the_race_leaves_the_lock_to_the_winner(clock):
         if verb == "PUT" and api.objects[REF]["spec"]["holderIdentity"] == OTHER:
             api.objects[REF] = held_by(winner, clock.now, version="101")
 
-    api.before_write = third_run_first
+    api.on_write = third_run_first
     lock = make_lock(api, clock, timeout=0)
     with pytest.raises(ls.LockHeld) as err:
         lock.acquire()
@@ -209,7 +209,7 @@ def test_release_reports_a_delete_that_failed_instead_of_raising(taken):
     def unreachable(verb, ref):
         raise KubeError("DELETE ... failed: connection refused (retried for 30s)")
 
-    api.before_write = unreachable
+    api.on_write = unreachable
     assert "expires 60s after its last renewal" in lock.release()
     assert "connection refused" in lock.report()["release_problem"]
 
@@ -221,6 +221,53 @@ def test_a_user_without_rights_on_leases_is_told_which_rights_and_where(clock):
         raise KubeApiError(403, "Forbidden", 'leases is forbidden: User "ci" cannot create resource "leases"',
                            verb, "/apis/coordination.k8s.io/v1/namespaces/monitoring/leases")
 
-    api.before_write = forbidden
+    api.on_write = forbidden
     with pytest.raises(KubeError, match="get, create, update and delete on leases .* monitoring.*lock: false"):
         make_lock(api, clock).acquire()
+
+
+def test_ensure_takes_the_lock_once_for_every_writer_of_the_run(clock):
+    api = FakeApi([NS])
+    lock = make_lock(api, clock)
+    for _ in range(3):
+        lock.ensure()
+    assert dict(api.counts) == {"POST": 1}
+    lock.release()
+    assert dict(api.counts) == {"POST": 1, "DELETE": 1}
+
+
+def test_a_run_that_never_writes_releases_nothing(clock):
+    api = FakeApi([NS])
+    assert make_lock(api, clock).release() is None and api.writes() == 0
+
+
+def test_ensure_raises_the_first_refusal_to_every_later_writer_without_asking_again(clock):
+    api = FakeApi([NS, held_by(OTHER, clock.now - 5)])
+    lock = make_lock(api, clock, timeout=0)
+    with pytest.raises(ls.LockHeld):
+        lock.ensure()
+    asked = sum(api.counts.values())
+    with pytest.raises(ls.LockHeld, match="host=other"):
+        lock.ensure()
+    assert sum(api.counts.values()) == asked and lock.refused is not None
+
+
+def test_a_kube_api_asks_for_the_lock_before_a_write_but_not_before_a_read_or_dry_run():
+    from ansible_collections.homelab.observability.plugins.module_utils.kube.http import Response  # noqa: PLC0415
+    from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi  # noqa: PLC0415
+
+    class Session:
+        host = "https://h"
+
+        def send(self, method, url, body=None, headers=None, **_):
+            return Response(200, b"{}")
+
+    asked = []
+    api = KubeApi(Session())
+    api.before_write = lambda: asked.append(True)
+    api.request("GET", "/api/v1/namespaces")
+    api.request("PATCH", "/api/v1/namespaces/x", query={"dryRun": "All"}, body={})
+    assert asked == []
+    api.request("PATCH", "/api/v1/namespaces/x", query={"dryRun": None}, body={})
+    api.request("DELETE", "/api/v1/namespaces/x")
+    assert asked == [True, True]

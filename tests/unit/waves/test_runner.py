@@ -113,32 +113,58 @@ def test_duplicate_names_are_rejected():
 
 
 class StubLock:
-    """Records the order of acquire, deploys and release; ``lose_after`` marks the lock lost after that deploy."""
+    """Records acquire, ensure and release among the deploys; ``refuse`` makes ``ensure`` fail as LockHeld would."""
 
-    def __init__(self, events, refuse=None, lose_after=None):
+    def __init__(self, events, refuse=None):
         self.events = events
         self.refuse = refuse
-        self.lose_after = lose_after
+        self.refused = None
         self.lost = None
 
     def acquire(self):
         self.events.append(("acquire",))
+
+    def ensure(self):
+        self.events.append(("ensure",))
         if self.refuse:
-            raise KubeError(self.refuse)
+            self.refused = KubeError(self.refuse)
+            raise self.refused
 
     def release(self):
         self.events.append(("release",))
 
 
-def test_the_lock_is_taken_before_the_first_deploy_and_released_after_a_failed_wave():
-    rec = Recorder(unhealthy={"kps"})
+def writing(rec, lock):
+    """A deploy_one whose component writes: its client calls the lock's ensure before the first write."""
+    def deploy_one(params, check_mode):
+        try:
+            lock.ensure()
+        except KubeError as exc:
+            return {"failed": True, "msg": "%s: %s" % (params["name"], exc), "changed": False, "health": "Unknown"}
+        return rec(params, check_mode)
+    return deploy_one
+
+
+def test_a_run_that_writes_nothing_never_takes_the_lock_and_still_releases_it():
+    rec = Recorder()
     lock = StubLock(rec.events)
     _, failure = runner.run_waves(SEED, rec, lock=lock)
-    assert "wave -1 did not become healthy" in failure
+    assert failure is None
+    assert ("acquire",) not in rec.events and ("ensure",) not in rec.events and rec.events[-1] == ("release",)
+
+
+def test_check_mode_reads_the_lock_before_the_first_deploy():
+    rec = Recorder()
+    lock = StubLock(rec.events)
+    runner.run_waves(SEED, rec, lock=lock, check_mode=True)
     assert rec.events[0] == ("acquire",) and rec.events[-1] == ("release",)
 
 
-def test_the_lock_is_released_when_the_run_raises():
+def test_the_lock_is_released_after_a_failed_wave_and_when_the_run_raises():
+    rec = Recorder(unhealthy={"kps"})
+    lock = StubLock(rec.events)
+    _, failure = runner.run_waves(SEED, writing(rec, lock), lock=lock)
+    assert "wave -1 did not become healthy" in failure and rec.events[-1] == ("release",)
     events = []
 
     def broken_timing(params, check_mode):
@@ -146,15 +172,16 @@ def test_the_lock_is_released_when_the_run_raises():
 
     with pytest.raises(AttributeError):
         runner.run_waves(SEED, broken_timing, lock=StubLock(events))
-    assert events == [("acquire",), ("release",)]
+    assert events == [("release",)]
 
 
-def test_a_refused_lock_deploys_nothing():
+def test_a_refused_lock_is_the_runs_cause_and_no_later_wave_starts():
     rec = Recorder()
     lock = StubLock(rec.events, refuse="another deploy holds the deploy lock: host=a pid=1")
-    with pytest.raises(KubeError, match="host=a pid=1"):
-        runner.run_waves(SEED, rec, lock=lock)
-    assert rec.events == [("acquire",)]
+    result, failure = runner.run_waves(SEED, writing(rec, lock), lock=lock)
+    assert failure == "another deploy holds the deploy lock: host=a pid=1; not started: alloy, vpa, goldilocks"
+    assert not any(e[0] == "start" for e in rec.events)
+    assert result["components"]["alloy"]["health"] == runner.NOT_STARTED
 
 
 def test_a_lock_lost_during_a_wave_stops_the_run_before_the_next_wave():
