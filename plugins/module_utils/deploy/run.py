@@ -25,7 +25,7 @@ def new_result():
 class ComponentRun:
     """What every step of a component's lifecycle reads (options, clients) and writes (result, timer)."""
 
-    def __init__(self, params, api, waiter, timer, *, check_mode, helm=None):
+    def __init__(self, params, api, waiter, timer, *, check_mode):
         self.params = params
         self.name = params.get("name")
         self.namespace = params.get("namespace")
@@ -33,7 +33,7 @@ class ComponentRun:
         self.waiter = waiter
         self.timer = timer
         self.check_mode = check_mode
-        self.helm = helm
+        self.helm = None  # a chart component's Helm, set by deploy/lifecycle.py
         self.result = new_result()
 
     @property

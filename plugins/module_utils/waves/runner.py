@@ -14,6 +14,7 @@ __metaclass__ = type
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.homelab.observability.plugins.module_utils.deploy.run import new_result
 from ansible_collections.homelab.observability.plugins.module_utils.deploy.timing import iso, utcnow
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
@@ -141,8 +142,7 @@ def _deploy_guarded(comp, deploy_one, wave_timeout, check_mode):
     try:
         return deploy_one(params, check_mode)
     except Exception as exc:  # a bug in one component must not hide the others' results
-        return {"failed": True, "msg": "%s: unexpected error: %s" % (comp["name"], exc), "changed": False,
-                "health": h.UNKNOWN, "resources": [], "diagnosis": [], "timing": {}}
+        return dict(new_result(), failed=True, msg="%s: unexpected error: %s" % (comp["name"], exc))
 
 
 def _outcome(wave, res):
@@ -178,7 +178,7 @@ def _stops_the_run(comp, res, check_mode):
 def _wave_failure(wave, members, results, waves, check_mode):
     """The run's failure message: who in the wave is not healthy, and which components never started."""
     bad = [(comp["name"], res) for comp, res in zip(members, results, strict=True)
-           if res.get("failed") or (not check_mode and res.get("health") != h.HEALTHY)]
+           if _stops_the_run(comp, res, check_mode)]
     later = [c["name"] for w, ms in waves if w > wave for c in ms]
     return "wave %d did not become healthy (%s)%s" % (
         wave,

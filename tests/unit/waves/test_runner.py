@@ -201,3 +201,10 @@ def test_a_lock_lost_during_a_wave_stops_the_run_before_the_next_wave():
 def test_the_first_component_is_the_first_of_the_lowest_wave():
     assert runner.first_component(SEED)["name"] == "kps"
     assert runner.first_component([]) is None
+
+
+def test_a_component_that_does_not_wait_is_not_named_as_a_cause_of_its_waves_failure():
+    rec = Recorder(unhealthy={"kps", "loki"})
+    seed = [comp("kps", -1), dict(comp("loki", -1), wait=False), comp("alloy", 0)]
+    _, failure = runner.run_waves(seed, rec)
+    assert failure.startswith("wave -1 did not become healthy (kps is ") and "loki" not in failure.split(":")[0]
