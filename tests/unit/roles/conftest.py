@@ -1,7 +1,7 @@
 """Renders the stack roles through ansible-playbook (their real defaults, vars and templates).
 
 `render(roles, **extra_vars)` runs tests/unit/roles/render.yml once per distinct input and returns
-{role: [component, ...]}. The playbook includes each role with `<role>_deploy: false`, the same
+{role: [component, ...]}. The playbook includes each role with `component_render_only: true`, the same
 path playbooks/deploy.yml takes, so no module touches a cluster.
 """
 

@@ -1,5 +1,5 @@
 """Runs tests/unit/roles/render.yml: the stack roles rendered by ansible-playbook with
-`<role>_deploy: false` (the path playbooks/deploy.yml takes), nothing sent to a cluster.
+`component_render_only: true` (the path playbooks/deploy.yml takes), nothing sent to a cluster.
 
 Shared by the role golden tests, tests/promtool and tests/integration/promql.
 """
