@@ -106,7 +106,7 @@ def argument_spec():
         state=dict(type="str", default="present", choices=["present", "absent"]),
         namespace=dict(type="str", default="kube-system"),
         configmap=dict(type="str", default="kube-proxy"),
-        configmap_key=dict(type="str", default="config.conf"),
+        configmap_key=dict(type="str", default="config.conf", no_log=False),  # a key's name, not a secret
         daemonset=dict(type="str", default="kube-proxy"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=180),

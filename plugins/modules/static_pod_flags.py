@@ -19,12 +19,12 @@ description:
     compared with the intended change before it is written. Idempotent.
   - Records each changed flag's previous value (or that it was not there) in the annotation
     C(control-plane.homelab.observability/original-flags). A flag no longer in O(flags), and every flag on
-    O(state=absent), gets that value back (or is deleted): removing kubeadm's C(--bind-address=127.0.0.1) would
+    O(state=absent), gets that value back (or is deleted). Removing kubeadm's C(--bind-address=127.0.0.1) would
     not restore it, the flag's default binds every address.
   - Refuses to work while the manifests directory holds a file the kubelet would run that is not a known manifest,
     and backs the previous manifest up into O(backup_dir), outside the manifests directory.
-  - Refuses a C(--bind-address) other than C(0.0.0.0), C(::) or C(127.0.0.1): kubeadm's probes ask the component on
-    127.0.0.1, so the kubelet would restart it forever.
+  - Refuses a C(--bind-address) other than C(0.0.0.0), C(::) or C(127.0.0.1). kubeadm's probes ask the component
+    on 127.0.0.1, so the kubelet would restart it forever.
 author:
   - homelab.observability maintainers (@homelab-observability)
 options:
@@ -47,7 +47,7 @@ options:
     default: present
   restore_from:
     description:
-      - Put this backup (RV(backup_file) of an earlier run) back in place atomically instead of editing: the
+      - Put this backup (RV(backup_file) of an earlier run) back in place atomically instead of editing, the
         rollback when the component does not come back healthy. O(flags) and O(state) are not used then.
     type: path
   backup_dir:

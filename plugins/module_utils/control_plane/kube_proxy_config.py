@@ -97,5 +97,5 @@ def rolled_out(daemonset):
     available = status.get("numberAvailable", 0)
     observed = status.get("observedGeneration", 0) >= meta.get("generation", 0)
     done = observed and updated >= desired and available >= desired
-    return done, "%d of %d pods updated, %d available%s" % (updated, desired, available,
-                                                              "" if observed else ", new spec not observed yet")
+    pending = "" if observed else ", new spec not observed yet"
+    return done, "%d of %d pods updated, %d available%s" % (updated, desired, available, pending)
