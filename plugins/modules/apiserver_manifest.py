@@ -142,6 +142,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.observability.plugins.module_utils.audit import files
 from ansible_collections.homelab.observability.plugins.module_utils.audit import manifest as mf
+from ansible_collections.homelab.observability.plugins.module_utils.audit import static_pod_files as spf
 from ansible_collections.homelab.observability.plugins.module_utils.audit.args import (
     audit_flags_from,
     audit_log_argument_spec,
@@ -166,48 +167,6 @@ def argument_spec():
         container_name=dict(type="str", default="kube-apiserver"),
     )
     return spec
-
-
-def restore(module, path, before):
-    source = module.params["restore_from"]
-    content = files.read_text(source)
-    if content is None:
-        module.fail_json(msg="restore_from %s does not exist; restore %s by hand from %s"
-                             % (source, path, module.params["backup_dir"]))
-    result = dict(changed=before != content, path=path, restored_from=source, changed_at=time.time())
-    files.add_diff(module, result, path, before, content, after_header=source)
-    if result["changed"] and not module.check_mode:
-        mode = os.stat(path).st_mode & 0o7777 if before is not None else 0o600
-        result["changed_at"] = time.time()  # before the write: a process started after it is the new one
-        files.write_atomic(module, path, content, mode)
-    module.exit_json(**result)
-
-
-def backup_dir_outside(module, manifests_dir):
-    backup_dir = os.path.abspath(module.params["backup_dir"])
-    if os.path.abspath(manifests_dir) == backup_dir or backup_dir.startswith(os.path.abspath(manifests_dir) + "/"):
-        module.fail_json(msg="backup_dir %s is inside the manifests directory, where the kubelet would run the "
-                             "backup as a second apiserver; use e.g. /etc/kubernetes/tmp" % backup_dir)
-    return backup_dir
-
-
-def refuse_stale_files(module, manifests_dir):
-    stale = mf.stale_files(manifests_dir, module.params["allowed_manifests"])
-    if stale:
-        module.fail_json(
-            msg="%s holds %s: the kubelet runs every file there whose name does not start with a dot, so a stale "
-                "backup or editor file is a second static pod. Move it out (e.g. to /etc/kubernetes/tmp/) or "
-                "delete it, or list a legitimate static pod in allowed_manifests (role variable "
-                "apiserver_audit_static_pods_allowed); nothing changed"
-                % (manifests_dir, ", ".join(stale)), stale_files=stale)
-
-
-def read_manifest(module, path):
-    before = files.read_text(path)
-    if before is None:
-        module.fail_json(msg="%s does not exist: this host does not look like a kubeadm control plane node; "
-                             "check the path or use the k3s/rke2 drop-in (apiserver_k3s_config)" % path)
-    return before
 
 
 def wanted_annotation(p):
@@ -238,14 +197,6 @@ def flags_result(container_name, flags, before, after):
                 flags={k: v for k, v in now.items() if k.startswith("--audit-") or k in flags})
 
 
-def write(module, result, after, backup_dir):
-    path = result["path"]
-    result["backup_file"] = files.backup_file(path, backup_dir)
-    mode = os.stat(path).st_mode & 0o7777
-    result["changed_at"] = time.time()  # before the write: a process started after it is the new one
-    files.write_atomic(module, path, after, mode)
-
-
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("restart", "policy_sha256"), ("restore_from", "restart")])
@@ -254,12 +205,12 @@ def main():
     path = p["path"]
     manifests_dir = os.path.dirname(path)
     if p["restore_from"]:
-        restore(module, path, files.read_text(path))
+        spf.restore(module, path, files.read_text(path))
     if p["state"] == "present":
         check_audit_log(module)
-    backup_dir = backup_dir_outside(module, manifests_dir)
-    refuse_stale_files(module, manifests_dir)
-    before = read_manifest(module, path)
+    backup_dir = spf.backup_dir_outside(module, manifests_dir, "a second apiserver")
+    spf.refuse_stale_files(module, manifests_dir, "apiserver_audit_static_pods_allowed")
+    before = spf.read_manifest(module, path, "use the k3s/rke2 drop-in (apiserver_k3s_config)")
     flags = audit_flags_from(p)
     after = edited(module, flags, before)
     result = dict(changed=before != after, path=path, changed_at=time.time())
@@ -268,7 +219,7 @@ def main():
     if result["changed"] and p["state"] == "present":
         check_free_disk(module, result)
     if result["changed"] and not module.check_mode:
-        write(module, result, after, backup_dir)
+        spf.write(module, result, after, backup_dir)
     module.exit_json(**result)
 
 

@@ -59,6 +59,14 @@ options:
     description: Where the apiserver's container logs are, for the error message.
     type: path
     default: /var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log
+  component:
+    description:
+      - The name the messages give the process waited for. The wait works the same for any control-plane component
+        with a health endpoint on the host (C(kube-controller-manager) C(https://127.0.0.1:10257/healthz),
+        C(kube-scheduler) C(https://127.0.0.1:10259/livez), etcd C(http://127.0.0.1:2381/health)); the
+        homelab.observability.control_plane_metrics role uses it for them.
+    type: str
+    default: kube-apiserver
 attributes:
   check_mode:
     description: Can run in check_mode; it does not wait then, since nothing was restarted.
@@ -120,6 +128,7 @@ def argument_spec():
         expected_flags=dict(type="dict"),
         log_glob=dict(type="path", default=apiserver_health.DEFAULT_LOG_GLOB),
         ignore_exits_for=dict(type="float", default=0.0),
+        component=dict(type="str", default="kube-apiserver"),
     )
 
 
@@ -137,10 +146,10 @@ def fail_not_ready(module, res):
     """Fail with the apiserver's own fatal line, or the last probe result and its last log lines."""
     p = module.params
     if res.get("reason"):
-        module.fail_json(msg="kube-apiserver exited after the change: %s (after %ss; log %s)"
-                             % (res["reason"], res["elapsed"], res["log_file"]), **res)
+        module.fail_json(msg="%s exited after the change: %s (after %ss; log %s)"
+                             % (p["component"], res["reason"], res["elapsed"], res["log_file"]), **res)
     log_file, lines = apiserver_health.last_log_lines(p["log_glob"], since=p["started_after"])
-    msg = "kube-apiserver not ready at %s after %ss: %s" % (p["url"], res["elapsed"], res["detail"])
+    msg = "%s not ready at %s after %ss: %s" % (p["component"], p["url"], res["elapsed"], res["detail"])
     if lines:
         msg += "; its last log lines (%s): %s" % (log_file, " | ".join(lines[-5:]))
     module.fail_json(msg=msg, log_file=log_file, log_tail=lines, **res)

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())
 GROUPS = RUNTIME["action_groups"]
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py"))
-# Share no option with a group (a policy file, a readiness probe, a report on disk), so they are in none.
-UNGROUPED = {"apiserver_wait", "audit_policy", "verify_report"}
+# Share no option with a group (a policy file, a readiness probe, a report on disk, a manifest's flags), so
+# they are in none.
+UNGROUPED = {"apiserver_wait", "audit_policy", "static_pod_flags", "verify_report"}
 NO_LOG = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 

@@ -83,8 +83,9 @@ def _normalize_mount(mount):
     return out
 
 
-class _Pod:
-    """The parsed manifest and the container the flags go to, as nodes (positions) and as data."""
+class StaticPod:
+    """The parsed manifest and the container the flags go to, as nodes (positions) and as data; the
+    text edits so far and the data the edited text must parse to. Shared with control_plane/static_pod_flags."""
 
     def __init__(self, text, container_name):
         self.text = text
@@ -160,26 +161,30 @@ def edit_manifest(text, flags, volumes, annotation=None, *, state="present", con
     Raises ManifestError, naming the field and the fix, when the manifest has a layout this editor
     does not change safely.
     """
-    pod = _Pod(text, container_name)
+    pod = StaticPod(text, container_name)
     _edit_command(pod, flags, state)
     _edit_volumes(pod, volumes, _audit_paths(volumes, current_flags(text, container_name)), state)
     _edit_role_annotations(pod, _annotation_changes(flags, annotation, state))
     new_text = pod.edits.apply()
-    _verify(new_text, pod.expected)
+    verify_edit(new_text, pod.expected)
     return new_text
 
 
 def _edit_command(pod, flags, state):
     """The role's flags in the container's command (or args), every flag it owns and no longer sets gone."""
+    owned = sorted(set(owned_flags(pod.data)) | set(flags))
+    edit_command(pod, flags if state == "present" else {}, owned)
+
+
+def edit_command(pod, flags, remove):
+    """Set ``flags`` ({--name: value}) once each in the container's command (or args); delete ``remove``'s others."""
     seq_key = "command" if "command" in pod.container else "args" if "args" in pod.container else None
     if seq_key is None:
         raise ManifestError("spec.containers[%d]: has neither command nor args" % pod.index)
     what = "spec.containers[%d].%s" % (pod.index, seq_key)
     seq_node = ed.block_sequence(ed.mapping_value(pod.container_node, seq_key), what)
-    owned = sorted(set(owned_flags(pod.data)) | set(flags))
     pod.expected_container()[seq_key] = ed.edit_flags(
-        pod.text, pod.edits, seq_node, pod.container[seq_key], flags=flags if state == "present" else {},
-        remove=owned, what=what)
+        pod.text, pod.edits, seq_node, pod.container[seq_key], flags=flags, remove=remove, what=what)
 
 
 def _audit_paths(volumes, previous):
@@ -237,7 +242,7 @@ def _normalized(data):
     return data
 
 
-def _verify(new_text, expected):
+def verify_edit(new_text, expected):
     try:
         got = yaml.safe_load(new_text)
     except yaml.YAMLError as exc:

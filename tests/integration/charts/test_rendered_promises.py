@@ -104,13 +104,88 @@ def test_control_plane_targets_that_cannot_be_up_are_not_scraped_nor_alerted_on(
     assert _control_plane_objects(kps) == []
 
 
-def test_scraping_the_control_plane_brings_its_monitors_and_alerts(rendered):
-    objects = rendered(["kube_prometheus_stack"], kube_prometheus_stack_scrape_control_plane=True)
-    found = _control_plane_objects(objects["kube-prometheus-stack"])
-    assert len([f for f in found if f.startswith("ServiceMonitor/")]) == 4, found
-    rules = [f for f in found if f.startswith("PrometheusRule/")]
+def _control_plane(rendered, distribution, **role_vars):
+    objects = rendered(["kube_prometheus_stack"], kube_prometheus_stack_scrape_control_plane=True,
+                       kube_prometheus_stack_distribution=distribution, **role_vars)["kube-prometheus-stack"]
+    def by_name(kind, namespace=None):
+        return {o["metadata"]["name"].split("kube-prometheus-stack-")[-1]: o for o in of_kind(objects, kind)
+                if namespace is None or o["metadata"].get("namespace") == namespace}
+
+    services, monitors, endpoints = by_name("Service", "kube-system"), by_name("ServiceMonitor"), by_name("Endpoints")
+    return objects, services, monitors, endpoints
+
+
+def _scheme(monitor):
+    endpoint = monitor["spec"]["endpoints"][0]
+    return endpoint.get("scheme", "http"), (endpoint.get("tlsConfig") or {}).get("insecureSkipVerify", False)
+
+
+TARGETS = {"kube-controller-manager": (10257, "https"), "kube-scheduler": (10259, "https"),
+           "kube-etcd": (2381, "http"), "kube-proxy": (10249, "http")}
+
+
+@pytest.mark.parametrize(("distribution", "proxy_selector"), [("kubeadm", {"k8s-app": "kube-proxy"}),
+                                                             ("rke2", {"component": "kube-proxy"})])
+def test_static_pod_distributions_select_the_components_pods_on_their_secure_ports(rendered, distribution,
+                                                                                   proxy_selector):
+    objects, services, monitors, endpoints = _control_plane(rendered, distribution)
+    assert set(services) >= set(TARGETS) and set(monitors) >= set(TARGETS), (services.keys(), monitors.keys())
+    assert endpoints == {}, "pods, not addresses"
+    selectors = {"kube-controller-manager": {"component": "kube-controller-manager"},
+                 "kube-scheduler": {"component": "kube-scheduler"}, "kube-etcd": {"component": "etcd"},
+                 "kube-proxy": proxy_selector}
+    for name, (port, scheme) in TARGETS.items():
+        assert services[name]["spec"]["selector"] == selectors[name], name
+        assert [(p["port"], p["targetPort"]) for p in services[name]["spec"]["ports"]] == [(port, port)], name
+        assert _scheme(monitors[name]) == (scheme, scheme == "https"), name
+    rules = _control_plane_objects(objects)
     for component in CONTROL_PLANE:
-        assert any(component in f for f in rules), (component, rules)
+        assert any(component in f for f in rules if f.startswith("PrometheusRule/")), (component, rules)
+
+
+def test_k3s_gets_the_server_addresses_and_no_etcd_without_embedded_etcd(rendered):
+    _objects, services, monitors, endpoints = _control_plane(
+        rendered, "k3s", kube_prometheus_stack_control_plane_endpoints=["192.0.2.10"],
+        kube_prometheus_stack_kube_proxy_endpoints=["192.0.2.10", "192.0.2.11"])
+    assert "kube-etcd" not in services and "kube-etcd" not in monitors, "SQLite (kine) has no etcd metrics"
+    for name in ("kube-controller-manager", "kube-scheduler", "kube-proxy"):
+        assert "selector" not in services[name]["spec"], "k3s runs no pod to select"
+        port = TARGETS[name][0]
+        subset = endpoints[name]["subsets"][0]
+        assert [p["port"] for p in subset["ports"]] == [port], name
+        want = ["192.0.2.10", "192.0.2.11"] if name == "kube-proxy" else ["192.0.2.10"]
+        assert [a["ip"] for a in subset["addresses"]] == want, name
+        assert _scheme(monitors[name])[0] == TARGETS[name][1], name
+
+
+def test_k3s_with_embedded_etcd_scrapes_etcd_on_the_servers(rendered):
+    _objects, services, monitors, endpoints = _control_plane(
+        rendered, "k3s", kube_prometheus_stack_control_plane_endpoints=["192.0.2.10"],
+        kube_prometheus_stack_k3s_embedded_etcd=True)
+    assert [a["ip"] for a in endpoints["kube-etcd"]["subsets"][0]["addresses"]] == ["192.0.2.10"]
+    assert _scheme(monitors["kube-etcd"]) == ("http", False)
+    # kube-proxy falls back to the servers when no node list is given
+    assert [a["ip"] for a in endpoints["kube-proxy"]["subsets"][0]["addresses"]] == ["192.0.2.10"]
+
+
+def test_generic_and_switched_off_targets_render_nothing(rendered):
+    objects, _s, _m, _e = _control_plane(rendered, "generic")
+    assert _control_plane_objects(objects) == [], "an unknown layout is not scraped"
+    objects, services, monitors, _e = _control_plane(rendered, "kubeadm", kube_prometheus_stack_scrape_kube_proxy=False,
+                                                     kube_prometheus_stack_scrape_etcd=False)
+    assert set(monitors) & set(TARGETS) == {"kube-controller-manager", "kube-scheduler"}, monitors.keys()
+
+
+def test_host_processes_get_endpoints_and_their_own_ports(rendered):
+    """The lab's shape: the components are processes on one address, on ports of their own."""
+    _objects, services, _monitors, endpoints = _control_plane(
+        rendered, "kubeadm", kube_prometheus_stack_control_plane_endpoints=["10.250.0.1"],
+        kube_prometheus_stack_kube_proxy_endpoints=["10.244.240.11"],
+        kube_prometheus_stack_control_plane_ports={"controller_manager": 40001, "scheduler": 40002, "etcd": 40003})
+    got = {name: ([a["ip"] for a in e["subsets"][0]["addresses"]], e["subsets"][0]["ports"][0]["port"])
+           for name, e in endpoints.items() if name in TARGETS}
+    assert got == {"kube-controller-manager": (["10.250.0.1"], 40001), "kube-scheduler": (["10.250.0.1"], 40002),
+                   "kube-etcd": (["10.250.0.1"], 40003), "kube-proxy": (["10.244.240.11"], 10249)}
 
 
 # --- Alertmanager -----------------------------------------------------------------------------

@@ -14,8 +14,8 @@ SHOWN = ("lab_real_nodes", "vpa_metrics_server_enabled", "kube_prometheus_stack_
          "goldilocks_values_overrides", "uptime_kuma_node_selector", "exportarr_tolerations", "alloy_audit_log_dir")
 
 
-def lab_vars(tmp_path: Path, state: dict | None, names=SHOWN) -> dict:
-    (tmp_path / "ports.json").write_text(json.dumps({"kube-apiserver": 6443}))
+def lab_vars(tmp_path: Path, state: dict | None, names=SHOWN, ports: dict | None = None) -> dict:
+    (tmp_path / "ports.json").write_text(json.dumps(ports or {"kube-apiserver": 6443}))
     if state is not None:
         (tmp_path / "state.json").write_text(json.dumps(state))
     expr = "{{ {%s} | to_json }}" % ", ".join("'%s': %s" % (name, name) for name in names)

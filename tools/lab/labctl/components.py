@@ -19,7 +19,9 @@ def etcd(bins: Binaries, paths: LabPaths, ports: dict) -> list:
         f"--listen-peer-urls={peer}",
         f"--initial-advertise-peer-urls={peer}",
         f"--initial-cluster={CONTROL_PLANE_NODE}={peer}",
-        "--listen-metrics-urls=",
+        # plain HTTP /metrics and /health, as kubeadm's etcd on 2381; real nodes' pods reach it through
+        # the apiserver bridge (apiserver_bridge.py), which forwards it from the advertise address
+        f"--listen-metrics-urls=http://127.0.0.1:{ports['etcd-metrics']}",
         f"--cert-file={pki / 'server.crt'}",
         f"--key-file={pki / 'server.key'}",
         f"--trusted-ca-file={pki / 'ca.crt'}",

@@ -43,6 +43,7 @@ PROCESSES = ["etcd", "static-pods", "kube-controller-manager", "kube-scheduler",
 PORTS = {
     "etcd": "LAB_ETCD_PORT",
     "etcd-peer": "LAB_ETCD_PEER_PORT",
+    "etcd-metrics": "LAB_ETCD_METRICS_PORT",
     "kube-apiserver": "LAB_APISERVER_PORT",
     "kube-controller-manager": "LAB_CONTROLLER_MANAGER_PORT",
     "kube-scheduler": "LAB_SCHEDULER_PORT",
@@ -50,7 +51,7 @@ PORTS = {
     "prometheus-operator": "LAB_PROMETHEUS_OPERATOR_PORT",
     "coredns-ready": "LAB_COREDNS_READY_PORT",
 }
-PORT_OF_PROCESS = {"etcd": ["etcd", "etcd-peer"], "static-pods": ["kube-apiserver"],
+PORT_OF_PROCESS = {"etcd": ["etcd", "etcd-peer", "etcd-metrics"], "static-pods": ["kube-apiserver"],
                    "kube-controller-manager": ["kube-controller-manager"], "kube-scheduler": ["kube-scheduler"],
                    "kwok": ["kwok"], "provisioner": [], "prometheus-operator": ["prometheus-operator"]}
 DEFAULT_NODES = 3

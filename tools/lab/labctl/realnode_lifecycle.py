@@ -89,7 +89,7 @@ class RealNodes:
         nodeservices.ensure_dns_service(api)
         self._ensure_host_process(nodeservices.COREDNS, nodeservices.coredns_argv(self.bins, self.paths),
                                   f"http://127.0.0.1:{ports['coredns-ready']}/ready")
-        self._ensure_apiserver_bridge(ports["kube-apiserver"])
+        self._ensure_apiserver_bridge(apiserver_bridge.forwarded_ports(ports))
         t0 = time.monotonic()
         for node in nodes:
             realnodes.wait_node_ready(api, node, max(5.0, 120 - (time.monotonic() - t0)))
@@ -104,13 +104,14 @@ class RealNodes:
             rec = start(self.pids, name, argv, self.paths.logs / f"{name}.log")
         nodeservices.wait_http_ok(name, ready_url, 60, rec.alive, self.paths.logs / f"{name}.log")
 
-    def _ensure_apiserver_bridge(self, port: int) -> None:
+    def _ensure_apiserver_bridge(self, ports: list) -> None:
         name = nodeservices.APISERVER_BRIDGE
         rec = self.pids.running(name)
         if rec is None:
             self.pids.clear_stale(name)
             rec = start(self.pids, name, nodeservices.apiserver_bridge_argv(), self.paths.logs / f"{name}.log")
-        apiserver_bridge.wait_listening(port, 30, rec.alive)
+        for port in ports:
+            apiserver_bridge.wait_listening(port, 30, rec.alive)
 
     # --- faults, on purpose, for tests -------------------------------------------------------
     def node(self, name: str) -> realnodes.RealNode:
