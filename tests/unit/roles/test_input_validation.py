@@ -33,6 +33,9 @@ from .rendering import RenderError
      "exportarr_scrape_interval and exportarr_scrape_timeout must be Prometheus durations such as 2m"),
     ("uptime_kuma", {"uptime_kuma_storage_size": "1 GB"}, "uptime_kuma_storage_size must be a Kubernetes quantity"),
     ("capacity_dashboards", {"capacity_dashboards_namespace": "my_ns"}, "capacity_dashboards_namespace must be"),
+    # checked through its private copy, named as the user sets it
+    ("kube_prometheus_stack", {"kube_prometheus_stack_alert_alloy_namespace": "Obs"},
+     r"(?<!_)kube_prometheus_stack_alert_alloy_namespace must be a DNS-1123 label"),
 ])
 def test_a_value_the_component_would_refuse_is_refused_first(render, role, extra, message):
     with pytest.raises(RenderError, match=message):
