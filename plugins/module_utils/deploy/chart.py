@@ -78,9 +78,16 @@ def plan_under_lock(run, chart, values):
     """The plan, made again once the run holds the deploy lock if it had to wait for another run's: that run's
     writes may have changed the release meanwhile. A pending release may be that run's helm at work, so it is
     judged only under the lock. Without a lock (the release module, check mode) the first look is the plan."""
-    take = getattr(run.api, "before_write", None)
-    if take is None or run.check_mode:
+    lock = getattr(run.api, "before_write", None)
+    if lock is None or run.check_mode:
         return plan_release(run, chart, values)
+
+    def take():
+        try:
+            return lock()
+        except KubeError:
+            run.result["changed"] = False  # refused before its first write: the plan's change never happened
+            raise
     try:
         plan = plan_release(run, chart, values)
     except hr.PendingRelease:

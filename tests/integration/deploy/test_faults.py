@@ -51,7 +51,7 @@ def test_storage_class_change_of_a_statefulset_is_explained_then_recreated(lab, 
     recreated, seconds = timed(run, "release", dict(changed, recreate_immutable=True))
     print("recreated in %.1fs" % seconds)
     assert not recreated.get("failed"), recreated.get("msg")
-    assert recreated["health"] == "Healthy" and recreated["recreated"] == ["apps/v1/StatefulSet %s/logs" % namespace]
+    assert recreated["health"] == "Healthy" and recreated["recreated"] == ["StatefulSet %s/logs" % namespace]
     after = json.loads(kubectl(lab, "-n", namespace, "get", "pvc", "storage-logs-0", "-o", "json"))
     # the claim is the same object, with its old class: only new claims get the new one
     assert after["metadata"]["uid"] == claim["metadata"]["uid"]

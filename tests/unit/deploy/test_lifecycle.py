@@ -360,3 +360,16 @@ def test_a_run_that_took_the_lock_without_waiting_plans_once(cluster, chart):
     result = run(cluster, helm, chart)
     assert result["plan"]["action"] == "upgrade" and asked
     assert len([c for c in helm.calls if c[0] == "upgrade"]) == 1
+
+
+def test_a_refused_lock_leaves_the_component_unchanged(cluster, chart):
+    from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError  # noqa: PLC0415
+
+    def refused():
+        raise KubeError("another deploy holds the deploy lock: host=a pid=1")
+
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 1})
+    cluster.before_write = refused
+    result = run(cluster, helm, chart)
+    assert result["failed"] and "host=a pid=1" in result["msg"] and not result["changed"]
+    assert not [c for c in helm.calls if c[0] == "upgrade"]
