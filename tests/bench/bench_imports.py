@@ -7,6 +7,11 @@ times (default 7) in a fresh interpreter under ``python -X importtime`` and prin
 the whole import, the part that is ansible-core's own ``AnsibleModule`` (every module of every
 collection pays it), the collection's own share, and whether the kubernetes library or ansible's
 ``urls`` module (which loads cryptography) were imported at all.
+
+Wall time on a shared 2-core machine swings by a factor of two or three with the load, so with
+``BENCH_IMPORT_INSTRUCTIONS=1`` it also counts the instructions each import executes under valgrind's
+callgrind (about 20 s a module; the same count whatever else the machine does) for the modules of the
+hot path: the waves and release no-op runs and the verify modules.
 """
 
 from __future__ import annotations
@@ -57,6 +62,26 @@ def measure(module, runs):
     }
 
 
+HOT_PATH = ("waves", "release", "verify_prometheus", "verify_alertmanager", "verify_loki", "verify_report")
+
+
+def instructions(code):
+    """Instructions (callgrind's I refs) a fresh interpreter executes for ``code``."""
+    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", code]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return int(re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr).group(1).replace(",", ""))
+
+
+def print_instructions():
+    basic = instructions("import ansible.module_utils.basic")
+    print("\nInstructions executed by the import (millions; callgrind)")
+    print("%-24s %8s %14s %8s" % ("module", "total", "AnsibleModule", "own"))
+    for module in HOT_PATH:
+        total = instructions("import %s.%s" % (PACKAGE, module))
+        print("%-24s %8d %14d %8d" % (module, total / 1e6, basic / 1e6, (total - basic) / 1e6))
+
+
 def main():
     if not (COLLECTIONS / "ansible_collections" / "homelab" / "observability").exists():
         sys.exit("bench_imports: run `make collection-link` first")
@@ -68,6 +93,8 @@ def main():
         print("%-24s %8.1f %14.1f %8.1f %11s %5s" % (
             row["module"], row["total_ms"], row["ansible_basic_ms"], row["own_ms"],
             "yes" if row["kubernetes"] else "no", "yes" if row["urls"] else "no"))
+    if os.environ.get("BENCH_IMPORT_INSTRUCTIONS"):
+        print_instructions()
 
 
 if __name__ == "__main__":
