@@ -45,8 +45,6 @@ class Response(kube_http.Response):
                              % (self.url, self.status, self.snippet())) from None
 
 
-
-
 class DirectTransport:
     """Plain HTTP(S) to a base URL such as ``https://prometheus.homelab.local``."""
 
