@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from . import components, network_guard, nodes, realnodes, storage
 from .audit import DEFAULT_POLICY
 from .kubeapi import ApiError, KubeApi
@@ -32,7 +34,7 @@ from .processes import (
     wait_port_open,
 )
 from .realnode_lifecycle import RealNodes
-from .static_pod import apiserver_manifest, dump
+from .static_pod import apiserver_manifest, dump, pod_hash
 from .supervisor import read_status
 
 APISERVER_POD = f"kube-apiserver-{CONTROL_PLANE_NODE}"
@@ -141,19 +143,29 @@ class Lab:
             return False
         return self.api(timeout=5).healthy()
 
+    def _manifest_hash(self) -> str | None:
+        """The hash the supervisor gives the apiserver manifest now on disk (None when unreadable)."""
+        try:
+            return pod_hash(yaml.safe_load(self.paths.apiserver_manifest.read_text()))
+        except (OSError, yaml.YAMLError):
+            return None
+
     def wait_apiserver(self, timeout: float, previous_pid: int | None = None) -> dict:
         """Wait until the supervisor reports a ready apiserver (a new one if ``previous_pid``)."""
         deadline = time.monotonic() + timeout
         api = self.api(timeout=3)
-        status = None
+        status, why = None, f"waited up to {timeout:.0f}s"
         while time.monotonic() < deadline:
             status = self.apiserver_status()
             if (status and status.get("ready") and status.get("pid") and status["pid"] != previous_pid
                     and api.healthy()):
                 return status
             if status and not status.get("ready") and status.get("restart_count", 0) >= 3 \
-                    and status.get("last_exit") and status["pid"] != previous_pid:
-                break  # crash-looping on this manifest: waiting longer will not help
+                    and status.get("last_exit") and status["pid"] != previous_pid \
+                    and status.get("manifest_sha256") == self._manifest_hash():
+                # a status of the manifest it replaced says nothing yet: the supervisor has not picked it up
+                why = "crash-looping on the manifest on disk"
+                break
             sup = self.pids.read("static-pods")
             if sup is not None and not sup.alive():
                 raise LabError(f"the static-pod supervisor exited; see {sup.log}:\n{tail(Path(sup.log))}")
@@ -169,7 +181,7 @@ class Lab:
             elif status.get("log"):
                 detail += f"\n  log {status['log']}:\n" + "\n".join(
                     "    " + line for line in tail(status["log"], 3000).splitlines()[-15:])
-        raise LabError(f"kube-apiserver did not become ready (waited up to {timeout:.0f}s) "
+        raise LabError(f"kube-apiserver did not become ready ({why}) "
                        f"(manifest {self.paths.apiserver_manifest}; status {self.paths.static_pods}/"
                        f"{APISERVER_POD}.json){detail}\n  `lab.py reset-apiserver` restores the lab's manifest.")
 
