@@ -36,6 +36,7 @@ import time
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import urlparse
 from ansible.module_utils.urls import open_url
+from ansible_collections.homelab.observability.plugins.module_utils.audit import command_line as cl
 
 LISTEN = "0A"
 DEFAULT_LOG_GLOB = "/var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log"
@@ -156,11 +157,7 @@ def missing_flags(argv, expected):
     A path value also matches when the process sees it under a host-root prefix (a test harness
     that maps hostPaths, like the lab, passes ``<root>/etc/kubernetes/...``).
     """
-    have = {}
-    for arg in argv:
-        if arg.startswith("--") and "=" in arg:
-            name, value = arg.split("=", 1)
-            have[name] = value
+    have = cl.flag_values(argv)
     missing = []
     for name, value in expected.items():
         got = have.get(name)

@@ -23,6 +23,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_YAML = False
 
+from ansible_collections.homelab.observability.plugins.module_utils.audit import command_line as cl
 from ansible_collections.homelab.observability.plugins.module_utils.audit import yaml_text_editor as ed
 
 KUBEADM_MANIFESTS = ("etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml")
@@ -257,19 +258,8 @@ def current_flags(text, container_name="kube-apiserver"):
     data = yaml.safe_load(text) or {}
     for c in (data.get("spec") or {}).get("containers") or []:
         if c.get("name") == container_name or len(data["spec"]["containers"]) == 1:
-            return _flag_values([str(e) for e in (c.get("command") or []) + (c.get("args") or [])])
+            return cl.flag_values([str(e) for e in (c.get("command") or []) + (c.get("args") or [])])
     return {}
-
-
-def _flag_values(entries):
-    out = {}
-    for i, entry in enumerate(entries):
-        if entry.startswith("--"):
-            name, eq, value = entry.partition("=")
-            if not eq and i + 1 < len(entries) and not entries[i + 1].startswith("--"):
-                value = entries[i + 1]  # --flag value
-            out[name] = value
-    return out
 
 
 def stale_files(manifests_dir, allowed=KUBEADM_MANIFESTS):

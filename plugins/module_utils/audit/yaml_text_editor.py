@@ -26,6 +26,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_YAML = False
 
+from ansible_collections.homelab.observability.plugins.module_utils.audit import command_line as cl
 from ansible_collections.homelab.observability.plugins.module_utils.audit import yaml11
 
 _DASH_PREFIX = re.compile(r"^[ ]*-[ ]+$")
@@ -174,27 +175,13 @@ class TextEdits:
 # a command list of --flag=value items
 
 
-def _split_value(items, seq_data, i, name, owned):
-    """True when item ``i`` is an owned ``--flag`` written ``--flag value``: its value is item ``i + 1``."""
-    return (name in owned and "=" not in str(seq_data[i]) and i + 1 < len(items)
-            and not str(seq_data[i + 1]).startswith("--"))
-
-
 def _parse_command(items, seq_data, owned, what):
-    """[(item indexes, flag name or None)] of the command list; ``--flag value`` pairs are one entry."""
+    """[(item indexes, flag name or None)] of the command list; an owned ``--flag value`` pair is one entry."""
     entries = []
-    i = 0
-    while i < len(items):
-        value = str(seq_data[i])
-        name = value.split("=", 1)[0] if value.startswith("--") else None
-        if _split_value(items, seq_data, i, name, owned):
-            entries.append(([i, i + 1], name))
-            i += 2
-            continue
-        if name in owned and "=" not in value:
-            raise EditError("%s[%d]: %r has no '=value'; write it as %s=<value>" % (what, i, value, name))
-        entries.append(([i], name))
-        i += 1
+    for indexes, name, value in cl.flag_entries([str(e) for e in seq_data], split=lambda n: n in owned):
+        if name in owned and value is None:
+            raise EditError("%s[%d]: %r has no '=value'; write it as %s=<value>" % (what, indexes[0], name, name))
+        entries.append((indexes, name))
     return entries
 
 
