@@ -245,14 +245,14 @@ def crd_health(obj, context=None):
     if names and names.get("status") == "False":
         return Health(DEGRADED, "CRD names not accepted: %s" % (names.get("message") or names.get("reason")), True)
     established = condition(obj, "Established")
-    if established and established.get("status") == "True" and (not names or names.get("status") == "True"):
+    if _is_true(established) and (not names or _is_true(names)):
         return Health(HEALTHY, "CRD established")
     return Health(PROGRESSING, "waiting for the CRD to be established")
 
 
 def apiservice_health(obj, context=None):
     cond = condition(obj, "Available")
-    if cond and cond.get("status") == "True":
+    if _is_true(cond):
         return Health(HEALTHY, "API service available")
     if cond:
         return Health(PROGRESSING, "API service not available: %s" % (cond.get("message") or cond.get("reason") or ""))
@@ -381,7 +381,7 @@ def external_secret_health(obj, context=None):
     if cond is not None and not _ready_before_refresh(obj, cond):
         if cond.get("status") == "False":
             return Health(DEGRADED, _reason(cond, "Ready=False"))
-        if cond.get("status") == "True":
+        if _is_true(cond):
             return Health(HEALTHY, cond.get("message") or "")
     return Health(PROGRESSING, "waiting for the ExternalSecret to be synced")
 
@@ -397,10 +397,10 @@ def vpa_health(obj, context=None):
     """autoscaling.k8s.io VerticalPodAutoscaler, as Argo CD: Degraded when no pod matches, Healthy
     once the recommender provided a recommendation, Progressing before."""
     matched = condition(obj, "NoPodsMatched")
-    if matched is not None and matched.get("status") == "True":
+    if _is_true(matched):
         return Health(DEGRADED, matched.get("message") or matched.get("reason") or "no pods match the VPA selector")
     provided = condition(obj, "RecommendationProvided")
-    if provided is not None and provided.get("status") == "True":
+    if _is_true(provided):
         return Health(HEALTHY, "recommendation provided")
     return Health(PROGRESSING, "waiting for a recommendation from the VPA recommender")
 
