@@ -78,6 +78,12 @@ options:
     description:
       - Expected retention time, a Prometheus duration such as V(15d). Not checked when unset.
     type: str
+  retention_size:
+    description:
+      - Expected retention size (C(--storage.tsdb.retention.size)), a Prometheus size such as V(16GB); Prometheus
+        reads V(GB) and V(GiB) alike, as powers of 1024. Checked as C(prometheus.retention_size); not checked when
+        unset.
+    type: str
   min_rule_groups:
     description:
       - Fewest rule groups that must be loaded.
@@ -134,6 +140,7 @@ EXAMPLES = r"""
   homelab.observability.verify_prometheus:
     kubeconfig: ~/.kube/config
     retention: 15d
+    retention_size: 16GB
     jobs:
       - {name: node-exporter, job: node-exporter, per_node: true}
       - {name: kube-state-metrics, job: kube-state-metrics}
@@ -224,6 +231,7 @@ def argument_spec():
         )),
         node_selector=dict(type="str"),
         retention=dict(type="str"),
+        retention_size=dict(type="str"),
         min_rule_groups=dict(type="int", default=1),
         queries=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True),
@@ -243,7 +251,7 @@ def main():
     prom = PrometheusClient(build_transport(p["access"], DEFAULT_SERVICE, kube))
     runner = check_runner(p)
     run_prometheus(
-        runner, prom, p["jobs"], retention=p["retention"], min_rule_groups=p["min_rule_groups"],
+        runner, prom, p["jobs"], retention=p["retention"], retention_size=p["retention_size"],min_rule_groups=p["min_rule_groups"],
         queries=p["queries"], nodes_fn=lambda: node_names(kube.apiserver, p["node_selector"]),
         wait_timeout=p["wait_timeout"], allowed_firing_alerts=p["allowed_firing_alerts"],
     )

@@ -3,7 +3,7 @@
 """Checks on Prometheus and Alertmanager: readiness, scrape targets, retention, rules, PromQL.
 
 Check names: ``prometheus.ready``, ``prometheus.targets.<name>``, ``prometheus.retention``,
-``prometheus.rules``, ``prometheus.query.<name>``; ``alertmanager.ready``,
+``prometheus.retention_size``, ``prometheus.rules``, ``prometheus.query.<name>``; ``alertmanager.ready``,
 ``alertmanager.config``, ``alertmanager.discovered``, ``alertmanager.notifications`` (notifications.py).
 """
 
@@ -39,6 +39,22 @@ def parse_duration(text):
         total += int(match.group(1)) * _UNIT[match.group(2)]
         pos = match.end()
     return total if pos == len(text) else None
+
+
+_BYTES = re.compile(r"^([0-9]*\.?[0-9]+)([KMGTPE]i?)?B$")
+_BYTE_UNIT = {None: 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
+
+
+def parse_bytes(text):
+    """Bytes in a Prometheus size such as ``16GB``, ``16GiB`` or ``512MB``; None when malformed.
+
+    Prometheus reads both ``GB`` and ``GiB`` as powers of 1024 (it shows ``16GB`` as ``16GiB``).
+    """
+    match = _BYTES.match((text or "").strip())
+    if not match:
+        return None
+    unit = match.group(2)
+    return int(float(match.group(1)) * _BYTE_UNIT[unit[0] if unit else None])
 
 
 def _listed(items, fmt=str):
@@ -154,6 +170,25 @@ def check_retention(prom, expected):
     return "%s = %s" % (source, actual)
 
 
+def check_retention_size(prom, expected):
+    """--storage.tsdb.retention.size, or what runtimeinfo says is enforced when the configuration file sets it."""
+    want = parse_bytes(expected)
+    if want is None:
+        raise CheckFailed("the expected retention size %r is not a Prometheus size (for example 16GB)" % expected)
+    actual = prom.flags().get("storage.tsdb.retention.size") or ""
+    source = "--storage.tsdb.retention.size"
+    # runtimeinfo: "15d", "16GiB" or "15d or 16GiB"
+    enforced = [part for part in ((prom.runtime_info() or {}).get("storageRetention") or "").split(" or ")
+                if parse_bytes(part) is not None]
+    if enforced and parse_bytes(enforced[0]) != parse_bytes(actual):
+        source = "effective retention size (the flag says %s)" % (actual or "nothing")
+        actual = enforced[0]
+    if parse_bytes(actual) != want:
+        raise CheckFailed("%s is %s, expected %s: Prometheus may fill its volume before it deletes old blocks"
+                          % (source, actual or "unset", expected))
+    return "%s = %s" % (source, actual)
+
+
 def check_rules(prom, min_groups):
     groups = prom.rule_groups()
     rules = [(g.get("name"), r) for g in groups for r in g.get("rules") or []]
@@ -218,8 +253,9 @@ def check_alerts(prom, allowed):
         " but %s" % ", ".join(expected) if expected else "", pending)
 
 
-def run_prometheus(runner, prom, jobs, *, retention=None, min_rule_groups=1, queries=(), nodes_fn=None,
-                   wait_timeout=30.0, allowed_firing_alerts=None, clock=time.monotonic, sleep=time.sleep):
+def run_prometheus(runner, prom, jobs, *, retention=None, retention_size=None, min_rule_groups=1, queries=(),
+                   nodes_fn=None, wait_timeout=30.0, allowed_firing_alerts=None, clock=time.monotonic,
+                   sleep=time.sleep):
     runner.run("prometheus.ready", prom.ready)
     wanted = [spec for spec in jobs if skip_reason(runner.skip, "prometheus.targets." + spec["name"]) is None]
     state = {"targets": [], "nodes": [], "polled": False, "error": None}
@@ -251,6 +287,9 @@ def run_prometheus(runner, prom, jobs, *, retention=None, min_rule_groups=1, que
         runner.run("prometheus.targets." + spec["name"], one_job, spec, requires="prometheus.ready")
     if retention:
         runner.run("prometheus.retention", check_retention, prom, retention, requires="prometheus.ready")
+    if retention_size:
+        runner.run("prometheus.retention_size", check_retention_size, prom, retention_size,
+                   requires="prometheus.ready")
     if min_rule_groups is not None:
         runner.run("prometheus.rules", check_rules, prom, int(min_rule_groups), requires="prometheus.ready")
     for spec in queries or ():

@@ -89,7 +89,7 @@ def test_failed_checks_fail_the_play_after_every_check_ran(metrics, ansible_play
     proc = play(ansible_playbook, tmp_path, variables)[0]
     assert proc.returncode != 0
     out = proc.stdout
-    assert "3 of 28 checks failed" in out, out[-3000:]
+    assert "3 of 29 checks failed" in out, out[-3000:]
     assert "prometheus.retention: --storage.tsdb.retention.time is 15d, expected 30d" in out
     assert "prometheus.targets.down-exporter: 1 of 1 targets" in out
     assert "prometheus.alerts: 1 alert firing: Watchdog" in out

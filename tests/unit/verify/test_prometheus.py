@@ -11,6 +11,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.probes.prome
 )
 from ansible_collections.homelab.observability.plugins.module_utils.verify.prometheus import (
     evaluate_job,
+    parse_bytes,
     parse_duration,
     run_alertmanager,
     run_prometheus,
@@ -372,3 +373,50 @@ def test_an_expected_integration_that_never_delivers_fails_after_waiting(fake, c
         "no webhook notification delivered in 30s; 3 requests to it failed (Alertmanager retries them; its log "
         "names the error): is a firing alert routed to a receiver with webhook_configs (route matchers, group_wait)?"))
     assert clock() >= 30
+
+
+def test_retention_size_compares_bytes_as_prometheus_reads_them(fake):
+    """The operator passes retentionSize 16GB; Prometheus shows it as 16GiB (both are powers of 1024)."""
+    prom = prometheus(fake)
+    flags = fixture_json("prometheus_flags_retention_10d.json")
+    flags["data"]["storage.tsdb.retention.size"] = "16GiB"
+    fake.set("/api/v1/status/flags", flags)
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], retention_size="16GB", min_rule_groups=None)
+    assert results(runner)["prometheus.retention_size"] == ("passed", "--storage.tsdb.retention.size = 16GiB")
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], retention_size="20GB", min_rule_groups=None)
+    assert results(runner)["prometheus.retention_size"] == (
+        "failed", "--storage.tsdb.retention.size is 16GiB, expected 20GB: Prometheus may fill its volume before "
+        "it deletes old blocks")
+
+
+def test_no_retention_size_fails(fake):
+    runner = CheckRunner()
+    run_prometheus(runner, prometheus(fake), [], retention_size="16GB", min_rule_groups=None)
+    assert results(runner)["prometheus.retention_size"][0] == "failed"
+    assert "is 0B, expected 16GB" in results(runner)["prometheus.retention_size"][1]
+
+
+def test_the_enforced_retention_size_wins_over_the_flag(fake):
+    prom = prometheus(fake)
+    info = fixture_json("prometheus_runtimeinfo.json")
+    info["data"]["storageRetention"] = "15d or 16GiB"
+    fake.set("/api/v1/status/runtimeinfo", info)
+    runner = CheckRunner()
+    run_prometheus(runner, prom, [], retention_size="16GB", min_rule_groups=None)
+    assert results(runner)["prometheus.retention_size"] == (
+        "passed", "effective retention size (the flag says 0B) = 16GiB")
+
+
+def test_sizes_are_read_as_prometheus_reads_them():
+    assert parse_bytes("16GB") == parse_bytes("16GiB") == 16 << 30
+    assert parse_bytes("1.5GB") == 3 << 29 and parse_bytes("0B") == 0 and parse_bytes("512MB") == 512 << 20
+    assert parse_bytes("16 gigabytes") is None and parse_bytes("16G") is None
+
+
+def test_a_malformed_expected_size_is_named(fake):
+    runner = CheckRunner()
+    run_prometheus(runner, prometheus(fake), [], retention_size="16G", min_rule_groups=None)
+    assert results(runner)["prometheus.retention_size"] == (
+        "failed", "the expected retention size '16G' is not a Prometheus size (for example 16GB)")

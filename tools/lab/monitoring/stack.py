@@ -20,6 +20,8 @@ from labctl.processes import free_port, proc_start_ticks
 from . import config as cfg
 
 STATE_FILE = "monitoring.json"
+# what the kube_prometheus_stack role gives Prometheus by default, so role verify's default holds here too
+RETENTION_SIZE = "16GB"
 DEBIAN_PACKAGES = ("prometheus", "prometheus-alertmanager", "prometheus-node-exporter")
 DEFAULT_BINARIES = {
     "prometheus": "prometheus",
@@ -192,6 +194,7 @@ def start(state_dir, *, apiserver=None, kube_state_metrics=None, kubeconfig=None
         "prometheus": [bins["prometheus"], "--config.file=%s" % (state / "prometheus.yml"),
                        "--storage.tsdb.path=%s" % (state / "prometheus-data"),
                        "--storage.tsdb.retention.time=%s" % retention,
+                       "--storage.tsdb.retention.size=%s" % RETENTION_SIZE,
                        # alerts fire before the Alertmanager is discovered; the default resend (1m)
                        # would keep them from it that long
                        "--rules.alert.resend-delay=2s",
