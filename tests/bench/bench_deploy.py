@@ -210,6 +210,7 @@ def bench_daemonset(lab, kubeconfig, helm, tmp, counts):
                                             "binary_path": helm, "wait_timeout": 900}}
             args_file = tmp / ("ds-%d.json" % count)
             args_file.write_text(json.dumps(args))
+            reads_before = gate_reads(labapi)
             # RUSAGE_CHILDREN is a high-water mark over all children so far: measure in a fresh child
             probe = subprocess.run([sys.executable, "-c", _MEASURE, str(args_file)], capture_output=True, text=True,
                                    env=os.environ | {"PYTHONPATH": str(COLLECTIONS)}, check=False)
@@ -218,6 +219,7 @@ def bench_daemonset(lab, kubeconfig, helm, tmp, counts):
             except ValueError as exc:
                 raise SystemExit("bench: measuring failed: %s %s" % (probe.stdout[-2000:], probe.stderr[-2000:])) \
                     from exc
+            during = {k: v - reads_before.get(k, 0) for k, v in gate_reads(labapi).items()}
             api = KubeApi(api_client({"kubeconfig": kubeconfig}))
             waiter = Waiter(api)
             ref = Ref("apps/v1", "DaemonSet", namespace, "alloy")
@@ -229,7 +231,9 @@ def bench_daemonset(lab, kubeconfig, helm, tmp, counts):
             [obs] = waiter.observe([ref])
             rows.append([count, "%.0f s" % node_secs, result.get("health"), "%.1f s" % result["timing"]["wait"],
                          "%.2f" % (api.counts["GET"] / (polls + 1)), "%.1f ms" % per_poll_ms, "%.0f MiB" % rss,
-                         obs.health.message])
+                         obs.health.message,
+                         "%d / %d / %d / %d" % (during[("GET", "daemonsets")], during[("LIST", "pods")],
+                                                during[("LIST", "nodes")], during[("GET", "nodes")])])
             print("  measured at %d nodes: %s" % (count, rows[-1]), flush=True)
             subprocess.run([str(lab.bins.kubectl), "--kubeconfig", kubeconfig, "delete", "namespace", namespace,
                             "--wait=true", "--timeout=300s"], capture_output=True, check=False)
@@ -237,7 +241,23 @@ def bench_daemonset(lab, kubeconfig, helm, tmp, counts):
         nodes.reconcile(labapi, before)
     table("DaemonSet health gate (node-exporter-like, helm %s)" % helm,
           ["nodes", "nodes ready in", "health", "module wait", "API requests/poll", "poll latency",
-           "module max RSS", "status"], rows)
+           "module max RSS", "status", "during the wait: GET daemonsets / LIST pods / LIST nodes / GET nodes"], rows)
+    print("during the wait: the apiserver's apiserver_request_total before and after the module run, every client "
+          "(the lab's controllers watch; kwok GETs a node as it heartbeats it)")
+
+
+def gate_reads(labapi):
+    """{(verb, resource): count} of the reads a health gate makes, from the apiserver's request counter."""
+    out = {(verb, res): 0 for verb in ("GET", "LIST") for res in ("daemonsets", "pods", "nodes")}
+    text = labapi.request("GET", "/metrics", parse=False, accept="text/plain")
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(part.split("=", 1) for part in line[line.index("{") + 1:line.rindex("}")].split(","))
+        key = (labels.get("verb", "").strip('"'), labels.get("resource", "").strip('"'))
+        if key in out and labels.get("subresource", '""') == '""':
+            out[key] += float(line.rsplit(" ", 1)[1])
+    return out
 
 
 _MEASURE = r"""
