@@ -22,6 +22,7 @@ class FakeApi:
         self.kinds.update(kinds or {})
         self.lists = {}
         self.list_calls = []
+        self.list_resource_versions = []
         self.field_managers = []
         self.resource_version = 0
         # called with (verb, ref) before create, replace and delete: a test's other writer acts there
@@ -53,8 +54,10 @@ class FakeApi:
         self.namespaced(ref.api_version, ref.kind)
         return copy.deepcopy(self.objects.get(ref))
 
-    def list(self, api_version, kind, namespace=None, *, label_selector=None, field_selector=None, limit=None):
+    def list(self, api_version, kind, namespace=None, *, label_selector=None, field_selector=None, limit=None,
+             resource_version=None):
         self.counts["LIST"] += 1
+        self.list_resource_versions.append((kind, resource_version))
         self.list_calls.append((api_version, kind, namespace, label_selector, field_selector))
         key = (kind, namespace, label_selector, field_selector)
         if key in self.lists:

@@ -303,12 +303,16 @@ class KubeApi:
         """The live object, or None when it does not exist."""
         return self.request("GET", self.path(ref), accept_404=True)
 
-    def list(self, api_version, kind, namespace=None, *, label_selector=None, field_selector=None, limit=None):
+    def list(self, api_version, kind, namespace=None, *, label_selector=None, field_selector=None, limit=None,
+             resource_version=None):
+        """Items of a list; ``resource_version="0"`` lets the apiserver answer from its watch cache (any
+        recent state, no read from etcd)."""
         plural, namespaced = self.resource(api_version, kind)
         base = "/api/v1" if api_version == "v1" else "/apis/%s" % api_version
         if namespaced and namespace:
             base += "/namespaces/%s" % namespace
-        query = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit}
+        query = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit,
+                 "resourceVersion": resource_version}
         return (self.request("GET", base + "/" + plural, query=query) or {}).get("items") or []
 
     def apply(self, obj, dry_run=False, force=True, field_manager=FIELD_MANAGER, default_namespace=None):

@@ -91,6 +91,7 @@ def test_one_node_request_per_poll_and_none_when_healthy(fake_api):
     w = waiter(api, clock)
     w.observe([STS_REF])
     assert api.counts["LIST"] == 2  # the pods, then the two nodes in one LIST
+    assert ("Node", "0") in api.list_resource_versions  # from the apiserver's watch cache
     w.observe([STS_REF])
     assert api.counts["LIST"] == 3  # the pods again; the nodes read less than 5 s ago are not read again
     clock.sleep(5)
