@@ -74,7 +74,15 @@ def query_string(params):
 
 class PoolSession:
     """Requests over a urllib3 pool: a kubernetes ``ApiClient``'s (``of_api_client``), or one built from a
-    ``Connection`` (``of_connection``) so a run whose kubeconfig needs nothing of that library never imports it."""
+    ``Connection`` (``of_connection``) so a run whose kubeconfig needs nothing of that library never imports it.
+
+    Every request has a timeout: without one a half-open connection (an apiserver host that went away
+    without a reset) would hang the module, and the deploy lock's renewer, for good. The read timeout
+    is per socket read, so a large answer that keeps arriving is not cut.
+    """
+
+    connect_timeout = 10.0
+    read_timeout = 60.0
 
     def __init__(self, pool, host, auth_headers, secrets=(), connection=None):
         """``auth_headers``: called per request (the library refreshes an exec plugin's token there);
@@ -125,6 +133,8 @@ class PoolSession:
         options = {} if follow else {"redirect": False, "retries": False}
         if timeout:
             options["timeout"] = self._urllib3.Timeout(total=timeout)
+        else:
+            options["timeout"] = self._urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout)
         resp = self.pool.request(method, self.host + url, body=body, headers=headers, preload_content=True, **options)
         return Response(resp.status, resp.data, resp.headers, self.host + url)
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
-from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApiError, Ref
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
 
 from tests.fakes.clock import Clock
@@ -110,3 +110,24 @@ def test_a_terminating_pod_on_a_lost_node_does_not_end_the_wait(fake_api):
     api = cluster(fake_api, [node("Unknown", since="2026-12-06T00:00:00Z")], [leaving])
     observations, _ = waiter(api, clock).wait([STS_REF], 60)
     assert not observations[0].health.final and clock.now == pytest.approx(60)
+
+
+def test_a_user_without_rights_on_nodes_gets_the_gate_without_the_check(fake_api, monkeypatch):
+    """A namespace-scoped deploy user is refused the cluster's Nodes: the wait goes on to its timeout
+    as it did before the check existed, and the refusal is asked once, not every poll."""
+    clock = Clock()
+    api = cluster(fake_api, [node("Unknown")], [pod()])
+    asked = []
+
+    def refuse(ref):
+        if ref.kind == "Node":
+            asked.append(ref.name)
+            raise KubeApiError(403, "Forbidden", 'nodes "%s" is forbidden' % ref.name, "GET", "/api/v1/nodes")
+        return type(api).get(api, ref)
+
+    monkeypatch.setattr(api, "get", refuse)
+    w = waiter(api, clock)
+    observations, done = w.wait([STS_REF], 120)
+    assert not done and not observations[0].health.final and clock.now >= 120
+    assert asked == ["lab-worker-1"]
+    assert "lost-node check is off for this run" in w.nodes.refused and "forbidden" in w.nodes.refused
