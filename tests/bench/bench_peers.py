@@ -17,7 +17,8 @@ The Secrets the stack reads (grafana-admin, the *arr API keys) are created by `l
 
 Per operation: the wall time of the playbook / command, the write requests of the admin user in the lab's
 audit log (by resource), and for ours the critical path (the sum over waves of the slowest component's
-duration in our own result). Environment: BENCH_RUNS (default 1; the tools' order alternates between runs).
+duration in our own result). Environment: BENCH_RUNS (default 1; the tools' order alternates between runs),
+BENCH_TOOLS (default "ours,core,helmfile").
 """
 
 from __future__ import annotations
@@ -97,10 +98,17 @@ def chart_of(spec: dict, charts: Path) -> str:
     return str(path)
 
 
+def values_file(spec: dict, tmp: Path) -> str:
+    """The spec's values as a file: they hold Alertmanager's and Loki's own {{ }}, which Ansible would template."""
+    path = tmp / ("values-%s.yaml" % spec["name"])
+    path.write_text(yaml.safe_dump(spec.get("values") or {}))
+    return str(path)
+
+
 def core_playbook(specs: list, kubeconfig: str, helm: str, tmp: Path) -> Path:
     tasks = [{"name": s["name"], "kubernetes.core.helm": {
         "name": s["name"], "chart_ref": chart_of(s, tmp / "charts"), "release_namespace": s["namespace"],
-        "create_namespace": s.get("create_namespace", True), "release_values": s.get("values") or {},
+        "create_namespace": s.get("create_namespace", True), "values_files": [values_file(s, tmp)],
         "wait": True, "wait_timeout": "%ds" % s.get("wait_timeout", 300), "binary_path": helm,
         "kubeconfig": kubeconfig}} for s in specs]
     path = tmp / "core.yml"
@@ -114,14 +122,12 @@ def helmfile_yaml(specs: list, tmp: Path) -> Path:
     waves = sorted({s.get("wave", 0) for s in specs})
     releases = []
     for spec in specs:
-        values = tmp / ("values-%s.yaml" % spec["name"])
-        values.write_text(yaml.safe_dump(spec.get("values") or {}))
         index = waves.index(spec.get("wave", 0))
         before = [s for s in specs if index and s.get("wave", 0) == waves[index - 1]]
         releases.append({"name": spec["name"], "namespace": spec["namespace"],
                          "chart": chart_of(spec, tmp / "charts"),
                          "createNamespace": spec.get("create_namespace", True),
-                         "timeout": spec.get("wait_timeout", 300), "values": [str(values)],
+                         "timeout": spec.get("wait_timeout", 300), "values": [values_file(spec, tmp)],
                          "needs": ["%s/%s" % (s["namespace"], s["name"]) for s in before]})
     path = tmp / "helmfile.yaml"
     path.write_text(yaml.safe_dump({"helmDefaults": {"wait": True}, "releases": releases}, sort_keys=False))
@@ -130,6 +136,8 @@ def helmfile_yaml(specs: list, tmp: Path) -> Path:
 
 def run_helmfile(path: Path, kubeconfig: str, helm: str) -> tuple[float, str]:
     binary = cache_root() / "bin" / ("helmfile-%s" % read_versions()["HELMFILE_VERSION"]) / "helmfile"
+    if not binary.exists():
+        return 0.0, "no %s: run `bash tools/lab/build.sh helmfile`" % binary
     t0 = time.monotonic()
     proc = subprocess.run([str(binary), "--helm-binary", helm, "--file", str(path), "sync", "--skip-deps"],
                           env=os.environ | {"KUBECONFIG": kubeconfig}, capture_output=True, text=True, check=False)
@@ -207,7 +215,7 @@ def spread(values: list) -> str:
 def report(runs: list) -> None:
     rows = []
     for op in OPERATIONS:
-        for tool in TOOLS:
+        for tool in [t for t in TOOLS if t in runs[0]]:
             got = [r[tool][op] for r in runs]
             extra = ""
             if tool == "ours":
@@ -220,7 +228,7 @@ def report(runs: list) -> None:
                         "ours: module / critical path", ""], rows)
     ratio_rows = []
     for op in OPERATIONS:
-        for peer in ("core", "helmfile"):
+        for peer in [t for t in ("core", "helmfile") if t in runs[0] and "ours" in runs[0]]:
             ratios = [r["ours"][op]["wall"] / r[peer][op]["wall"] for r in runs if r[peer][op]["wall"]]
             crit = [r["ours"][op]["module"] / r["ours"][op]["critical"] for r in runs if r["ours"][op]["critical"]]
             ratio_rows.append([op, "ours/%s" % peer, " ".join("%.2f" % x for x in ratios),
@@ -232,6 +240,7 @@ def report(runs: list) -> None:
 def main() -> int:
     ensure_link()
     count = int(os.environ.get("BENCH_RUNS", "1"))
+    tools = [t for t in os.environ.get("BENCH_TOOLS", ",".join(TOOLS)).split(",") if t in TOOLS]
     with tempfile.TemporaryDirectory(prefix="peers-work-") as tmpdir:
         tmp = Path(tmpdir)
         specs = {"default": render_specs(tmp), "changed": render_specs(tmp, CHANGE)}
@@ -239,7 +248,7 @@ def main() -> int:
             len(specs["default"]), changed_values(specs["default"], specs["changed"])), flush=True)
         runs = []
         for index in range(count):
-            order = TOOLS if index % 2 == 0 else TOOLS[::-1]
+            order = tools if index % 2 == 0 else tools[::-1]
             run = {}
             for tool in order:
                 work = tmp / ("run%d" % index)
