@@ -245,6 +245,14 @@ build_all() {
     "-X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}"
   build_amtool
   build_promtool
+  build_helmfile
+}
+
+# build_helmfile: helmfile, the peer tests/bench/bench_peers.py compares the waves with. Its go.mod replaces
+# k8s.io/api, apimachinery and client-go, which `go install pkg@version` refuses: built in its own source.
+build_helmfile() {
+  go_build_module_source helmfile github.com/helmfile/helmfile "$HELMFILE_VERSION" . \
+    "$bin_root/helmfile-$HELMFILE_VERSION" --version "-X go.szostok.io/version.version=$HELMFILE_VERSION"
 }
 
 # build_amtool: amtool of the pinned Alertmanager (tests/integration/charts runs its check-config on the config
@@ -288,10 +296,11 @@ case "${1:-all}" in
   stack) build_stack ;;
   amtool) build_amtool ;;
   promtool) build_promtool ;;
+  helmfile) build_helmfile ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   coredns) build_coredns ;;
   print-bin-root) echo "$bin_root" ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|coredns|stack|amtool|promtool|print-bin-root]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|coredns|stack|amtool|promtool|helmfile|print-bin-root]" >&2; exit 2 ;;
 esac
 say "binaries under $bin_root"
