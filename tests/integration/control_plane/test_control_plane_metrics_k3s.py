@@ -300,3 +300,19 @@ def test_a_restart_that_fails_puts_the_previous_state_back_and_says_why(host):
     assert not host.dropin.exists()
     assert [r["dropin"] is None for r in host.restarts()] == [False, True]
     assert not any("readyz" in c for c in host.calls())
+
+
+def test_a_host_with_its_flags_in_the_unit_only_gets_the_dropin_directory(host):
+    # install.sh puts the server's flags on the unit's command line: neither config.yaml nor config.yaml.d exist,
+    # and k3s still reads config.yaml.d/*.yaml
+    shutil.rmtree(host.dropin.parent)
+    (host.dropin.parent.parent / "config.yaml").unlink()
+    proc = host.play()
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert oct(host.dropin.parent.stat().st_mode & 0o777) == "0o755"
+    assert [r["dropin"] is not None for r in host.restarts()] == [True]
+    assert "changed=0" in host.play().stdout
+    if K3S_CONFIG.exists():
+        loaded = subprocess.run([str(K3S_CONFIG), str(host.dropin.parent.parent / "config.yaml")],
+                                capture_output=True, text=True, timeout=30, check=False)
+        assert "--kube-scheduler-arg=bind-address=0.0.0.0" in json.loads(loaded.stdout), loaded.stderr
