@@ -70,7 +70,8 @@ elif args[:1] == ["show"]:
     print("Id=%s.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead" % args[1])
 elif args[:1] == ["restart"] and args[1:] and args[1] in units:
     # a marker file plays a k3s that refuses our drop-in: systemd's answer when the unit's process exits
-    if os.path.exists(log + ".fail-restart") and "homelab.observability" in (record["dropin"] or ""):
+    ours = "homelab.observability" in (record["dropin"] or "")
+    if os.path.exists(log + ".fail-restart") and (ours or os.path.exists(log + ".fail-restart-always")):
         print("Job for %s.service failed because the control process exited with error code." % args[1],
               file=sys.stderr)
         sys.exit(1)
@@ -81,19 +82,24 @@ else:
 
 
 class Apiserver(threading.Thread):
-    """HTTPS /readyz: ``ok`` while ``ready``, else 500 with a failed check; each probe lands in the call log."""
+    """HTTPS /readyz: ``ok``, or 500 with a failed check; each probe lands in the call log.
+
+    ``ready``: True, False (never), or "unless ours" (not while the service's last restart read the role's drop-in:
+    a k3s that does not come back with it and does with the previous configuration).
+    """
 
     def __init__(self, pki_dir: Path, log: Path):
         super().__init__(daemon=True)
-        self.ready = True
+        self.ready: bool | str = True
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
+                ready = outer.is_ready(log)
                 with open(log, "a") as f:
-                    f.write(json.dumps({"readyz": self.path, "ready": outer.ready}) + "\n")
-                body = b"ok" if outer.ready else b"[-]etcd failed: reason withheld\nreadyz check failed\n"
-                self.send_response(200 if outer.ready else 500)
+                    f.write(json.dumps({"readyz": self.path, "ready": ready}) + "\n")
+                body = b"ok" if ready else b"[-]etcd failed: reason withheld\nreadyz check failed\n"
+                self.send_response(200 if ready else 500)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -106,6 +112,12 @@ class Apiserver(threading.Thread):
         context.load_cert_chain(pki_dir / "serving.crt", pki_dir / "serving.key")
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.url = f"https://127.0.0.1:{self.server.server_address[1]}/readyz"
+
+    def is_ready(self, log: Path) -> bool:
+        if self.ready != "unless ours":
+            return bool(self.ready)
+        restarts = [c for c in map(json.loads, log.read_text().splitlines()) if c.get("argv", [None])[0] == "restart"]
+        return not restarts or "homelab.observability" not in (restarts[-1]["dropin"] or "")
 
     def run(self) -> None:
         self.server.serve_forever(poll_interval=0.1)
@@ -141,8 +153,8 @@ def host(request, tmp_path):
     bin_dir.mkdir()
     dropin = root / f"etc/rancher/{distribution}/config.yaml.d/{DROPIN_NAME}"
     systemctl = bin_dir / "systemctl"
-    systemctl.write_text(SYSTEMCTL.format(python=sys.executable, log=str(log), dropin=str(dropin),
-                                          units=sorted(SERVICES.values())))
+    units = sorted([*SERVICES.values(), "k3s-agent", "rke2-agent"])
+    systemctl.write_text(SYSTEMCTL.format(python=sys.executable, log=str(log), dropin=str(dropin), units=units))
     systemctl.chmod(0o755)
     apiserver = Apiserver(pki_dir, log)
     apiserver.start()
@@ -170,6 +182,11 @@ class Host:
     def fail_restart_with_ours(self) -> Path:
         """While this file exists, the service refuses to start with the role's drop-in."""
         return Path(str(self.log) + ".fail-restart")
+
+    @property
+    def fail_restart_always(self) -> Path:
+        """With fail_restart_with_ours: the service refuses to start with any configuration."""
+        return Path(str(self.log) + ".fail-restart-always")
 
     def calls(self) -> list[dict]:
         return [json.loads(line) for line in self.log.read_text().splitlines()]
@@ -226,6 +243,15 @@ def test_state_absent_removes_the_dropin_and_restarts(host):
     assert (host.dropin.parent / "10-site.yaml").read_text() == SITE_DROPIN, "the site's drop-in stays"
 
 
+def test_an_agent_gets_kube_proxy_s_args_and_a_restart_without_an_apiserver_wait(host):
+    agent = f"{host.distribution}-agent"
+    proc = host.play({"control_plane_metrics_service": agent, "control_plane_metrics_components": ["kube-proxy"]})
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert yaml.safe_load(host.dropin.read_text()) == {"kube-proxy-arg+": ["metrics-bind-address=0.0.0.0:10249"]}
+    assert [r["argv"] for r in host.restarts()] == [["restart", agent]]
+    assert not any("readyz" in c for c in host.calls()), "an agent runs no apiserver to wait for"
+
+
 def test_a_service_that_does_not_come_back_gets_the_previous_dropin_back_byte_for_byte(host):
     previous = "# an older version of the drop-in, kept as it was\nkube-scheduler-arg+: [bind-address=0.0.0.0]\n"
     host.dropin.write_text(previous)
@@ -235,7 +261,8 @@ def test_a_service_that_does_not_come_back_gets_the_previous_dropin_back_byte_fo
     assert proc.returncode != 0
     assert f"{host.service} did not come back with the metrics drop-in {host.dropin}" in proc.stdout, \
         proc.stdout[-5000:]
-    assert "The previous configuration was put back and the service restarted" in proc.stdout
+    assert f"The previous configuration was put back and {host.service} restarted; the apiserver is not ready yet" \
+        in proc.stdout, proc.stdout[-3000:]
     assert "etcd failed" in proc.stdout, "the message says why the apiserver was not ready"
     assert host.dropin.read_bytes() == previous.encode()
     assert oct(host.dropin.stat().st_mode & 0o777) == "0o600"
@@ -246,13 +273,14 @@ def test_a_service_that_does_not_come_back_gets_the_previous_dropin_back_byte_fo
 
 
 def test_a_service_that_does_not_come_back_without_a_previous_dropin_loses_the_new_one(host):
-    host.apiserver.ready = False
+    host.apiserver.ready = "unless ours"
     proc = host.play({"control_plane_metrics_wait_timeout": 3})
     assert proc.returncode != 0
     assert f"{host.service} did not come back with the metrics drop-in" in proc.stdout, proc.stdout[-5000:]
     assert not host.dropin.exists()
     restarts = host.restarts()
     assert [r["dropin"] is None for r in restarts] == [False, True], restarts
+    assert f"{host.service} restarted; the apiserver is ready again" in proc.stdout, proc.stdout[-3000:]
     assert (host.dropin.parent / "10-site.yaml").read_text() == SITE_DROPIN
 
 
@@ -291,17 +319,6 @@ def test_k3s_own_loader_without_etcd_and_kube_proxy_keeps_the_site_args_of_both(
     assert "--kube-scheduler-arg=bind-address=0.0.0.0" in args
 
 
-def test_a_restart_that_fails_puts_the_previous_state_back_and_says_why(host):
-    host.fail_restart_with_ours.touch()
-    proc = host.play()
-    assert proc.returncode != 0
-    assert f"{host.service} did not come back with the metrics drop-in" in proc.stdout, proc.stdout[-5000:]
-    assert "control process exited with error code" in proc.stdout, "systemd's error is in the message"
-    assert not host.dropin.exists()
-    assert [r["dropin"] is None for r in host.restarts()] == [False, True]
-    assert not any("readyz" in c for c in host.calls())
-
-
 def test_a_host_with_its_flags_in_the_unit_only_gets_the_dropin_directory(host):
     # install.sh puts the server's flags on the unit's command line: neither config.yaml nor config.yaml.d exist,
     # and k3s still reads config.yaml.d/*.yaml
@@ -316,3 +333,37 @@ def test_a_host_with_its_flags_in_the_unit_only_gets_the_dropin_directory(host):
         loaded = subprocess.run([str(K3S_CONFIG), str(host.dropin.parent.parent / "config.yaml")],
                                 capture_output=True, text=True, timeout=30, check=False)
         assert "--kube-scheduler-arg=bind-address=0.0.0.0" in json.loads(loaded.stdout), loaded.stderr
+
+
+def test_a_restart_that_fails_puts_the_previous_state_back_and_says_why(host):
+    host.fail_restart_with_ours.touch()
+    proc = host.play()
+    assert proc.returncode != 0
+    assert f"{host.service} did not come back with the metrics drop-in" in proc.stdout, proc.stdout[-5000:]
+    assert "control process exited with error code" in proc.stdout, "systemd's error is in the message"
+    assert not host.dropin.exists()
+    assert [r["dropin"] is None for r in host.restarts()] == [False, True]
+    calls = host.calls()
+    second_restart = [i for i, c in enumerate(calls) if c.get("argv", [None])[0] == "restart"][1]
+    assert not any("readyz" in c for c in calls[:second_restart]), "no wait for a service that did not start"
+    assert "the apiserver is ready again" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_a_rollback_restart_that_fails_too_says_so(host):
+    host.fail_restart_with_ours.touch()
+    host.fail_restart_always.touch()
+    proc = host.play()
+    assert proc.returncode != 0
+    assert f"The previous configuration was put back but {host.service} could NOT be restarted: Unable to restart" \
+        in proc.stdout, proc.stdout[-5000:]
+    assert not host.dropin.exists() and len(host.restarts()) == 2
+
+
+def test_a_dropin_directory_that_cannot_be_made_stops_the_role_before_any_restart(host):
+    shutil.rmtree(host.dropin.parent)
+    host.dropin.parent.write_text("not a directory\n")
+    proc = host.play()
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert host.restarts() == [], "nothing was changed, so nothing restarts"
+    assert "could not be changed: " in proc.stdout and f"The drop-in was not changed and {host.service} was not " \
+        "restarted" in proc.stdout, proc.stdout[-3000:]
