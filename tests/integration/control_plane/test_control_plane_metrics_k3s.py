@@ -194,7 +194,7 @@ class Host:
     def restarts(self) -> list[dict]:
         return [c for c in self.calls() if c.get("argv", [None])[0] == "restart"]
 
-    def play(self, extra: dict | None = None) -> subprocess.CompletedProcess:
+    def play(self, extra: dict | None = None, *options: str) -> subprocess.CompletedProcess:
         (self.tmp / "inventory.yml").write_text(yaml.safe_dump({"control_plane": {"hosts": {"cp-0": {
             "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
         variables = {
@@ -209,9 +209,8 @@ class Host:
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build/collections"),
                    ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                    PATH=f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}")
-        return subprocess.run([str(BIN / "ansible-playbook"), "-i", str(self.tmp / "inventory.yml"),
-                               str(self.tmp / "play.yml")], env=env, capture_output=True, text=True, timeout=300,
-                              check=False)
+        command = [str(BIN / "ansible-playbook"), "-i", str(self.tmp / "inventory.yml"), str(self.tmp / "play.yml")]
+        return subprocess.run([*command, *options], env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def _sha(text: str | None) -> str | None:
@@ -367,3 +366,11 @@ def test_a_dropin_directory_that_cannot_be_made_stops_the_role_before_any_restar
     assert host.restarts() == [], "nothing was changed, so nothing restarts"
     assert "could not be changed: " in proc.stdout and f"The drop-in was not changed and {host.service} was not " \
         "restarted" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_check_mode_on_a_host_without_config_yaml_d_changes_and_restarts_nothing(host):
+    shutil.rmtree(host.dropin.parent)
+    proc = host.play(None, "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert not host.dropin.parent.exists()
+    assert [c["argv"][0] for c in host.calls() if "argv" in c] in ([], ["show"]), "check mode restarts nothing"
