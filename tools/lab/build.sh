@@ -246,6 +246,7 @@ build_all() {
   build_amtool
   build_promtool
   build_helmfile
+  build_k3s_config
 }
 
 # build_helmfile: helmfile, the peer tests/bench/bench_peers.py compares the waves with. Its go.mod replaces
@@ -253,6 +254,73 @@ build_all() {
 build_helmfile() {
   go_build_module_source helmfile github.com/helmfile/helmfile "$HELMFILE_VERSION" . \
     "$bin_root/helmfile-$HELMFILE_VERSION" --version "-X go.szostok.io/version.version=$HELMFILE_VERSION"
+}
+
+# build_k3s_config: k3s-config, a wrapper main over k3s's own config file loader (pkg/configfilearg, Apache-2.0):
+# it prints the server arguments k3s (and rke2, which uses the same package) builds from a config.yaml and its
+# config.yaml.d/*.yaml, so tests/integration/control_plane checks what a role's drop-in means to k3s itself.
+# The wrapper takes k3s's replace directives over (its go.mod pins forks of Kubernetes and etcd).
+build_k3s_config() {
+  local v=$K3S_MODULE_VERSION dest="$bin_root/k3s-config-$K3S_MODULE_VERSION" mod=github.com/k3s-io/k3s
+  [ -x "$dest/k3s-config" ] && return 0
+  say "building k3s-config from $mod $v (pkg/configfilearg)"
+  local w="$work_root/k3s-config-$v"; mkdir -p "$w"
+  (
+    cd "$w"
+    [ -f go.mod ] || go mod init lab.local/k3s-config >/dev/null 2>&1
+    cat > main.go <<'GO'
+// Command k3s-config prints, as a JSON list, the arguments of `k3s server` that k3s's config file loader
+// builds from the config file named by its only argument and that file's .d directory; flags that are not
+// server flags are dropped with a warning on stderr, as k3s does.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/k3s-io/k3s/pkg/cli/cmds"
+	"github.com/k3s-io/k3s/pkg/configfilearg"
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: k3s-config /etc/rancher/k3s/config.yaml")
+		os.Exit(2)
+	}
+	parser := &configfilearg.Parser{
+		After:         []string{"server"},
+		ConfigFlags:   []string{"--config", "-c"},
+		DefaultConfig: os.Args[1],
+		ValidFlags:    map[string][]cli.Flag{"server": cmds.ServerFlags},
+	}
+	args, err := parser.Parse([]string{"k3s", "server"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	out, _ := json.Marshal(args[2:])
+	fmt.Println(string(out))
+}
+GO
+    go mod edit -require="$mod@$v"
+    local gomod
+    gomod=$(go mod download -json "$mod@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    [ -f "$gomod" ] || fail "$mod" "$v" "go mod download"
+    local old new
+    while read -r old new; do
+      go mod edit -replace="$old=$new"
+    done < <(awk '$1 == "replace" && $2 == "(" { block = 1; next } block && $1 == ")" { block = 0; next }
+                  { line = $0; sub(/^replace[ \t]+/, "", line); sub(/\/\/.*/, "", line)
+                    if ((block || $1 == "replace") && split(line, f, "=>") == 2) {
+                      gsub(/^[ \t]+|[ \t]+$/, "", f[1]); gsub(/^[ \t]+|[ \t]+$/, "", f[2])
+                      gsub(/[ \t]+/, "@", f[1]); gsub(/[ \t]+/, "@", f[2]); print f[1], f[2] } }' "$gomod")
+    go mod tidy >/dev/null 2>&1 || go mod tidy || fail "$mod" "$v" "go mod tidy"
+    mkdir -p "$dest"
+    go build -ldflags "-s -w" -o "$dest/k3s-config.tmp" . || fail "$mod/pkg/configfilearg" "$v" "go build"
+    mv "$dest/k3s-config.tmp" "$dest/k3s-config"
+  )
 }
 
 # build_amtool: amtool of the pinned Alertmanager (tests/integration/charts runs its check-config on the config
@@ -297,10 +365,11 @@ case "${1:-all}" in
   amtool) build_amtool ;;
   promtool) build_promtool ;;
   helmfile) build_helmfile ;;
+  k3s-config) build_k3s_config ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   coredns) build_coredns ;;
   print-bin-root) echo "$bin_root" ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|coredns|stack|amtool|promtool|helmfile|print-bin-root]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|coredns|stack|amtool|promtool|helmfile|k3s-config|print-bin-root]" >&2; exit 2 ;;
 esac
 say "binaries under $bin_root"
