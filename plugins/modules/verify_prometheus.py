@@ -251,7 +251,8 @@ def main():
     prom = PrometheusClient(build_transport(p["access"], DEFAULT_SERVICE, kube))
     runner = check_runner(p)
     run_prometheus(
-        runner, prom, p["jobs"], retention=p["retention"], retention_size=p["retention_size"],min_rule_groups=p["min_rule_groups"],
+        runner, prom, p["jobs"], retention=p["retention"], retention_size=p["retention_size"],
+        min_rule_groups=p["min_rule_groups"],
         queries=p["queries"], nodes_fn=lambda: node_names(kube.apiserver, p["node_selector"]),
         wait_timeout=p["wait_timeout"], allowed_firing_alerts=p["allowed_firing_alerts"],
     )
