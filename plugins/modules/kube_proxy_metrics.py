@@ -218,7 +218,11 @@ def main():
     progress = Progress(Ref("v1", "ConfigMap", p["namespace"], p["configmap"]))
     result = dict(changed=False, restarted=False)
     try:
-        converge(module, connect(module), progress, result)
+        api = connect(module)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        converge(module, api, progress, result)
     except kp.ConfigError as exc:
         module.fail_json(msg="%s; nothing changed" % exc)
     except KubeError as exc:

@@ -20,6 +20,8 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 
 OPTION = "recreate_immutable"
+_RECREATED_AGAIN = (" (the release was rolled back to revision %d, what ran before this run, which created the "
+                    "deleted objects again)")
 
 
 def refused(exc):
@@ -47,7 +49,8 @@ def after_refusal(run, plan, items, previous):
     """Without the option: roll back what helm changed and raise the explanation; with it: recreate
     the objects (the caller upgrades again, and calls ``failed_again`` when that fails too). Every
     object is resolved before any is deleted."""
-    rendered = _refused_objects(run) + list(plan.planned_objects or [])
+    needed = run.params.get(OPTION) or any(item.field == "spec" for item in items)
+    rendered = (_refused_objects(run) if needed else []) + list(plan.planned_objects or [])
     try:
         refs = im.resolve(run.api, items, rendered, run.namespace)
     except KubeError as exc:
@@ -56,7 +59,11 @@ def after_refusal(run, plan, items, previous):
         refs = [None] * len(items)  # explained without the fields that changed
     _refine(run, items, rendered, refs)
     if run.params.get(OPTION):
-        im.recreate(run.api, refs)
+        try:
+            im.recreate(run.api, refs)
+        except KubeError as exc:
+            raise KubeError("recreating %s failed: %s%s" % (", ".join(str(ref) for ref in refs), exc, _restore(
+                run, plan, previous, _RECREATED_AGAIN))) from exc
         run.result["recreated"] = [str(ref) for ref in refs]
         return
     raise im.ImmutableFieldError(im.message(items, run.namespace, OPTION) + _restore(run, plan, previous), items)
@@ -65,10 +72,8 @@ def after_refusal(run, plan, items, previous):
 def failed_again(run, plan, previous, exc):
     """The upgrade after the recreation failed: the deleted objects are missing until the release is rolled
     back (helm's rollback creates the objects of the revision it goes back to)."""
-    done = (" (the release was rolled back to revision %d, what ran before this run, which created the deleted "
-            "objects again)")
     return KubeError("the upgrade after recreating %s failed: %s%s" % (
-        ", ".join(run.result.get("recreated") or []), exc, _restore(run, plan, previous, done)))
+        ", ".join(run.result.get("recreated") or []), exc, _restore(run, plan, previous, _RECREATED_AGAIN)))
 
 
 def _restore(run, plan, previous, done=" (the release was rolled back to revision %d, what ran before this run: "

@@ -27,8 +27,8 @@ def on_failure(run, plan, previous):
     except HelmError as exc:
         note = " (rollback failed: %s)" % exc
     else:
-        note = {None: "", 0: " (the new release was uninstalled)"}.get(revision, " (rolled back to revision %s)"
-                                                                        % revision)
+        notes = {None: "", 0: " (the new release was uninstalled)"}
+        note = notes.get(revision, " (rolled back to revision %s)" % revision)
     run.timer.lap("rollback")
     return note
 

@@ -6,6 +6,7 @@ import copy
 import pytest
 import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.control_plane import kube_proxy_config as kp
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApiError, Ref
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
 from ansible_collections.homelab.observability.plugins.modules import kube_proxy_metrics as module
@@ -237,6 +238,14 @@ def test_a_rollout_that_does_not_finish_names_the_daemonset(run_module, connect,
     result, failed = run_module(module, {"kubeconfig": "/nonexistent", "wait_timeout": 5})
     assert failed and result["restarted"] and result["rollout"] == "0 of 1 pods updated"
     assert result["msg"].startswith("kube-proxy's DaemonSet kube-system/kube-proxy: the rollout did not finish")
+
+
+def test_a_connection_failure_is_not_blamed_on_the_configmap(run_module, monkeypatch):
+    def refuse(params):
+        raise KubeError("no kubeconfig at /nonexistent")
+    monkeypatch.setattr(module, "kube_session", refuse)
+    result, failed = run_module(module, {"kubeconfig": "/nonexistent"})
+    assert failed and result["msg"] == "no kubeconfig at /nonexistent"
 
 
 def test_the_module_in_check_mode_writes_nothing(run_module, connect):

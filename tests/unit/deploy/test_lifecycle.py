@@ -10,7 +10,7 @@ import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
-from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApiError, Ref
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
 
 MANIFEST = """---
@@ -309,6 +309,19 @@ def test_a_second_failure_whose_rollback_fails_too_says_so(cluster, chart):
                     rollback_error="release: not found")
     result = run(cluster, helm, chart, recreate_immutable=True)
     assert result["failed"] and result["msg"].endswith("putting it back failed too: release: not found)")
+
+
+def test_a_failed_deletion_rolls_the_release_back(cluster, chart):
+    cluster.put(STS)
+
+    def forbid(verb, ref):
+        raise KubeApiError(403, "Forbidden", "statefulsets is forbidden", verb, "/")
+    cluster.on_write = forbid
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED])
+    result = run(cluster, helm, chart, recreate_immutable=True)
+    assert result["failed"] and result["msg"].startswith("app: recreating StatefulSet ns/app failed: ")
+    assert helm.writes() == [("rollback", "app", "ns", 2)]
+    assert "which created the deleted objects again" in result["msg"]
 
 
 INGRESS_CLASS_REFUSED = ('IngressClass.networking.k8s.io "nginx" is invalid: spec.controller: Invalid value: "b": '
