@@ -95,6 +95,10 @@ options:
         applies only to claims made from now on (new replicas). Other kinds are deleted with their dependents, with
         downtime until the new pods are ready (a Deployment selector change), a new cluster IP for a Service, the
         Job runs again, and a deleted claim loses its data when its volume's reclaim policy is C(Delete).
+      - Every refused object's apiVersion and scope is resolved (from the refused revision's objects) before any
+        is deleted; one that cannot be deleted safely fails the task with nothing deleted and the release rolled
+        back. When the upgrade after the deletion fails too, the release is rolled back to the revision deployed
+        before the run, which creates the deleted objects again.
       - In check mode, a chart's planned diff is compared with the release's stored objects and the plan's
         reasons say the upgrade would be refused, or would recreate the object; for manifests the diff entry has
         action C(recreate).

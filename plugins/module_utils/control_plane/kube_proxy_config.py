@@ -8,16 +8,18 @@ KubeProxyConfiguration), which kube-proxy reads as 127.0.0.1:10249. Only that li
 rest of the text is kept byte for byte and the result is parsed again and compared with the
 intended change. The value before the change is kept in an annotation of the ConfigMap, so that
 ``state=absent`` puts it back. kube-proxy reads its configuration at start only: the DaemonSet's
-pods are restarted (a template annotation, as ``kubectl rollout restart`` does) and the rollout
-waited for.
+pod template carries the sha256 of the configuration its pods were started for, and the pods are
+replaced (that annotation changed) whenever it differs from the ConfigMap's. The stamp, not this
+run's change of the ConfigMap, decides: a run that wrote the ConfigMap and failed before the restart
+is finished by the next run.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import re
-import time
 
 try:
     import yaml
@@ -30,7 +32,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.audit.yaml_t
 
 KEY = "metricsBindAddress"
 ORIGINAL_ANNOTATION = "control-plane.homelab.observability/original-metrics-bind-address"
-RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+CONFIG_HASH_ANNOTATION = "control-plane.homelab.observability/config-sha256"
 _LINE = re.compile(r"^%s:[^\n]*$" % KEY, re.M)
 
 
@@ -83,19 +85,37 @@ def plan(configmap, address, state, key="config.conf"):
     return (text if current == address else set_address(text, address, where)), changes
 
 
-def restart_patch(now=None):
-    """The merge patch that makes the DaemonSet replace its pods."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now if now is not None else time.time()))
-    return {"spec": {"template": {"metadata": {"annotations": {RESTART_ANNOTATION: stamp}}}}}
+def config_hash(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def rolled_out(daemonset):
-    """(done, detail) of a DaemonSet rollout: every scheduled pod updated and available, the new spec observed."""
-    meta, status = daemonset.get("metadata") or {}, daemonset.get("status") or {}
-    desired = status.get("desiredNumberScheduled", 0)
-    updated = status.get("updatedNumberScheduled", 0)
-    available = status.get("numberAvailable", 0)
-    observed = status.get("observedGeneration", 0) >= meta.get("generation", 0)
-    done = observed and updated >= desired and available >= desired
-    pending = "" if observed else ", new spec not observed yet"
-    return done, "%d of %d pods updated, %d available%s" % (updated, desired, available, pending)
+def stamp(daemonset):
+    """The config hash the DaemonSet's pod template was stamped with, or None."""
+    template = ((daemonset or {}).get("spec") or {}).get("template") or {}
+    return ((template.get("metadata") or {}).get("annotations") or {}).get(CONFIG_HASH_ANNOTATION)
+
+
+def untouched(before, after, annotations, where="config.conf"):
+    """True when this module never changed the address: the run leaves the text as it was, and nothing is
+    recorded or the recorded original is the current value (``annotations``: the ConfigMap's after the run).
+    kube-proxy then runs what kubeadm configured, stamped or not."""
+    if before != after:
+        return False
+    if ORIGINAL_ANNOTATION not in annotations:
+        return True
+    return annotations[ORIGINAL_ANNOTATION] == (parse(after, where).get(KEY, "") or "")
+
+
+def needs_restart(daemonset, text, untouched_config):
+    """The DaemonSet's pods do not run ``text``: its stamp differs from the text's hash. A DaemonSet never
+    stamped counts as running it only when the module never changed the address (no restart of a cluster
+    kubeadm already configured, nor on absent of one never changed)."""
+    current = stamp(daemonset)
+    if current is None and untouched_config:
+        return False
+    return current != config_hash(text)
+
+
+def restart_patch(text):
+    """The merge patch that stamps the pod template with ``text``'s hash, so the DaemonSet replaces its pods."""
+    return {"spec": {"template": {"metadata": {"annotations": {CONFIG_HASH_ANNOTATION: config_hash(text)}}}}}

@@ -141,7 +141,8 @@ def recover_pending_release(run, plan, chart, values):
 def upgrade_release(run, plan, chart, values, previous=None):
     """helm upgrade --install; what was really stored is the plan now: the diff and the objects to
     gate on come from it. A change the apiserver refuses as immutable is explained and undone, or
-    (recreate_immutable) the refused objects are recreated and the upgrade runs once more."""
+    (recreate_immutable) the refused objects are recreated and the upgrade runs once more; when that
+    fails too, the release is rolled back, which creates the deleted objects again."""
     try:
         release = run.helm.upgrade(run.name, run.namespace, chart, values, create_namespace=run.create_namespace)
     except HelmError as exc:
@@ -149,7 +150,11 @@ def upgrade_release(run, plan, chart, values, previous=None):
         if not items:
             raise
         immutable.after_refusal(run, plan, items, previous)
-        release = run.helm.upgrade(run.name, run.namespace, chart, values, create_namespace=run.create_namespace)
+        try:
+            release = run.helm.upgrade(run.name, run.namespace, chart, values,
+                                       create_namespace=run.create_namespace)
+        except HelmError as again:
+            raise immutable.failed_again(run, plan, previous, again) from again
     run.result["revision"] = release.get("version")
     plan.planned = release
     plan.planned_objects = hr.install_order(hr.parse_manifest(release.get("manifest")))

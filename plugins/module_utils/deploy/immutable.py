@@ -13,11 +13,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.homelab.observability.plugins.module_utils.deploy import rollback
 from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError
 from ansible_collections.homelab.observability.plugins.module_utils.kube import immutable as im
+from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 
 OPTION = "recreate_immutable"
+_RECREATED_AGAIN = (" (the release was rolled back to revision %d, what ran before this run, which created the "
+                    "deleted objects again)")
 
 
 def refused(exc):
@@ -25,59 +29,71 @@ def refused(exc):
     return im.find(getattr(exc, "stderr", "") or str(exc))
 
 
-def _namespace_of(plan, item, default):
-    for obj in plan.planned_objects or []:
-        meta = obj.get("metadata") or {}
-        if obj.get("kind") == item.kind and meta.get("name") == item.name:
-            return meta.get("namespace") or default
-    return default
-
-
-def refs(run, plan, items):
-    return [item.ref(_namespace_of(plan, item, run.namespace)) for item in items]
-
-
-def _refine(run, items):
-    """Name the changed fields of a refused ``spec`` from the refused revision (helm stored it as
-    failed) and the live object: one helm status and one GET per such object."""
-    vague = [item for item in items if item.field == "spec"]
-    if not vague:
-        return
+def _refused_objects(run):
+    """The objects of the refused revision (helm stored it as failed): one helm status."""
     try:
-        refused_objs = hr.parse_manifest((run.helm.status(run.name, run.namespace) or {}).get("manifest"))
+        return hr.parse_manifest((run.helm.status(run.name, run.namespace) or {}).get("manifest"))
     except HelmError:
-        return
-    for item in vague:
-        desired = next((o for o in refused_objs if o.get("kind") == item.kind
-                        and (o.get("metadata") or {}).get("name") == item.name), None)
-        if desired is not None:
-            ref = item.ref((desired.get("metadata") or {}).get("namespace") or run.namespace)
-            im.refine(item, run.api.get(ref), desired)
+        return []
+
+
+def _refine(run, items, rendered, refs):
+    """Name the changed fields of a refused ``spec`` from the rendered object and the live one: one GET each."""
+    for index, item in enumerate(items):
+        desired = item.rendered(rendered)
+        if item.field == "spec" and desired is not None and refs[index] is not None:
+            im.refine(item, run.api.get(refs[index]), desired)
 
 
 def after_refusal(run, plan, items, previous):
     """Without the option: roll back what helm changed and raise the explanation; with it: recreate
-    the objects (the caller upgrades again)."""
-    _refine(run, items)
-    if run.params.get(OPTION):
-        recreated = refs(run, plan, items)
-        im.recreate(run.api, recreated)
-        run.result["recreated"] = [str(ref) for ref in recreated]
-        return
-    raise im.ImmutableFieldError(im.message(items, run.namespace, OPTION) + _restore(run, previous), items)
-
-
-def _restore(run, previous):
-    if not previous:
-        return " (helm left the release failed: it had no deployed revision to roll back to)"
+    the objects (the caller upgrades again, and calls ``failed_again`` when that fails too). Every
+    object is resolved before any is deleted."""
+    needed = run.params.get(OPTION) or any(item.field == "spec" for item in items)
+    rendered = (_refused_objects(run) if needed else []) + list(plan.planned_objects or [])
     try:
-        run.helm.rollback(run.name, run.namespace, previous["revision"])
+        refs = im.resolve(run.api, items, rendered, run.namespace)
+    except KubeError as exc:
+        if run.params.get(OPTION):
+            raise KubeError("%s%s" % (exc, _restore(run, plan, previous))) from exc
+        refs = [None] * len(items)  # explained without the fields that changed
+    _refine(run, items, rendered, refs)
+    if run.params.get(OPTION):
+        try:
+            im.recreate(run.api, refs)
+        except KubeError as exc:
+            raise KubeError("recreating %s failed: %s%s" % (", ".join(str(ref) for ref in refs), exc, _restore(
+                run, plan, previous, _RECREATED_AGAIN))) from exc
+        run.result["recreated"] = [str(ref) for ref in refs]
+        return
+    raise im.ImmutableFieldError(im.message(items, run.namespace, OPTION) + _restore(run, plan, previous), items)
+
+
+def failed_again(run, plan, previous, exc):
+    """The upgrade after the recreation failed: the deleted objects are missing until the release is rolled
+    back (helm's rollback creates the objects of the revision it goes back to)."""
+    return KubeError("the upgrade after recreating %s failed: %s%s" % (
+        ", ".join(run.result.get("recreated") or []), exc, _restore(run, plan, previous, _RECREATED_AGAIN)))
+
+
+def _restore(run, plan, previous, done=" (the release was rolled back to revision %d, what ran before this run: "
+                                       "nothing changed)"):
+    try:
+        revision = rollback.undo(run, plan, previous)
     except HelmError as exc:
-        return " (helm left the release failed; the rollback to revision %d failed too: %s)" % (
-            previous["revision"], exc)
-    run.result["rolled_back_to"] = previous["revision"]
-    return (" (the release was rolled back to revision %d, what ran before this run: nothing changed)"
-            % previous["revision"])
+        return " (helm left the release failed; putting it back failed too: %s)" % exc
+    if revision is None:
+        return " (helm left the release failed: it had no deployed revision to roll back to)"
+    if revision == 0:
+        return " (the release the run installed was uninstalled)"
+    return done % revision
+
+
+def _shown(run, items, objects):
+    try:
+        return [str(ref) for ref in im.resolve(run.api, items, objects, run.namespace)]
+    except KubeError:  # a kind not served yet (its CRD comes with the upgrade): named as rendered
+        return ["%s %s/%s" % (item.kind, run.namespace, item.name) for item in items]
 
 
 def predicted(run, plan):
@@ -88,7 +104,7 @@ def predicted(run, plan):
             items += im.predict(change.get("before"), change.get("after"))
     if not items:
         return
-    run.result["immutable"] = [str(ref) for ref in refs(run, plan, items)]
+    run.result["immutable"] = _shown(run, items, plan.planned_objects)
     if run.params.get(OPTION):
         run.result["plan"]["reasons"].append(
             "would recreate %s (%s=true): %s" % (", ".join(run.result["immutable"]), OPTION, "; ".join(

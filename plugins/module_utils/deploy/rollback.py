@@ -23,20 +23,26 @@ def on_failure(run, plan, previous):
     if not run.params.get("rollback_on_failure") or plan.action == "none":
         return ""
     try:
-        note = _undo(run, plan, previous)
+        revision = undo(run, plan, previous)
     except HelmError as exc:
         note = " (rollback failed: %s)" % exc
+    else:
+        notes = {None: "", 0: " (the new release was uninstalled)"}
+        note = notes.get(revision, " (rolled back to revision %s)" % revision)
     run.timer.lap("rollback")
     return note
 
 
-def _undo(run, plan, previous):
+def undo(run, plan, previous):
+    """Put the release back as it was before the run: roll back to ``previous``, or uninstall the release the
+    run installed. Returns the revision rolled back to, 0 when uninstalled, None when there was nothing to go
+    back to; raises HelmError."""
     if previous:
         run.helm.rollback(run.name, run.namespace, previous["revision"])
         run.result["rolled_back_to"] = previous["revision"]
-        return " (rolled back to revision %d)" % previous["revision"]
+        return previous["revision"]
     if plan.action == "install":
         run.helm.uninstall(run.name, run.namespace)
         run.result["rolled_back_to"] = 0
-        return " (the new release was uninstalled)"
-    return ""
+        return 0
+    return None

@@ -18,10 +18,11 @@ import re
 import time
 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
-from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+from ansible_collections.homelab.observability.plugins.module_utils.kube.health import group_of
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref, UnknownKind
 
 # <Kind>[.<group>] "<name>" is invalid: <field>: <detail>; several field errors are joined by ", "
-_INVALID = re.compile(r'\b([A-Z][A-Za-z]+)(?:\.[a-z0-9.-]+)? "([^"]+)" is invalid: (.*)')
+_INVALID = re.compile(r'\b([A-Z][A-Za-z]+)(?:\.([a-z0-9.-]+))? "([^"]+)" is invalid: (.*)')
 # one field error of the list ("<field>: <type>: <detail>", joined by ", ")
 _FIELD_ERROR_START = r"[a-zA-Z][\w.\[\]]*: (?:Invalid value|Forbidden|Required value|Unsupported value|Not found)"
 _SPLIT = re.compile(r", (?=%s)" % _FIELD_ERROR_START)
@@ -31,10 +32,10 @@ _IMMUTABLE = re.compile(
     r"|spec is immutable after creation.*?claims)|(?:Forbidden|Invalid value: .*): (?P<invalid>field is immutable"
     r"|may not change once set))"
 )
+# the served version of a kind the apiserver named by group only, for an object no rendered manifest holds
 _API_VERSIONS = {
-    "StatefulSet": "apps/v1", "Deployment": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
-    "Job": "batch/v1", "CronJob": "batch/v1", "Service": "v1", "PersistentVolumeClaim": "v1",
-    "PersistentVolume": "v1", "ConfigMap": "v1", "Secret": "v1",
+    ("apps", "StatefulSet"): "apps/v1", ("apps", "Deployment"): "apps/v1", ("apps", "DaemonSet"): "apps/v1",
+    ("apps", "ReplicaSet"): "apps/v1", ("batch", "Job"): "batch/v1", ("batch", "CronJob"): "batch/v1",
 }
 # why a field cannot change, per kind (the controller or the data behind it depends on it)
 _WHY = {
@@ -65,19 +66,27 @@ DELETE_TIMEOUT = 60
 
 
 class Immutable:
-    """One refused change: the object (kind, name) and the field the apiserver named."""
+    """One refused change: the object (kind, API group, name) and the field the apiserver named.
 
-    __slots__ = ("kind", "name", "field", "detail", "changed")
+    ``group`` is "" for the core group; None when not known (a prediction from an object without apiVersion)."""
 
-    def __init__(self, kind, name, field, detail):
+    __slots__ = ("kind", "group", "name", "field", "detail", "changed")
+
+    def __init__(self, kind, name, field, detail, group=None):
         self.kind = kind
+        self.group = group
         self.name = name
         self.field = field
         self.detail = detail
         self.changed = []  # the fields under ``field`` that differ, when known (refine)
 
-    def ref(self, namespace):
-        return Ref(_API_VERSIONS.get(self.kind, "v1"), self.kind, namespace, self.name)
+    def rendered(self, objects):
+        """The object of ``objects`` (rendered manifests) this refusal is about, or None."""
+        for obj in objects or []:
+            if (obj.get("kind") == self.kind and (obj.get("metadata") or {}).get("name") == self.name
+                    and self.group in (None, group_of(obj.get("apiVersion")))):
+                return obj
+        return None
 
     def __eq__(self, other):
         return isinstance(other, Immutable) and self.key() == other.key()
@@ -106,7 +115,7 @@ def find(text):
         match = _INVALID.search(part)
         if not match:
             continue
-        kind, name, rest = match.groups()
+        kind, group, name, rest = match.groups()
         # more than one field error comes as a list: [a: ..., b: ...]
         rest = rest.strip()
         if rest.startswith("["):
@@ -116,7 +125,7 @@ def find(text):
             if not field_match:
                 continue
             detail = field_match.group("forbidden") or field_match.group("invalid")
-            item = Immutable(kind, name, field_match.group("field"), detail)
+            item = Immutable(kind, name, field_match.group("field"), detail, group or "")
             if item not in out:
                 out.append(item)
     return out
@@ -182,6 +191,41 @@ def message(items, namespace, option="recreate_immutable"):
     return "; ".join(explain(item, namespace, option) for item in items)
 
 
+def _ref(item, objects, namespace):
+    """apiVersion and namespace from the rendered object, else the version of the group the apiserver named."""
+    obj = item.rendered(objects)
+    if obj is not None:
+        return Ref.of(obj, namespace)
+    if item.group == "":
+        return Ref("v1", item.kind, namespace, item.name)
+    api_version = _API_VERSIONS.get((item.group, item.kind))
+    return Ref(api_version, item.kind, namespace, item.name) if api_version else None
+
+
+def resolve(api, items, objects, namespace):
+    """The Ref of every refused object, all resolved before any is deleted: the apiVersion and namespace from
+    the rendered object of that kind and name (``objects``: the refused revision's first), else from the API
+    group the apiserver named; cluster-scoped kinds lose the namespace. Raises KubeError naming the objects
+    that cannot be resolved, so that none is deleted."""
+    refs, unresolved = [], []
+    for item in items:
+        ref = _ref(item, objects, namespace)
+        if ref is None:
+            unresolved.append("%s %s (API group %s: no rendered object names its apiVersion)"
+                              % (item.kind, item.name, item.group or "unknown"))
+            continue
+        try:
+            if not api.namespaced(ref.api_version, ref.kind):
+                ref.namespace = None
+        except UnknownKind as exc:
+            unresolved.append("%s %s (%s)" % (item.kind, item.name, exc))
+            continue
+        refs.append(ref)
+    if unresolved:
+        raise KubeError("cannot recreate %s: nothing was deleted" % "; ".join(unresolved))
+    return refs
+
+
 def propagation(kind):
     """How to delete an object to recreate it: a StatefulSet leaves its pods and claims behind."""
     return "Orphan" if kind == "StatefulSet" else "Background"
@@ -234,10 +278,11 @@ def predict(before, after):
     if not before or not after or kind != before.get("kind"):
         return []
     name = (after.get("metadata") or {}).get("name")
-    out = [Immutable(kind, name, field, "would be refused") for field, value in _COMPARED.get(kind, [])
+    group = group_of(after["apiVersion"]) if after.get("apiVersion") else None
+    out = [Immutable(kind, name, field, "would be refused", group) for field, value in _COMPARED.get(kind, [])
            if value(before) != value(after)]
     if kind == "Service":
         old, new = _spec_field(before, "clusterIP"), _spec_field(after, "clusterIP")
         if old and new and old != new:
-            out.append(Immutable(kind, name, "spec.clusterIP", "would be refused"))
+            out.append(Immutable(kind, name, "spec.clusterIP", "would be refused", group))
     return out

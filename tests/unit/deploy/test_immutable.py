@@ -10,6 +10,8 @@ from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifec
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApiError, Ref
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
 
+from tests.fakes.kube_api import FakeApi
+
 REFUSAL = ("StatefulSet.apps \"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than "
            "'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
            "'minReadySeconds' are forbidden")
@@ -83,7 +85,8 @@ def plan_with(before, after):
 
 
 def check_run(**params):
-    return types.SimpleNamespace(name="db", namespace="ns", params=params, result={"plan": {"reasons": []}})
+    return types.SimpleNamespace(name="db", namespace="ns", params=params, result={"plan": {"reasons": []}},
+                                 api=FakeApi())
 
 
 def test_chart_check_mode_predicts_the_refusal():

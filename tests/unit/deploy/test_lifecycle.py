@@ -10,7 +10,7 @@ import yaml
 from ansible_collections.homelab.observability.plugins.module_utils.deploy.lifecycle import deploy
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import HelmError
 from ansible_collections.homelab.observability.plugins.module_utils.kube import health as h
-from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
+from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApiError, Ref
 from ansible_collections.homelab.observability.plugins.module_utils.kube.waiter import Waiter
 
 MANIFEST = """---
@@ -263,6 +263,7 @@ STS_REFUSED = ("Error: UPGRADE FAILED: cannot patch \"app\" with kind StatefulSe
                "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
                "are forbidden")
 STS = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "app", "namespace": "ns"}}
+STS_REF = Ref("apps/v1", "StatefulSet", "ns", "app")
 
 
 @pytest.mark.parametrize("rollback_on_failure", [True, False])
@@ -289,6 +290,68 @@ def test_recreate_immutable_orphans_the_statefulset_and_upgrades_again(cluster, 
     assert [c for c in helm.calls if c[0] == "upgrade"] == [("upgrade", "app", "ns")] * 2
     assert result["recreated"] == [str(Ref("apps/v1", "StatefulSet", "ns", "app"))]
     assert helm.writes() == [] and result["revision"] == 4
+
+
+def test_a_second_failed_upgrade_after_recreating_rolls_the_release_back(cluster, chart):
+    cluster.put(STS)
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED, "Error: UPGRADE FAILED: context deadline"])
+    result = run(cluster, helm, chart, recreate_immutable=True)
+    assert result["failed"] and cluster.deleted == [(STS_REF, "Orphan")]
+    assert result["msg"].startswith("app: the upgrade after recreating StatefulSet ns/app failed: ")
+    assert result["msg"].endswith("(the release was rolled back to revision 2, what ran before this run, which "
+                                  "created the deleted objects again)")
+    assert helm.writes() == [("rollback", "app", "ns", 2)] and result["rolled_back_to"] == 2
+
+
+def test_a_second_failure_whose_rollback_fails_too_says_so(cluster, chart):
+    cluster.put(STS)
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED, "Error: UPGRADE FAILED: x"],
+                    rollback_error="release: not found")
+    result = run(cluster, helm, chart, recreate_immutable=True)
+    assert result["failed"] and result["msg"].endswith("putting it back failed too: release: not found)")
+
+
+def test_a_failed_deletion_rolls_the_release_back(cluster, chart):
+    cluster.put(STS)
+
+    def forbid(verb, ref):
+        raise KubeApiError(403, "Forbidden", "statefulsets is forbidden", verb, "/")
+    cluster.on_write = forbid
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED])
+    result = run(cluster, helm, chart, recreate_immutable=True)
+    assert result["failed"] and result["msg"].startswith("app: recreating StatefulSet ns/app failed: ")
+    assert helm.writes() == [("rollback", "app", "ns", 2)]
+    assert "which created the deleted objects again" in result["msg"]
+
+
+INGRESS_CLASS_REFUSED = ('IngressClass.networking.k8s.io "nginx" is invalid: spec.controller: Invalid value: "b": '
+                         'field is immutable')
+
+
+def test_a_refused_object_that_cannot_be_resolved_deletes_nothing(cluster, chart):
+    """The IngressClass is outside the version table and not in the refused revision: the StatefulSet before
+    it must not be deleted either."""
+    cluster.put(STS)
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED + " && " + INGRESS_CLASS_REFUSED])
+    result = run(cluster, helm, chart, recreate_immutable=True)
+    assert result["failed"] and cluster.deleted == []
+    assert "cannot recreate IngressClass nginx" in result["msg"] and "nothing was deleted" in result["msg"]
+    assert helm.writes() == [("rollback", "app", "ns", 2)]
+    assert [c for c in helm.calls if c[0] == "upgrade"] == [("upgrade", "app", "ns")]
+
+
+def test_a_cluster_scoped_kind_is_recreated_as_the_refused_revision_renders_it(cluster, chart):
+    ingress_class = {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"},
+                     "spec": {"controller": "a"}}
+    cluster.kinds[("networking.k8s.io/v1", "IngressClass")] = ("ingressclasses", False)
+    cluster.put(STS)
+    cluster.put(ingress_class)
+    helm = FakeHelm(cluster, DEPLOYED_2, upgrade_errors=[STS_REFUSED + " && " + INGRESS_CLASS_REFUSED],
+                    manifest="---\n" + json.dumps(dict(ingress_class, spec={"controller": "b"})))
+    result = run(cluster, helm, chart, recreate_immutable=True, wait=False)
+    assert "failed" not in result, result.get("msg")
+    assert cluster.deleted == [(STS_REF, "Orphan"),
+                               (Ref("networking.k8s.io/v1", "IngressClass", None, "nginx"), "Background")]
 
 
 def test_another_helm_error_is_not_taken_for_an_immutable_one(cluster, chart):

@@ -9,6 +9,8 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import Ref
 
+from tests.fakes.kube_api import FakeApi
+
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "immutable" / "errors.yml").read_text())
 
 
@@ -31,10 +33,39 @@ def test_a_deployment_explanation_warns_of_downtime():
     assert "downtime" in im.explain(item, "ns")
 
 
-def test_refs_use_the_kind_api_version():
-    item = im.Immutable("StatefulSet", "x", "spec", "")
-    assert item.ref("ns") == Ref("apps/v1", "StatefulSet", "ns", "x")
-    assert im.Immutable("Job", "j", "spec.template", "").ref("ns").api_version == "batch/v1"
+INGRESS_CLASS = ('IngressClass.networking.k8s.io "nginx" is invalid: spec.controller: Invalid value: "b": '
+                 'field is immutable')
+INGRESS_CLASS_KIND = {("networking.k8s.io/v1", "IngressClass"): ("ingressclasses", False)}
+
+
+def test_the_api_group_the_apiserver_names_is_kept():
+    [item] = im.find(INGRESS_CLASS)
+    assert (item.kind, item.group, item.name) == ("IngressClass", "networking.k8s.io", "nginx")
+    assert im.find('Service "s" is invalid: spec.clusterIP: Invalid value: "x": field is immutable')[0].group == ""
+
+
+def test_refs_come_from_the_rendered_object_and_lose_the_namespace_of_a_cluster_scoped_kind():
+    [item] = im.find(INGRESS_CLASS)
+    rendered = [{"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"}}]
+    [ref] = im.resolve(FakeApi(kinds=INGRESS_CLASS_KIND), [item], rendered, "ns")
+    assert ref == Ref("networking.k8s.io/v1", "IngressClass", None, "nginx") and ref.namespace is None
+
+
+def test_without_a_rendered_object_the_named_group_gives_the_version():
+    [item] = im.find('Job.batch "j" is invalid: spec.template: Invalid value: {}: field is immutable')
+    other_group = [{"apiVersion": "example.com/v1", "kind": "Job", "metadata": {"name": "j"}}]
+    assert im.resolve(FakeApi(), [item], other_group, "ns") == [Ref("batch/v1", "Job", "ns", "j")]
+
+
+@pytest.mark.parametrize(("rendered", "kinds", "why"), [
+    ([], INGRESS_CLASS_KIND, "no rendered object names its apiVersion"),
+    ([{"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"}}], {},
+     "no kind IngressClass"),
+], ids=["not-rendered", "not-served"])
+def test_an_unresolvable_ref_is_named_before_anything_is_deleted(rendered, kinds, why):
+    items = im.find(CASES[0]["text"]) + im.find(INGRESS_CLASS)
+    with pytest.raises(KubeError, match=r"^cannot recreate IngressClass nginx \(.*%s.*\): nothing was deleted$" % why):
+        im.resolve(FakeApi(kinds=kinds), items, rendered, "ns")
 
 
 def sts(storage_class, replicas=1):
