@@ -10,6 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible_collections.homelab.observability.plugins.module_utils.deploy import immutable, rollback
 from ansible_collections.homelab.observability.plugins.module_utils.deploy.gate import (
     health_gate,
@@ -75,26 +77,29 @@ def converge_release(run, chart):
 
 
 def plan_under_lock(run, chart, values):
-    """The plan, made again once the run holds the deploy lock if it had to wait for another run's: that run's
-    writes may have changed the release meanwhile. A pending release may be that run's helm at work, so it is
-    judged only under the lock. Without a lock (the release module, check mode) the first look is the plan."""
+    """The plan, made again once the run holds the deploy lock if it had to wait for another run's and took it
+    after this plan began: that run's writes may have changed the release meanwhile (a plan begun after the
+    take saw them). A pending release may be that run's helm at work, so it is judged only under the lock.
+    Without a lock (the release module, check mode) the first look is the plan."""
     lock = getattr(run.api, "before_write", None)
     if lock is None or run.check_mode:
         return plan_release(run, chart, values)
 
-    def take():
+    def taken_since(began):
         try:
-            return lock()
+            acquired = lock()  # kube/lease.py ``ensure``: monotonic time of a take after a wait, else None
         except KubeError:
             run.result["changed"] = False  # refused before its first write: the plan's change never happened
             raise
+        return acquired is not None and acquired >= began
+    began = time.monotonic()
     try:
         plan = plan_release(run, chart, values)
     except hr.PendingRelease:
-        if not take():
+        if not taken_since(began):
             raise
         return plan_release(run, chart, values)
-    if (plan.action != "none" or plan.recover) and take():
+    if (plan.action != "none" or plan.recover) and taken_since(began):
         plan = plan_release(run, chart, values)
     return plan
 

@@ -31,7 +31,14 @@ NAME = "homelab-observability-deploy"
 # A holder killed without releasing blocks the next deploy for at most this long after its last renewal.
 DURATION = 60
 POLL = 2.0
+# a renewal's retries must end before the next one is due (every third of the duration), or one API outage
+# outlasts the lease while the holder still believes it holds it
+RENEW_RETRY_SHARE = 4
 MICROTIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class LockLost(KubeError):
+    """This run held the lock and no longer does: its writes are refused from then on."""
 
 
 class LockHeld(KubeError):
@@ -83,11 +90,16 @@ class DeployLock:
     the first writer of a run, ``release`` gives it back;
     between the two a thread renews it every third of its duration. In check mode ``acquire`` only reads:
     ``waited_for`` names a current holder, and nothing is written.
+
+    ``api`` is the lock's own KubeApi: its ``retry_seconds`` is cut to a quarter of the duration, so that a
+    renewal gives up before the next one is due.
     """
 
     def __init__(self, api, namespace, name=NAME, *, timeout=600, create_namespace=False, check_mode=False,
                  duration=DURATION, poll=POLL, clock=time.time, sleep=time.sleep, me=None):
         self.api = api
+        if getattr(api, "retry_seconds", None) is not None:
+            api.retry_seconds = min(api.retry_seconds, int(duration) / RENEW_RETRY_SHARE)
         self.timeout = timeout
         self.ref = Ref(API_VERSION, "Lease", namespace, name)
         self.create_namespace = create_namespace
@@ -104,6 +116,7 @@ class DeployLock:
         self.release_problem = None
         self.refused = None  # the error of the one attempt ``ensure`` made, raised to every later caller
         self._taken = False
+        self.acquired_at = None  # time.monotonic() when this run took the lock after waiting for another's
         self._taking = threading.Lock()
         self._mutex = threading.Lock()
         self._stop = threading.Event()
@@ -126,8 +139,10 @@ class DeployLock:
     def ensure(self):
         """Take the lock on the first call, from whichever component thread writes first; later calls return at
         once, or raise what the first one raised. A run that writes nothing never takes it (0 writes).
+        Every call is also the fence of a write: ``LockLost`` once the lock was taken over or ran out.
 
-        True when this run had to wait for another run's lock: what a component read before may be stale.
+        When this run had to wait for another run's lock, the ``time.monotonic()`` at which it took it: what a
+        component read before then may be stale (that run wrote meanwhile). None when it never waited.
         """
         with self._taking:
             if self.refused is not None:
@@ -139,7 +154,26 @@ class DeployLock:
                     self.refused = exc
                     raise
                 self._taken = True
-            return self.waited_for is not None
+                if self.waited_for is not None:
+                    self.acquired_at = time.monotonic()
+            self.fence()
+            return self.acquired_at
+
+    def fence(self):
+        """Raise ``LockLost`` when this run may no longer write: the lock was taken over, or it was not renewed
+        within its duration (another run may take it over by now, whatever this run's renewer believes)."""
+        with self._mutex:
+            held, lost = self.held, self.lost
+        if lost is None and held is not None:
+            renewed = parse_time(held["spec"].get("renewTime")) or 0
+            late = self.clock() - (renewed + self.duration)
+            if late > 0:
+                lost = ("the deploy lock (Lease %s/%s) expired: not renewed for %ds (lease %ds), another run may "
+                        "hold it now" % (self.ref.namespace, self.ref.name, late + self.duration, self.duration))
+                with self._mutex:
+                    self.lost = self.lost or lost
+        if lost is not None:
+            raise LockLost("%s; this run writes nothing more (run it again once no other deploy runs)" % lost)
 
     def _acquire(self, timeout):
         started = self.clock()
@@ -172,7 +206,8 @@ class DeployLock:
                 # our own earlier create or update whose answer was lost and retried counts as ours
                 return True, self._write(self.api.replace(self._body(live)))
         except KubeApiError as exc:
-            if exc.status == 409:
+            # 409: another run wrote it since our read; 404 on a takeover: it was deleted since (created next)
+            if exc.status == 409 or (exc.status == 404 and live is not None):
                 return False, None
             raise
         return False, live
@@ -278,7 +313,7 @@ class DeployLock:
     def _renew_loop(self):
         interval = max(1.0, self.duration / 3.0)
         while not self._stop.wait(interval):
-            # unreachable for now: the next tick retries before the lease runs out
+            # an unreachable API: the next tick retries; if none succeeds in time, ``fence`` refuses the writes
             with contextlib.suppress(KubeError):
                 self.renew()
 

@@ -59,7 +59,7 @@ def run_waves(components, deploy_one, wave_timeout=900, max_parallel=8, check_mo
     ``lock`` (kube/lease.py ``DeployLock``, or None): taken by the first write of the run (``deploy_one``'s
     clients call its ``ensure``), so a run with nothing to change writes nothing; in check mode read before the
     first wave, to name a holder. Released at the end whatever happened; a refused or lost lock stops the run
-    before the next wave.
+    before the next wave, and a lost one refuses every write after the loss (``ensure`` fences each write).
     """
     waves = group_waves(components)
     if lock is None:
@@ -120,11 +120,12 @@ def _lock_problem(lock):
 
 
 def _lock_failure(lock, wave, waves):
-    """A refused lock is the run's cause, not each component's failed write."""
-    if lock is None or not getattr(lock, "refused", None):
+    """A refused or lost lock is the run's cause, not each component's refused write."""
+    problem = _lock_problem(lock)
+    if not problem:
         return None
     later = [c["name"] for w, ms in waves if w > wave for c in ms]
-    return "%s%s" % (lock.refused, "; not started: %s" % ", ".join(later) if later else "")
+    return "%s%s" % (problem, "; not started: %s" % ", ".join(later) if later else "")
 
 
 def _run_wave(members, deploy_one, wave_timeout, max_parallel, check_mode):

@@ -4,6 +4,7 @@ install is uninstalled, and nothing is undone when the option is off."""
 
 import copy
 import json
+import time
 
 import pytest
 import yaml
@@ -388,7 +389,7 @@ def test_a_run_that_waited_for_another_runs_lock_plans_again_and_finds_its_work_
 
     def the_other_run_deployed_it():
         helm.values = {"a": 2}
-        return True  # this run waited for the other's lock
+        return time.monotonic()  # this run waited for the other's lock and took it now
 
     cluster.before_write = the_other_run_deployed_it
     result = run(cluster, helm, chart)
@@ -404,14 +405,14 @@ def test_a_pending_release_is_judged_once_the_lock_is_ours(cluster, chart):
 
     def the_other_run_finished():
         helm.hist[-1]["status"] = "deployed"
-        return True
+        return time.monotonic()
 
     cluster.before_write = the_other_run_finished
     result = run(cluster, helm, chart)
     assert "failed" not in result, result.get("msg")
     assert result["plan"]["action"] == "none"
     # without another run's lock the pending release is refused as before
-    cluster.before_write = lambda: False
+    cluster.before_write = lambda: None
     helm.hist[-1]["status"] = "pending-upgrade"
     assert "recover_pending=true" in run(cluster, helm, chart)["msg"]
 
@@ -419,10 +420,28 @@ def test_a_pending_release_is_judged_once_the_lock_is_ours(cluster, chart):
 def test_a_run_that_took_the_lock_without_waiting_plans_once(cluster, chart):
     helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 1}, writes_objects=True)
     asked = []
-    cluster.before_write = lambda: asked.append(True) or False
+    cluster.before_write = lambda: asked.append(True) or None
     result = run(cluster, helm, chart)
     assert result["plan"]["action"] == "upgrade" and asked
     assert len([c for c in helm.calls if c[0] == "upgrade"]) == 1
+
+
+def test_a_component_planned_after_the_lock_was_taken_plans_once_though_the_run_waited(cluster, chart,
+                                                                                       monkeypatch):
+    from ansible_collections.homelab.observability.plugins.module_utils.deploy import chart as dc  # noqa: PLC0415
+
+    plans = []
+    planned = dc.plan_release
+    monkeypatch.setattr(dc, "plan_release", lambda *a: plans.append(1) or planned(*a))
+    helm = FakeHelm(cluster, DEPLOYED_2, values={"a": 1}, writes_objects=True)
+    taken = time.monotonic()  # an earlier component waited for another run's lock and took it then
+    cluster.before_write = lambda: taken
+    result = run(cluster, helm, chart)
+    assert "failed" not in result, result.get("msg")
+    assert result["plan"]["action"] == "upgrade" and len(plans) == 1  # its plan began under the lock
+    cluster.before_write = time.monotonic  # a take after this plan began: plan again
+    run(cluster, helm, chart)
+    assert len(plans) == 3
 
 
 def test_a_refused_lock_leaves_the_component_unchanged(cluster, chart):

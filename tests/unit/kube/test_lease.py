@@ -271,3 +271,68 @@ def test_a_kube_api_asks_for_the_lock_before_a_write_but_not_before_a_read_or_dr
     api.request("PATCH", "/api/v1/namespaces/x", query={"dryRun": None}, body={})
     api.request("DELETE", "/api/v1/namespaces/x")
     assert asked == [True, True]
+
+
+def test_a_write_after_the_lock_was_taken_over_is_refused(clock):
+    api = FakeApi([NS])
+    lock = make_lock(api, clock)
+    lock.ensure()
+    api.objects[REF] = held_by(OTHER, clock.now, version="555")
+    assert lock.renew() is False
+    with pytest.raises(ls.LockLost, match="taken over by host=other.*writes nothing more"):
+        lock.ensure()
+    with pytest.raises(ls.LockLost):
+        lock.ensure()  # every later writer of the run too
+    lock.release()
+    assert api.objects[REF]["spec"]["holderIdentity"] == OTHER
+
+
+def test_renewals_failing_with_5xx_until_the_lease_runs_out_fence_the_writes(clock):
+    api = FakeApi([NS])
+    lock = make_lock(api, clock)
+    lock.ensure()
+
+    def overloaded(verb, ref):
+        if verb == "PUT":
+            raise KubeApiError(503, "ServiceUnavailable", "etcd leader changed", "PUT", "/")
+
+    api.on_write = overloaded
+    for _tick in range(3):
+        clock.sleep(20)
+        assert lock.renew() is False
+    lock.ensure()  # 60s after the last renewal: still within the lease
+    clock.sleep(1)
+    with pytest.raises(ls.LockLost, match="expired: not renewed for 61s \\(lease 60s\\)"):
+        lock.ensure()
+    assert lock.lost and lock.renew() is False
+
+
+def test_a_takeover_of_a_lease_deleted_since_our_read_creates_it(clock):
+    api = FakeApi([NS, held_by(OTHER, clock.now - 120)])
+
+    def deleted_first(verb, ref):
+        if verb == "PUT" and api.objects[REF]["spec"]["holderIdentity"] == OTHER:
+            del api.objects[REF]  # its holder's release came late, between our GET and our PUT
+
+    api.on_write = deleted_first
+    lock = make_lock(api, clock, timeout=0)
+    lock.acquire()
+    assert api.objects[REF]["spec"]["holderIdentity"] == ME
+
+
+def test_the_locks_api_gives_up_retrying_before_the_next_renewal_is_due():
+    from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi  # noqa: PLC0415
+
+    api = KubeApi(type("Session", (), {"send": None})(), retry_seconds=30)
+    ls.DeployLock(api, "monitoring", duration=60, me=ME)
+    assert api.retry_seconds == 15 < 60 / 3
+
+
+def test_ensure_returns_when_a_run_that_waited_took_the_lock(clock):
+    api = FakeApi([NS, held_by(OTHER, clock.now - 55)])
+    lock = make_lock(api, clock)
+    before = time.monotonic()
+    taken = lock.ensure()  # waits 5s for the lease to run out
+    assert taken is not None and taken >= before and lock.ensure() == taken
+    free = make_lock(FakeApi([NS]), clock)
+    assert free.ensure() is None

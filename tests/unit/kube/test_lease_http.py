@@ -1,11 +1,15 @@
-"""Two deploy locks over the real HTTP path (KubeApi over a kubernetes ApiClient) against a small server with the
-Lease API's create, read, update and delete semantics: the second waits for the first, then takes the lock."""
+"""Two deploy locks over the real HTTP paths (KubeApi over the PoolSession of a plain kubeconfig's Connection, as
+the modules use, and over a kubernetes ApiClient) against a small server with the Lease API's create, read,
+update and delete semantics: the second waits for the first, then takes the lock."""
 
 import json
 import threading
 import time
 
+import pytest
 from ansible_collections.homelab.observability.plugins.module_utils.kube import lease as ls
+from ansible_collections.homelab.observability.plugins.module_utils.kube.connection import Connection
+from ansible_collections.homelab.observability.plugins.module_utils.kube.http import PoolSession
 from ansible_collections.homelab.observability.plugins.module_utils.kube.resources import KubeApi
 from kubernetes import client as k8s_client
 
@@ -62,13 +66,23 @@ class LeaseServer(FakeServer):
         return self._store(request.json())
 
 
-def kube_api(url):
+def api_client_api(url):
     configuration = k8s_client.Configuration()
     configuration.host = url
     return KubeApi(k8s_client.ApiClient(configuration))
 
 
-def test_two_runs_over_http_take_turns_and_the_second_names_the_first():
+def plain_api(url):
+    """What kube.client.kube_session gives for a kubeconfig that needs nothing of the kubernetes library."""
+    return KubeApi(PoolSession.of_connection(Connection(url, token="t0ken")))
+
+
+@pytest.fixture(params=[plain_api, api_client_api], ids=["of_connection", "api_client"])
+def kube_api(request):
+    return request.param
+
+
+def test_two_runs_over_http_take_turns_and_the_second_names_the_first(kube_api):
     with LeaseServer() as server:
         first = ls.DeployLock(kube_api(server.url), "monitoring", timeout=30, poll=0.1, me="host=a pid=1 started=x")
         second = ls.DeployLock(kube_api(server.url), "monitoring", timeout=30, poll=0.1, me="host=b pid=2 started=y")
@@ -87,7 +101,7 @@ def test_two_runs_over_http_take_turns_and_the_second_names_the_first():
         assert second.release() is None and server.leases == {}
 
 
-def test_a_refusal_over_http_names_the_holder_and_its_last_renewal():
+def test_a_refusal_over_http_names_the_holder_and_its_last_renewal(kube_api):
     with LeaseServer() as server:
         holder = ls.DeployLock(kube_api(server.url), "monitoring", me="host=a pid=1 started=x")
         holder.acquire()
@@ -102,3 +116,11 @@ def test_a_refusal_over_http_names_the_holder_and_its_last_renewal():
         server.leases[ls.NAME]["metadata"]["resourceVersion"] = "999"
         holder.release()
         assert json.dumps(server.leases[ls.NAME]).count("host=a") == 1
+
+
+def test_the_plain_path_sends_its_token_with_every_lock_request():
+    with LeaseServer() as server:
+        lock = ls.DeployLock(plain_api(server.url), "monitoring", me="host=a pid=1 started=x")
+        lock.acquire()
+        lock.release()
+        assert [r.headers.get("Authorization") for r in server.requests] == ["Bearer t0ken"] * 2

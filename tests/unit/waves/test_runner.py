@@ -198,6 +198,39 @@ def test_a_lock_lost_during_a_wave_stops_the_run_before_the_next_wave():
     assert result["components"]["alloy"]["health"] == runner.NOT_STARTED
 
 
+def test_a_lock_lost_inside_a_wave_refuses_that_waves_later_writes():
+    from ansible_collections.homelab.observability.plugins.module_utils.kube import lease as ls  # noqa: PLC0415
+
+    from tests.fakes.kube_api import FakeApi  # noqa: PLC0415
+
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}
+    api = FakeApi([ns])
+    lock = ls.DeployLock(api, "monitoring", me="host=a pid=1 started=x")
+    written = []
+
+    def deploy_one(params, check_mode):
+        for step in range(3):
+            try:
+                lock.ensure()
+            except KubeError as exc:
+                return {"failed": True, "msg": "%s: %s" % (params["name"], exc), "changed": bool(written),
+                        "health": "Unknown"}
+            written.append((params["name"], step))
+            if len(written) == 1:  # another run takes the lock over after this run's first write
+                ref = next(r for r in api.objects if r.kind == "Lease")
+                api.objects[ref] = dict(api.objects[ref], spec=dict(api.objects[ref]["spec"], holderIdentity="host=b"),
+                                        metadata=dict(api.objects[ref]["metadata"], resourceVersion="999"))
+                assert lock.renew() is False
+        return {"changed": True, "health": "Healthy", "resources": [], "diagnosis": [],
+                "timing": {"started_at": "s", "finished_at": "f", "duration": 0}}
+
+    result, failure = runner.run_waves(SEED, deploy_one, lock=lock, max_parallel=1)
+    assert len(written) == 1  # nothing written after the loss, inside wave -1 too
+    assert failure.startswith("the deploy lock (Lease monitoring/homelab-observability-deploy) was taken over by "
+                              "host=b") and failure.endswith("; not started: alloy, vpa, goldilocks")
+    assert [w["wave"] for w in result["waves"]] == [-1]
+
+
 def test_the_first_component_is_the_first_of_the_lowest_wave():
     assert runner.first_component(SEED)["name"] == "kps"
     assert runner.first_component([]) is None
