@@ -64,6 +64,8 @@ options:
         release meanwhile), and a pending release is judged only once the lock is this run's (the pending state may
         be the other run's helm at work).
       - In check mode the lock is only read; a holder is reported as a warning, nothing is written.
+      - A run that loses the lock (another run took it over, or its renewals failed for 60 seconds) writes nothing
+        more and fails naming what happened; a helm command already running is not stopped.
     type: bool
     default: true
   lock_timeout:
@@ -76,7 +78,8 @@ options:
     description:
       - Namespace of the lock's Lease. Every deploy to one cluster should use the same one.
       - Unset takes the namespace of the first component of the first wave (created first when that component
-        has C(create_namespace)).
+        has C(create_namespace)). So a component role run alone (exportarr in C(arr)) and the whole stack (its CRDs
+        in C(monitoring)) lock different Leases unless both are given the same namespace here.
     type: str
 extends_documentation_fragment:
   - homelab.observability.k8s_auth
