@@ -142,14 +142,16 @@ waves:
 components:
   description:
     - Per component name, its outcome; C(health) is C(not_started) for components of waves that did not run.
-    - Each entry has wave, changed, health, resources, diagnosis, started_at, finished_at, duration, revision,
-      diff, and msg when it failed; and, as M(homelab.observability.release) returns them, plan (charts), drift
-      and drift_applied (charts whose objects drifted) and pruned (manifests).
+    - Each entry has wave, changed, health, resources, diagnosis, started_at, finished_at, duration, phases
+      (seconds per phase that ran: plan, apply, prune, wait), revision, diff, and msg when it failed; and, as
+      M(homelab.observability.release) returns them, plan (charts), drift and drift_applied (charts whose objects
+      drifted) and pruned (manifests).
   returned: always
   type: dict
   sample:
     loki: {wave: -1, changed: true, health: Healthy, resources: [], diagnosis: [], started_at: "2026-01-01T10:00:00Z",
-           finished_at: "2026-01-01T10:00:40Z", duration: 40.0, revision: 1}
+           finished_at: "2026-01-01T10:00:40Z", duration: 40.0, phases: {plan: 0.4, apply: 9.6, wait: 30.0},
+           revision: 1}
 api_requests:
   description: API requests the module sent, by HTTP method (helm's own requests are not included), the lock's too.
   returned: always
@@ -166,7 +168,8 @@ lock:
     started=2026-01-01T10:00:00.000000Z", waited: 0.0, waited_for: null, lost: null, release_problem: null,
     requests: {POST: 1, DELETE: 1}}
 timing_table:
-  description: One row per component in wave order (wave, component, changed, health, started_at, finished_at, duration).
+  description: One row per component in wave order (wave, component, changed, health, started_at, finished_at, duration,
+    phases).
   returned: always
   type: list
   elements: dict

@@ -15,10 +15,14 @@ same inventory, so all three deploy the same charts with the same values; the sp
 (exportarr, uptime-kuma, capacity-dashboards) become a local chart of those manifests for the two peers.
 The Secrets the stack reads (grafana-admin, the *arr API keys) are created by `lab.py up` on every lab alike.
 
-Per operation: the wall time of the playbook / command, the write requests of the admin user in the lab's
-audit log (by resource), and for ours the critical path (the sum over waves of the slowest component's
-duration in our own result). Environment: BENCH_RUNS (default 1; the tools' order alternates between runs),
-BENCH_TOOLS (default "ours,core,helmfile").
+Per operation: the wall time of the playbook / command; the time inside the tool (ours: the waves module;
+core: the helm tasks); the time until every Prometheus and Alertmanager reports Available (the operator's
+StatefulSets run: helm's --wait does not wait for them, our gate does); the write requests of the admin
+user in the lab's audit log (by resource). The critical path is measured apart, on one more fresh lab: ours
+with stack_max_parallel 1, so each component deploys alone; the sum over waves of the slowest component
+alone. Ours' first deploy prints where each component spent its time (plan, apply, wait).
+Environment: BENCH_RUNS (default 1; the tools' order alternates between runs), BENCH_TOOLS (default
+"ours,core,helmfile"), BENCH_ALONE=0 skips the critical-path run.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from bench_deploy import ensure_link, run_playbook, table  # noqa: E402
 from deploy_playbook import deploy  # noqa: E402
 from labctl import audit  # noqa: E402
 from labctl.control import Lab  # noqa: E402
+from labctl.kubeapi import ApiError  # noqa: E402
 from labctl.paths import cache_root, read_versions  # noqa: E402
 from labctl.pki import ADMIN_USER  # noqa: E402
 
@@ -53,6 +58,8 @@ TOOLS = ("ours", "core", "helmfile")
 OPERATIONS = ("first deploy", "unchanged rerun", "one-value change")
 # the one value: a pod label of Grafana, a subchart of kube-prometheus-stack (a rollout of one Deployment)
 CHANGE = {"kube_prometheus_stack_values_overrides": {"grafana": {"podLabels": {"bench-change": "1"}}}}
+# the operator's workloads: helm --wait is done before they run
+OPERATOR_KINDS = ("prometheuses", "alertmanagers")
 
 RENDER_PLAY = [{
     "name": "Render the stack's component specs", "hosts": "localhost", "connection": "local",
@@ -146,10 +153,41 @@ def run_helmfile(path: Path, kubeconfig: str, helm: str) -> tuple[float, str]:
 
 
 def critical_path(result: dict) -> float:
+    """The sum over waves of the slowest component (of a run that deployed each component alone)."""
     slowest: dict = {}
     for row in result.get("timing_table", []):
         slowest[row["wave"]] = max(slowest.get(row["wave"], 0.0), row.get("duration") or 0.0)
     return sum(slowest.values())
+
+
+def available(obj: dict) -> bool:
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    return any(c.get("type") == "Available" and c.get("status") == "True"
+               and c.get("observedGeneration", meta.get("generation")) == meta.get("generation")
+               for c in status.get("conditions") or [])
+
+
+def operator_ready(lab: Lab, t0: float, timeout: float = 300.0) -> float | None:
+    """Seconds from ``t0`` until every Prometheus and Alertmanager is Available (None: not within timeout)."""
+    api = lab.api(timeout=10)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            items = [o for plural in OPERATOR_KINDS
+                     for o in api.get("/apis/monitoring.coreos.com/v1/%s" % plural).get("items", [])]
+        except ApiError:
+            items = []
+        if items and all(available(o) for o in items):
+            return time.monotonic() - t0
+        time.sleep(0.25)
+    return None
+
+
+def phases_table(result: dict) -> None:
+    rows = [[r["wave"], r["component"], "%.1f" % (r.get("duration") or 0)]
+            + ["%.1f" % (r.get("phases") or {}).get(p, 0.0) for p in ("plan", "apply", "wait")]
+            for r in result.get("timing_table", [])]
+    table("ours, first deploy: seconds per component", ["wave", "component", "total", "plan", "apply", "wait"], rows)
 
 
 def writes(lab: Lab, since) -> tuple[int, str]:
@@ -159,28 +197,54 @@ def writes(lab: Lab, since) -> tuple[int, str]:
     return len(events), ", ".join("%s %d" % kv for kv in by.most_common(4))
 
 
-def run_ours(lab: Lab, env: dict, change: bool) -> dict:
+def run_ours(lab: Lab, env: dict, change: bool, first: bool = False) -> dict:
     rc, result, _stats, wall = deploy(env, CHANGE if change else None)
-    return {"wall": wall, "error": "" if rc == 0 else str(result.get("msg"))[:500],
-            "critical": critical_path(result), "module": sum(w["duration"] for w in result.get("waves", []))}
+    if first:
+        phases_table(result)
+    module = sum(w["duration"] for w in result.get("waves", []))
+    return {"wall": wall, "error": "" if rc == 0 else str(result.get("msg"))[:500], "inside": module}
 
 
 def run_core(lab: Lab, specs: list, kubeconfig: str, helm: str, tmp: Path) -> dict:
     try:
-        wall, _task, _results = run_playbook(core_playbook(specs, kubeconfig, helm, tmp))
+        wall, inside, _results = run_playbook(core_playbook(specs, kubeconfig, helm, tmp))
     except SystemExit as exc:
-        return {"wall": 0.0, "error": str(exc)[-1500:]}
-    return {"wall": wall, "error": ""}
+        return {"wall": 0.0, "inside": 0.0, "error": str(exc)[-1500:]}
+    return {"wall": wall, "inside": inside, "error": ""}
 
 
-def run_tool(tool: str, specs: dict, tmp: Path) -> dict:
-    """The three operations of one tool on a lab of its own: {operation: measures}."""
+def alone() -> dict:
+    """The critical path: ours on a fresh lab with stack_max_parallel 1 (each component alone), first deploy."""
+    lab, env = fresh_lab("alone")
+    try:
+        rc, result, _stats, wall = deploy(env, {"stack_max_parallel": 1})
+    finally:
+        close_lab(lab)
+    if rc != 0:
+        return {"critical": 0.0, "error": str(result.get("msg"))[:500]}
+    print("  alone (stack_max_parallel 1), first deploy: %.1f s, critical path %.1f s"
+          % (wall, critical_path(result)), flush=True)
+    return {"critical": critical_path(result), "error": "", "wall": wall}
+
+
+def fresh_lab(tool: str) -> tuple[Lab, dict]:
     lab_dir = Path(tempfile.mkdtemp(prefix="peers-lab-%s-" % tool, dir="/tmp"))
     os.environ["LAB_DIR"] = str(lab_dir)
     lab = Lab.discover()
     lab.up(owner="bench")
+    return lab, os.environ | {"KUBECONFIG": str(lab.paths.kubeconfig), "LAB_DIR": str(lab_dir)}
+
+
+def close_lab(lab: Lab) -> None:
+    lab.down()
+    shutil.rmtree(os.environ["LAB_DIR"], ignore_errors=True)
+    os.environ.pop("LAB_DIR", None)
+
+
+def run_tool(tool: str, specs: dict, tmp: Path) -> dict:
+    """The three operations of one tool on a lab of its own: {operation: measures}."""
+    lab, env = fresh_lab(tool)
     kubeconfig, helm = str(lab.paths.kubeconfig), str(lab.bins.helm3)
-    env = os.environ | {"KUBECONFIG": kubeconfig, "LAB_DIR": str(lab_dir)}
     out = {}
     try:
         for op in OPERATIONS:
@@ -188,22 +252,27 @@ def run_tool(tool: str, specs: dict, tmp: Path) -> dict:
             work = tmp / ("%s-%s" % (tool, op.replace(" ", "-")))
             work.mkdir()
             since = datetime.datetime.now(datetime.UTC)
+            t0 = time.monotonic()
             if tool == "ours":
-                measured = run_ours(lab, env, op == "one-value change")
+                measured = run_ours(lab, env, op == "one-value change", first=op == OPERATIONS[0])
             elif tool == "core":
                 measured = run_core(lab, these, kubeconfig, helm, work)
             else:
                 wall, error = run_helmfile(helmfile_yaml(these, work), kubeconfig, helm)
-                measured = {"wall": wall, "error": error}
+                measured = {"wall": wall, "inside": wall, "error": error}
+            measured["ready"] = operator_ready(lab, t0) if not measured["error"] else None
             measured["writes"], measured["by"] = writes(lab, since)
             out[op] = measured
-            print("  %s, %s: %.1f s, %d writes %s" % (tool, op, measured["wall"], measured["writes"],
-                                                      measured["error"][:300]), flush=True)
+            print("  %s, %s: %.1f s (inside %.1f s, operator's workloads Available at %s s), %d writes %s"
+                  % (tool, op, measured["wall"], measured["inside"], fmt(measured["ready"]), measured["writes"],
+                     measured["error"][:300]), flush=True)
     finally:
-        lab.down()
-        shutil.rmtree(lab_dir, ignore_errors=True)
-        os.environ.pop("LAB_DIR", None)
+        close_lab(lab)
     return out
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else "%.1f" % value
 
 
 def spread(values: list) -> str:
@@ -212,29 +281,30 @@ def spread(values: list) -> str:
     return "%.1f (%.1f-%.1f)" % (statistics.mean(values), min(values), max(values))
 
 
-def report(runs: list) -> None:
+def report(runs: list, path: dict | None) -> None:
     rows = []
     for op in OPERATIONS:
         for tool in [t for t in TOOLS if t in runs[0]]:
             got = [r[tool][op] for r in runs]
-            extra = ""
-            if tool == "ours":
-                extra = "module %s s, critical path %s s" % (spread([g["module"] for g in got]),
-                                                             spread([g["critical"] for g in got]))
-            rows.append([op, tool, spread([g["wall"] for g in got]), spread([g["writes"] for g in got]),
-                         got[-1]["by"], extra, "FAILED" if any(g["error"] for g in got) else ""])
-    table("Real stack, %d run(s): wall s (mean (min-max)); writes = admin write requests in the audit log"
-          % len(runs), ["operation", "tool", "wall s", "writes", "writes by verb/resource (last run)",
-                        "ours: module / critical path", ""], rows)
+            ready = [g["ready"] for g in got if g.get("ready") is not None]
+            rows.append([op, tool, spread([g["wall"] for g in got]), spread([g["inside"] for g in got]),
+                         spread(ready) if ready else "-", spread([g["writes"] for g in got]), got[-1]["by"],
+                         "FAILED" if any(g["error"] for g in got) else ""])
+    table("Real stack, %d run(s): seconds as mean (min-max); writes = admin write requests in the audit log"
+          % len(runs), ["operation", "tool", "wall s", "inside the tool s", "Prometheus+Alertmanager Available s",
+                        "writes", "writes by verb/resource (last run)", ""], rows)
     ratio_rows = []
     for op in OPERATIONS:
         for peer in [t for t in ("core", "helmfile") if t in runs[0] and "ours" in runs[0]]:
             ratios = [r["ours"][op]["wall"] / r[peer][op]["wall"] for r in runs if r[peer][op]["wall"]]
-            crit = [r["ours"][op]["module"] / r["ours"][op]["critical"] for r in runs if r["ours"][op]["critical"]]
-            ratio_rows.append([op, "ours/%s" % peer, " ".join("%.2f" % x for x in ratios),
-                               " ".join("%.2f" % x for x in crit)])
-    table("Ratios per run (wall time)", ["operation", "ratio", "per run", "ours module / critical path"],
-          ratio_rows)
+            ratio_rows.append([op, "ours/%s" % peer, " ".join("%.2f" % x for x in ratios)])
+    table("Ratios per run (wall time)", ["operation", "ratio", "per run"], ratio_rows)
+    if path and path.get("critical") and "ours" in runs[0]:
+        first = [r["ours"][OPERATIONS[0]]["inside"] / path["critical"] for r in runs]
+        print("critical path (each component alone, its own lab): %.1f s; ours' first deploy, module / critical "
+              "path: %s" % (path["critical"], " ".join("%.2f" % x for x in first)))
+    elif path:
+        print("critical path: not measured: %s" % path.get("error"))
 
 
 def main() -> int:
@@ -255,7 +325,8 @@ def main() -> int:
                 work.mkdir(exist_ok=True)
                 run[tool] = run_tool(tool, specs, work)
             runs.append(run)
-        report(runs)
+        path = alone() if os.environ.get("BENCH_ALONE", "1") != "0" else None
+        report(runs, path)
     print("load: %s" % subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip())
     return 0
 

@@ -20,6 +20,7 @@ from ansible_collections.homelab.observability.plugins.module_utils.kube import 
 from ansible_collections.homelab.observability.plugins.module_utils.kube.errors import KubeError
 
 NOT_STARTED = "not_started"
+PHASES = ("plan", "apply", "prune", "wait")
 
 
 def group_waves(components):
@@ -44,6 +45,7 @@ def _not_started(comp):
         "started_at": None,
         "finished_at": None,
         "duration": None,
+        "phases": {},
     }
 
 
@@ -158,6 +160,8 @@ def _outcome(wave, res):
         "started_at": timing.get("started_at"),
         "finished_at": timing.get("finished_at"),
         "duration": timing.get("duration"),
+        # where the time went, as the release module's timing has it: read the slow phase, not the total
+        "phases": {phase: timing[phase] for phase in PHASES if phase in timing},
         "revision": res.get("revision"),
         "diff": res.get("diff") or [],
     }
@@ -203,6 +207,7 @@ def timing_table(components, out_components):
                 "started_at": res["started_at"],
                 "finished_at": res["finished_at"],
                 "duration": res["duration"],
+                "phases": res.get("phases") or {},
             }
         )
     return rows

@@ -241,3 +241,15 @@ def test_a_component_that_does_not_wait_is_not_named_as_a_cause_of_its_waves_fai
     seed = [comp("kps", -1), dict(comp("loki", -1), wait=False), comp("alloy", 0)]
     _, failure = runner.run_waves(seed, rec)
     assert failure.startswith("wave -1 did not become healthy (kps is ") and "loki" not in failure.split(":")[0]
+
+
+def test_each_component_reports_the_seconds_of_its_phases_and_a_not_started_one_none():
+    def deploy_one(params, check_mode):
+        timing = {"started_at": "s", "finished_at": "f", "duration": 3.0, "plan": 0.5, "apply": 1.0, "wait": 1.5}
+        health = "Progressing" if params["name"] == "kps" else "Healthy"
+        return {"changed": True, "health": health, "resources": [], "diagnosis": [], "timing": timing}
+
+    result, _failure = runner.run_waves(SEED, deploy_one)
+    assert result["components"]["kps"]["phases"] == {"plan": 0.5, "apply": 1.0, "wait": 1.5}
+    assert result["components"]["alloy"]["phases"] == {}
+    assert [row["phases"] for row in result["timing_table"]][:2] == [{"plan": 0.5, "apply": 1.0, "wait": 1.5}] * 2
