@@ -26,6 +26,15 @@ if str(COLLECTIONS) not in sys.path:
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
 
 
+@pytest.fixture(autouse=True)
+def render_cache(tmp_path_factory, monkeypatch):
+    """Every test its own cache of remembered renders (helm/render_memo.py): a verdict one test left must not
+    spare another test's render."""
+    path = tmp_path_factory.mktemp("render-cache")
+    monkeypatch.setenv("HOMELAB_OBSERVABILITY_CACHE_HOME", str(path))
+    return path
+
+
 @pytest.fixture
 def run_module(tmp_path):
     """run_module(name, args, env=None) -> the module's JSON result, run as Ansible runs it (a process of its own

@@ -108,6 +108,7 @@ extends_documentation_fragment:
   - homelab.observability.helm
   - homelab.observability.wait
   - homelab.observability.k8s_auth
+  - homelab.observability.render_memo
 attributes:
   check_mode:
     description: Plans only (server-side dry runs and client-side renders); nothing is applied.

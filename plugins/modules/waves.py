@@ -83,6 +83,7 @@ options:
     type: str
 extends_documentation_fragment:
   - homelab.observability.k8s_auth
+  - homelab.observability.render_memo
 attributes:
   check_mode:
     description: Plans only (server-side dry runs and client-side renders); nothing is applied.
@@ -143,7 +144,7 @@ components:
   description:
     - Per component name, its outcome; C(health) is C(not_started) for components of waves that did not run.
     - Each entry has wave, changed, health, resources, diagnosis, started_at, finished_at, duration, phases
-      (seconds per phase that ran: plan, apply, prune, wait), revision, diff, and msg when it failed; and, as
+      (seconds per phase that ran, of plan, apply, prune and wait), revision, diff, and msg when it failed; and, as
       M(homelab.observability.release) returns them, plan (charts), drift and drift_applied (charts whose objects
       drifted) and pruned (manifests).
   returned: always

@@ -3,7 +3,8 @@ asserts nothing; issue 18).
 
 On the kwok lab with the real pinned chart archives (what inventory/lab deploys), each tool on a fresh lab of
 its own (a new LAB_DIR under /tmp/peers-lab-*, started and stopped here), three operations: first deploy,
-unchanged rerun, one-value change (a Grafana pod label of kube-prometheus-stack):
+unchanged rerun, a second unchanged rerun (ours remembers the renders the first one matched), one-value change
+(a Grafana pod label of kube-prometheus-stack):
 
   ours      playbooks/deploy.yml with inventory/lab (as bench_real_stack.py);
   core      the same releases as sequential kubernetes.core.helm tasks with wait: true, in wave order;
@@ -55,7 +56,8 @@ from labctl.paths import cache_root, read_versions  # noqa: E402
 from labctl.pki import ADMIN_USER  # noqa: E402
 
 TOOLS = ("ours", "core", "helmfile")
-OPERATIONS = ("first deploy", "unchanged rerun", "one-value change")
+# ours remembers a render that matched (helm/render_memo.py): the first rerun renders, the second need not
+OPERATIONS = ("first deploy", "unchanged rerun", "second unchanged rerun", "one-value change")
 # the one value: a pod label of Grafana, a subchart of kube-prometheus-stack (a rollout of one Deployment)
 CHANGE = {"kube_prometheus_stack_values_overrides": {"grafana": {"podLabels": {"bench-change": "1"}}}}
 # the operator's workloads: helm --wait is done before they run
@@ -232,7 +234,9 @@ def fresh_lab(tool: str) -> tuple[Lab, dict]:
     os.environ["LAB_DIR"] = str(lab_dir)
     lab = Lab.discover()
     lab.up(owner="bench")
-    return lab, os.environ | {"KUBECONFIG": str(lab.paths.kubeconfig), "LAB_DIR": str(lab_dir)}
+    # a cache of remembered renders as new as the lab: no verdict of an earlier run spares a render
+    return lab, os.environ | {"KUBECONFIG": str(lab.paths.kubeconfig), "LAB_DIR": str(lab_dir),
+                              "HOMELAB_OBSERVABILITY_CACHE_HOME": str(lab_dir / "render-cache")}
 
 
 def close_lab(lab: Lab) -> None:

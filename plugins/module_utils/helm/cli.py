@@ -115,6 +115,7 @@ class Helm:
         return proc.stdout
 
     _majors = {}
+    _versions = {}
 
     def major(self):
         if self._major is None and self.binary in Helm._majors:
@@ -128,7 +129,16 @@ class Helm:
             if self._major not in (3, 4):
                 raise HelmError("helm %s is not supported: use helm v3 or v4" % out)
             Helm._majors[self.binary] = self._major
+            Helm._versions[self.binary] = out
         return self._major
+
+    def version(self):
+        """``helm version --short`` of this binary (v3.19.5+g...), as major() read it."""
+        if self.binary not in Helm._versions:
+            Helm._majors.pop(self.binary, None)
+            self._major = None
+            self.major()
+        return Helm._versions[self.binary]
 
     # -- queries (read only) ---------------------------------------------------------------------
     def status(self, name, namespace):

@@ -21,7 +21,7 @@ try:
     import yaml
 except ImportError:  # pragma: no cover - ansible-core depends on PyYAML; the sanity import test has none
     yaml = None
-from ansible_collections.homelab.observability.plugins.module_utils.helm import chart_source, storage
+from ansible_collections.homelab.observability.plugins.module_utils.helm import chart_source, render_memo, storage
 from ansible_collections.homelab.observability.plugins.module_utils.helm.cli import (
     PENDING,
     HelmError,
@@ -343,7 +343,8 @@ def _fast_verdict(plan, helm, target, *, kube_version):
     costs nothing for a large CRD chart, then object for object). Objects rendered by templates that
     read the cluster (``lookup``) are judged by chart and values alone: a render can never reproduce
     what they read. Anything else goes to the server-side dry run, which decides for real (a chart
-    that reads the cluster's API versions renders differently client-side).
+    that reads the cluster's API versions renders differently client-side). A match is remembered
+    (helm/render_memo.py): the same inputs and stored manifest later skip the render.
     """
     name, namespace, chart, values = target
     current = plan.current
@@ -358,18 +359,31 @@ def _fast_verdict(plan, helm, target, *, kube_version):
         return True
     if ident is None:
         return None
+    is_upgrade = (current.get("version") or 1) > 1
+    stored = current.get("manifest") or ""
+    memo = render_memo.fingerprint(helm.version(), chart["ref"], target, kube_version=kube_version,
+                                   is_upgrade=is_upgrade, stored_manifest=stored)
+    if render_memo.seen(memo, name, namespace):
+        plan.note = "unchanged: the same chart, values and stored manifest as a render that matched before"
+        return False
     try:
-        text = helm.template(name, namespace, chart, values, kube_version=kube_version,
-                             is_upgrade=(current.get("version") or 1) > 1, hooks=False)
+        text = helm.template(name, namespace, chart, values, kube_version=kube_version, is_upgrade=is_upgrade,
+                             hooks=False)
     except HelmError:
         return None
-    stored = current.get("manifest") or ""
+    if not render_matches(stored, text, chart, namespace):
+        return None
+    render_memo.remember(memo, name, namespace)
+    return False
+
+
+def render_matches(stored, text, chart, namespace):
+    """The render holds what the release stored: the same documents as text (costs nothing for a large CRD
+    chart), else the same objects apart from those read from the cluster."""
     if same_documents(stored, text):
-        return False
+        return True
     items = manifest_changes(parse_manifest(stored), parse_manifest(text), namespace)
-    if not real_changes(items, cluster_read_keys(chart, (stored, text), namespace)):
-        return False
-    return None
+    return not real_changes(items, cluster_read_keys(chart, (stored, text), namespace))
 
 
 def same_documents(before, after):

@@ -50,6 +50,13 @@ class Runner:
             raise AssertionError("ansible did not return a result:\n%s\n%s" % tail) from exc
 
 
+def kubectl(lab, *args):
+    proc = subprocess.run([str(lab.kubectl), "--kubeconfig", str(lab.kubeconfig), *args], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def writes_in(lab, since, namespace, names=(), include_dry_run=True):
     """Write requests (dry runs included) since ``since`` in ``namespace`` or on the named
     cluster-scoped objects: other sessions share the lab, so filter by what this test owns."""

@@ -5,10 +5,9 @@ the next rerun writes nothing. Manifests: a removed exportarr target is pruned. 
 with helm v3 and v4."""
 
 import json
-import subprocess
 
 import pytest
-from deploy_helpers import CHARTS, crds_for, writes_in
+from deploy_helpers import CHARTS, crds_for, kubectl, writes_in
 
 pytestmark = pytest.mark.lab
 
@@ -16,13 +15,6 @@ pytestmark = pytest.mark.lab
 @pytest.fixture(params=["v3", "v4"])
 def helm(request, helm_paths):
     return helm_paths[request.param]
-
-
-def kubectl(lab, *args):
-    proc = subprocess.run([str(lab.kubectl), "--kubeconfig", str(lab.kubeconfig), *args], capture_output=True,
-                          text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def test_a_drifted_release_is_repaired_in_one_run_and_the_rerun_writes_nothing(lab, run, namespace, helm):

@@ -7,7 +7,7 @@ import gzip
 import json
 
 import pytest
-from deploy_helpers import CHARTS, writes_in
+from deploy_helpers import CHARTS, kubectl, writes_in
 
 pytestmark = pytest.mark.lab
 
@@ -34,12 +34,21 @@ def test_install_noop_upgrade(lab, run, namespace, helm):
     since = lab.now()
     again = run("release", args)
     assert not again["changed"] and again["health"] == "Healthy" and again["revision"] == 1
+    # a third run with the same inputs skips the render the second one matched (helm/render_memo.py)
+    third = run("release", args)
+    assert not third["changed"] and "note" not in again["plan"]
+    assert "render that matched before" in third["plan"]["note"]
     writes = writes_in(lab, since, namespace)
     assert writes == [], lab.describe(writes)
+    # a remembered render does not hide an object deleted out of band
+    kubectl(lab, "-n", namespace, "delete", "configmap", "grafana-datasources", "--wait=true")
+    repaired = run("release", args)
+    assert repaired["changed"] and repaired["revision"] == 2, repaired.get("plan")
+    assert "live objects drifted" in " ".join(repaired["plan"]["reasons"])
 
     since = lab.now()
     upgraded = run("release", dict(args, values={"replicas": 3}))
-    assert upgraded["changed"] and upgraded["revision"] == 2 and upgraded["health"] == "Healthy"
+    assert upgraded["changed"] and upgraded["revision"] == 3 and upgraded["health"] == "Healthy"
     assert "values differ" in upgraded["plan"]["reasons"]
     deployment = next(r for r in upgraded["resources"] if r["kind"] == "Deployment")
     assert deployment["health"]["message"] == "3/3 replicas available"

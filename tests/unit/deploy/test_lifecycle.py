@@ -51,6 +51,9 @@ class FakeHelm:
     def major(self):
         return 3
 
+    def version(self):
+        return "v3.19.5+gfake"
+
     def close(self):
         self.calls.append(("close",))
 

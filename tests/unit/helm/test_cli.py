@@ -115,6 +115,23 @@ def test_commands_without_the_cluster_get_no_kubeconfig(fake_helm):
         calls()
 
 
+def test_the_version_text_is_read_once_per_binary_with_the_major():
+    import subprocess  # noqa: PLC0415
+
+    ran = []
+
+    def runner(cmd, **_):
+        ran.append(cmd[1:])
+        return subprocess.CompletedProcess(cmd, 0, stdout="v3.19.5+g1234\n", stderr="")
+
+    Helm._majors.pop("helm-version-test", None)
+    Helm._versions.pop("helm-version-test", None)
+    first = Helm("helm-version-test", {}, environ={}, runner=runner)
+    assert first.version() == "v3.19.5+g1234" and first.major() == 3
+    assert Helm("helm-version-test", {}, environ={}, runner=runner).version() == "v3.19.5+g1234"
+    assert ran == [["version", "--short"]]
+
+
 def test_the_commands_that_change_a_release_ask_before_write_first_and_dry_runs_do_not():
     import subprocess  # noqa: PLC0415
 

@@ -2,6 +2,7 @@
 releases, CRD-first charts, values merging and the manifest diff."""
 
 import tarfile
+from pathlib import Path
 
 import pytest
 from ansible_collections.homelab.observability.plugins.module_utils.helm import release as hr
@@ -44,6 +45,9 @@ class FakeHelm:
     def template(self, name, namespace, chart, values, **kw):
         self.calls.append("template")
         return self.render
+
+    def version(self):
+        return "v3.19.5+gfake"
 
     def upgrade(self, name, namespace, chart, values, *, create_namespace=False, dry_run=None):
         self.calls.append("upgrade-dry" if dry_run else "upgrade")
@@ -260,3 +264,34 @@ def test_an_unchanged_release_whose_live_object_was_edited_is_an_upgrade(chart):
     api.objects[next(iter(api.objects))]["data"]["a"] = "1"
     assert hr.plan_release(helm, "app", "ns", chart, {}, create_namespace=True, recover_pending=False,
                            check_mode=False, kube_version="v1.34.4", api=api).action == "none"
+
+
+def test_a_render_that_matched_is_not_made_again_for_the_same_inputs(chart):
+    plan(FakeHelm(), chart)
+    helm = FakeHelm()
+    result = plan(helm, chart)
+    assert result.action == "none" and result.diff == []
+    assert helm.calls == ["status", "history"]
+    assert "render that matched before" in result.note
+    assert [o["metadata"]["name"] for o in result.planned_objects] == ["app"]
+
+
+@pytest.mark.parametrize("what", ["stored manifest", "kube version", "chart file", "namespace"])
+def test_any_input_of_the_render_that_changed_renders_again(chart, what):
+    plan(FakeHelm(), chart)
+    helm = FakeHelm(manifest=MANIFEST + "\n" if what == "stored manifest" else MANIFEST)
+    if what == "chart file":
+        (Path(chart["ref"]) / "values.yaml").write_text("a: 2\n")
+    kube = "v1.35.0" if what == "kube version" else "v1.34.4"
+    namespace = "other" if what == "namespace" else "ns"
+    hr.plan_release(helm, "app", namespace, chart, {}, create_namespace=True, recover_pending=False,
+                    check_mode=False, kube_version=kube)
+    assert "template" in helm.calls
+
+
+def test_a_render_that_differed_is_not_remembered(chart):
+    changed = MANIFEST.replace('"1"', '"2"')
+    plan(FakeHelm(render=changed), chart)
+    helm = FakeHelm(render=changed)
+    assert plan(helm, chart).action == "upgrade"
+    assert helm.calls.count("template") == 1
