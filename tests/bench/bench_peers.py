@@ -81,10 +81,27 @@ def render_specs(tmp: Path, extra: dict | None = None) -> list:
                         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "LAB_DIR": str(tmp / "no-lab")}
     cmd = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "inventory/lab", str(play),
            "-e", json.dumps({"peers_specs_out": str(out), **(extra or {})})]
+    t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit("bench_peers: rendering the specs failed:\n%s" % proc.stdout[-3000:])
+    print("  rendering the specs alone (roles/stack, stack_deploy false): %.1f s" % (time.monotonic() - t0), flush=True)
     return sorted(json.loads(out.read_text()), key=lambda c: c.get("wave", 0))
+
+
+def playbook_floor(tmp: Path) -> float:
+    """Wall seconds of ansible-playbook running one debug task on localhost: what any playbook pays."""
+    play = tmp / "floor.yml"
+    play.write_text(yaml.safe_dump([{"name": "floor", "hosts": "localhost", "connection": "local",
+                                     "gather_facts": False, "tasks": [{"ansible.builtin.debug": {"msg": "x"}}]}]))
+    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", str(play)]
+    best = None
+    for _ in range(3):
+        t0 = time.monotonic()
+        subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+        best = min(best or 1e9, time.monotonic() - t0)
+    print("  ansible-playbook with one debug task (fastest of 3): %.1f s" % best, flush=True)
+    return best
 
 
 def changed_values(before: list, after: list) -> list:
@@ -317,6 +334,7 @@ def main() -> int:
     tools = [t for t in os.environ.get("BENCH_TOOLS", ",".join(TOOLS)).split(",") if t in TOOLS]
     with tempfile.TemporaryDirectory(prefix="peers-work-") as tmpdir:
         tmp = Path(tmpdir)
+        playbook_floor(tmp)
         specs = {"default": render_specs(tmp), "changed": render_specs(tmp, CHANGE)}
         print("bench_peers: %d components; the change touches %s" % (
             len(specs["default"]), changed_values(specs["default"], specs["changed"])), flush=True)
