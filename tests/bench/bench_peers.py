@@ -23,7 +23,8 @@ user in the lab's audit log (by resource). The critical path is measured apart, 
 with stack_max_parallel 1, so each component deploys alone; the sum over waves of the slowest component
 alone. Ours' first deploy prints where each component spent its time (plan, apply, wait).
 Environment: BENCH_RUNS (default 1; the tools' order alternates between runs), BENCH_TOOLS (default
-"ours,core,helmfile"), BENCH_ALONE=0 skips the critical-path run.
+"ours,core,helmfile"), BENCH_ALONE=0 skips the critical-path run, BENCH_VARS (JSON) adds inventory variables
+to every tool's deploy (the peers get them through the specs).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ TOOLS = ("ours", "core", "helmfile")
 OPERATIONS = ("first deploy", "unchanged rerun", "second unchanged rerun", "one-value change")
 # the one value: a pod label of Grafana, a subchart of kube-prometheus-stack (a rollout of one Deployment)
 CHANGE = {"kube_prometheus_stack_values_overrides": {"grafana": {"podLabels": {"bench-change": "1"}}}}
+# inventory variables every tool's deploy gets (BENCH_VARS, JSON): the same values for all three
+VARS = json.loads(os.environ.get("BENCH_VARS") or "{}")
 # the operator's workloads: helm --wait is done before they run
 OPERATOR_KINDS = ("prometheuses", "alertmanagers")
 
@@ -217,7 +220,7 @@ def writes(lab: Lab, since) -> tuple[int, str]:
 
 
 def run_ours(lab: Lab, env: dict, change: bool, first: bool = False) -> dict:
-    rc, result, _stats, wall = deploy(env, CHANGE if change else None)
+    rc, result, _stats, wall = deploy(env, VARS | CHANGE if change else VARS or None)
     if first:
         phases_table(result)
     module = sum(w["duration"] for w in result.get("waves", []))
@@ -236,7 +239,7 @@ def alone() -> dict:
     """The critical path: ours on a fresh lab with stack_max_parallel 1 (each component alone), first deploy."""
     lab, env = fresh_lab("alone")
     try:
-        rc, result, _stats, wall = deploy(env, {"stack_max_parallel": 1})
+        rc, result, _stats, wall = deploy(env, VARS | {"stack_max_parallel": 1})
     finally:
         close_lab(lab)
     if rc != 0:
@@ -335,7 +338,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="peers-work-") as tmpdir:
         tmp = Path(tmpdir)
         playbook_floor(tmp)
-        specs = {"default": render_specs(tmp), "changed": render_specs(tmp, CHANGE)}
+        specs = {"default": render_specs(tmp, VARS), "changed": render_specs(tmp, VARS | CHANGE)}
         print("bench_peers: %d components; the change touches %s" % (
             len(specs["default"]), changed_values(specs["default"], specs["changed"])), flush=True)
         runs = []
