@@ -96,7 +96,7 @@ sanity: venv ## ansible-test sanity on a copy of the collection under ansible_co
 	  $(BIN)/ansible-test sanity --python $$($(BIN)/python -c 'import sys;print("%d.%d"%sys.version_info[:2])') \
 	  --venv --requirements --color no
 
-unit: venv collection-link ## pure-logic tests on fixtures
+unit: venv collection-link deps ## pure-logic tests on fixtures (and the lab monitoring configs checked by Debian's promtool and amtool)
 	$(BIN)/pytest -q tests/unit
 
 lab-build: ## build or reuse the lab binaries (pinned in tools/lab/versions.env)
