@@ -114,31 +114,24 @@ class Helm:
             raise HelmError("helm %s failed: %s" % (" ".join(args[:2]), stderr or proc.stdout), stderr, cmd)
         return proc.stdout
 
-    _majors = {}
-    _versions = {}
+    _versions = {}  # binary -> ``helm version --short``, read once per process
+
+    def version(self):
+        """``helm version --short`` of this binary (v3.19.5+g...)."""
+        if self.binary not in Helm._versions:
+            Helm._versions[self.binary] = self.run(["version", "--short"], connect=False).strip()
+        return Helm._versions[self.binary]
 
     def major(self):
-        if self._major is None and self.binary in Helm._majors:
-            self._major = Helm._majors[self.binary]
         if self._major is None:
-            out = self.run(["version", "--short"], connect=False).strip()
+            out = self.version()
             match = re.search(r"v(\d+)\.", out)
             if not match:
                 raise HelmError("cannot tell the helm version from %r" % out)
-            self._major = int(match.group(1))
-            if self._major not in (3, 4):
+            if int(match.group(1)) not in (3, 4):
                 raise HelmError("helm %s is not supported: use helm v3 or v4" % out)
-            Helm._majors[self.binary] = self._major
-            Helm._versions[self.binary] = out
+            self._major = int(match.group(1))
         return self._major
-
-    def version(self):
-        """``helm version --short`` of this binary (v3.19.5+g...), as major() read it."""
-        if self.binary not in Helm._versions:
-            Helm._majors.pop(self.binary, None)
-            self._major = None
-            self.major()
-        return Helm._versions[self.binary]
 
     # -- queries (read only) ---------------------------------------------------------------------
     def status(self, name, namespace):

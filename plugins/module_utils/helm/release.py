@@ -361,8 +361,8 @@ def _fast_verdict(plan, helm, target, *, kube_version):
         return None
     is_upgrade = (current.get("version") or 1) > 1
     stored = current.get("manifest") or ""
-    memo = render_memo.fingerprint(helm.version(), chart["ref"], target, kube_version=kube_version,
-                                   is_upgrade=is_upgrade, stored_manifest=stored)
+    memo = render_memo.fingerprint(helm.version(), target, kube_version=kube_version, is_upgrade=is_upgrade,
+                                   stored_manifest=stored)
     if render_memo.seen(memo, name, namespace):
         plan.note = "unchanged: the same chart, values and stored manifest as a render that matched before"
         return False

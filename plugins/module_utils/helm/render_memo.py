@@ -60,11 +60,11 @@ def _add_file(digest, path):
     digest.update(b"\0")
 
 
-def fingerprint(helm_version, chart_ref, target, *, kube_version, is_upgrade, stored_manifest):
+def fingerprint(helm_version, target, *, kube_version, is_upgrade, stored_manifest):
     """The digest of everything a client-side render reads and of the stored manifest; None when the chart
     is not local. ``target`` is (name, namespace, chart, values)."""
-    name, namespace, _chart, values = target
-    chart = chart_digest(chart_ref)
+    name, namespace, chart_spec, values = target
+    chart = chart_digest(chart_spec["ref"])
     if chart is None:
         return None
     digest = hashlib.sha256()
@@ -76,19 +76,19 @@ def fingerprint(helm_version, chart_ref, target, *, kube_version, is_upgrade, st
     return digest.hexdigest()
 
 
-def _release_dir(name, namespace, environ=None):
-    return os.path.join(cache_dir(environ), "%s_%s" % (namespace, name))
+def _release_dir(name, namespace):
+    return os.path.join(cache_dir(), "%s_%s" % (namespace, name))
 
 
-def seen(key, name, namespace, environ=None):
-    return key is not None and os.path.isfile(os.path.join(_release_dir(name, namespace, environ), key))
+def seen(key, name, namespace):
+    return key is not None and os.path.isfile(os.path.join(_release_dir(name, namespace), key))
 
 
-def remember(key, name, namespace, environ=None):
+def remember(key, name, namespace):
     """Keep ``key`` as the release's one remembered verdict: the cache holds one file per release."""
     if key is None:
         return
-    where = _release_dir(name, namespace, environ)
+    where = _release_dir(name, namespace)
     try:
         os.makedirs(where, mode=0o700, exist_ok=True)
         for old in os.listdir(where):

@@ -109,7 +109,7 @@ def test_a_failing_helm_leaves_no_kubeconfig_and_no_token_in_the_error(fake_helm
 def test_commands_without_the_cluster_get_no_kubeconfig(fake_helm):
     binary, environ, calls = fake_helm
     helm = Helm(binary, {"host": "https://h:6443", "api_key": TOKEN}, environ=environ)
-    Helm._majors.pop(binary, None)
+    Helm._versions.pop(binary, None)
     assert helm.major() == 3
     with pytest.raises(FileNotFoundError):  # nothing recorded: version runs without a kubeconfig
         calls()
@@ -124,7 +124,6 @@ def test_the_version_text_is_read_once_per_binary_with_the_major():
         ran.append(cmd[1:])
         return subprocess.CompletedProcess(cmd, 0, stdout="v3.19.5+g1234\n", stderr="")
 
-    Helm._majors.pop("helm-version-test", None)
     Helm._versions.pop("helm-version-test", None)
     first = Helm("helm-version-test", {}, environ={}, runner=runner)
     assert first.version() == "v3.19.5+g1234" and first.major() == 3

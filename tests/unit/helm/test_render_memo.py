@@ -4,12 +4,14 @@ import os
 
 from ansible_collections.homelab.observability.plugins.module_utils.helm import render_memo
 
-TARGET = ("app", "ns", {"ref": "unused"}, {"a": 1})
+
+def target(chart_ref):
+    return ("app", "ns", {"ref": str(chart_ref)}, {"a": 1})
 
 
 def key(chart_ref, **kw):
     args = {"kube_version": "v1.34.4", "is_upgrade": True, "stored_manifest": "kind: ConfigMap\n"} | kw
-    return render_memo.fingerprint("v3.19.5", str(chart_ref), TARGET, **args)
+    return render_memo.fingerprint("v3.19.5", target(chart_ref), **args)
 
 
 def test_a_chart_that_is_not_local_is_never_remembered(tmp_path):
@@ -32,7 +34,7 @@ def test_the_fingerprint_follows_the_upgrade_flag_and_helm(tmp_path):
     archive = tmp_path / "c-0.1.0.tgz"
     archive.write_bytes(b"not really a tarball")
     assert key(archive) != key(archive, is_upgrade=False)
-    assert key(archive) != render_memo.fingerprint("v4.3.1", str(archive), TARGET, kube_version="v1.34.4",
+    assert key(archive) != render_memo.fingerprint("v4.3.1", target(archive), kube_version="v1.34.4",
                                                    is_upgrade=True, stored_manifest="kind: ConfigMap\n")
 
 
